@@ -1,0 +1,1 @@
+//! treff web app (being built).

@@ -1,0 +1,596 @@
+//! The treff wire protocol: every frame that crosses the signaling WebSocket.
+//!
+//! Frames are JSON text messages, internally tagged by `"type"` in kebab-case, so a frame reads
+//! `{"type":"peer-joined",...}` in the browser's devtools. [`ClientMessage`] travels from the
+//! browser to the server, [`ServerMessage`] from the server to the browser. This crate is the only
+//! place that serializes or parses the wire format: use [`ClientMessage::decode`] /
+//! [`ClientMessage::encode`] and [`ServerMessage::decode`] / [`ServerMessage::encode`].
+//!
+//! # Message sequence
+//!
+//! 1. The browser opens `/ws` and sends [`ClientMessage::Join`] first (with `resume_token` when
+//!    it reconnects after a network blip).
+//! 2. The server answers [`ServerMessage::Welcome`] with the joiner's server-assigned peer id,
+//!    the current members, the ICE servers and the recent chat history. Every other member gets
+//!    [`ServerMessage::PeerJoined`].
+//! 3. For every pair of members the room elects exactly one offerer: **the member who joined
+//!    later sends the offer**, and **the member who joined earlier is the polite peer** of the
+//!    perfect-negotiation pattern. Each [`Peer`] entry carries both decisions from the point of
+//!    view of the receiver (`offer`, `polite`), so a client never compares ids itself.
+//! 4. Offers, answers and ICE candidates travel as [`ClientMessage::Signal`] addressed `to` one
+//!    peer and arrive as [`ServerMessage::Signal`] with `from` stamped by the server.
+//! 5. [`ClientMessage::Leave`] or a normal WebSocket close leaves at once ([`ServerMessage::PeerLeft`]
+//!    to the others). A connection that breaks is held for a grace period, announced as
+//!    [`PeerStatus::Reconnecting`], and can be resumed with the resume token.
+//!
+//! `docs/PROTOCOL.md` describes the same sequence with examples and every error code.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+mod ids;
+mod signal;
+
+pub use ids::{DisplayName, InvalidId, PeerId, RoomName};
+pub use signal::{IceCandidate, SessionDescription, SignalData};
+
+/// Longest chat message, in characters, that a room accepts.
+pub const MAX_CHAT_CHARS: usize = 2000;
+
+/// A browser-to-server frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ClientMessage {
+    /// Enter a room. Must be the first frame on a connection.
+    Join {
+        /// The room to enter; created when the first member joins.
+        room: RoomName,
+        /// How the other members will see this participant.
+        name: DisplayName,
+        /// Token from an earlier `welcome` in this room: takes the same peer id back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+        /// Microphone, camera and screen state at the moment of joining.
+        #[serde(default)]
+        media: MediaState,
+    },
+    /// Leave the room at once; the others get `peer-left` immediately.
+    Leave,
+    /// An offer, answer or ICE candidate for one other member of the same room.
+    Signal {
+        /// The addressee; must be a member of the sender's room.
+        to: PeerId,
+        /// The WebRTC payload, relayed unchanged.
+        data: SignalData,
+    },
+    /// A chat message for every member of the room (including the sender).
+    Chat {
+        /// The message text, 1 to [`MAX_CHAT_CHARS`] characters.
+        text: String,
+    },
+    /// The sender's microphone, camera or screen share changed.
+    Media(MediaState),
+    /// Application-level heartbeat; the server answers `pong`.
+    Ping,
+}
+
+/// A server-to-browser frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ServerMessage {
+    /// The answer to `join`: who you are and who is here.
+    Welcome(Welcome),
+    /// Someone entered the room.
+    PeerJoined {
+        /// The newcomer, with this receiver's role towards it.
+        peer: Peer,
+    },
+    /// Someone left the room for good (left, closed the tab, or did not come back in time).
+    PeerLeft {
+        /// The member that is gone.
+        peer_id: PeerId,
+        /// Why the member is gone.
+        reason: LeaveReason,
+    },
+    /// A member's connection broke (it is held for a grace period) or came back.
+    PeerStatus {
+        /// The member whose connection changed.
+        peer_id: PeerId,
+        /// Its new state.
+        status: PeerStatus,
+    },
+    /// A WebRTC payload from another member, stamped with its sender by the server.
+    Signal {
+        /// The sender, as the server knows it.
+        from: PeerId,
+        /// The payload, as the sender wrote it.
+        data: SignalData,
+    },
+    /// A chat message (live, or part of the history in `welcome`).
+    Chat(ChatMessage),
+    /// A member's microphone, camera or screen share changed.
+    Media {
+        /// The member whose media changed.
+        peer_id: PeerId,
+        /// Its new media state.
+        #[serde(flatten)]
+        media: MediaState,
+    },
+    /// The answer to `ping`.
+    Pong,
+    /// A frame was rejected; the connection stays usable unless a close follows.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// A sentence a person can read.
+        message: String,
+    },
+}
+
+/// The contents of `welcome`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The id the server assigned to this member.
+    pub peer_id: PeerId,
+    /// Present it in a later `join` to take this peer id back after a network blip.
+    pub resume_token: String,
+    /// The room's canonical name.
+    pub room: RoomName,
+    /// Every other member, in join order, with this member's role towards each.
+    pub peers: Vec<Peer>,
+    /// ICE servers for `RTCPeerConnection`.
+    pub ice_servers: Vec<IceServer>,
+    /// The most recent chat messages, oldest first.
+    pub history: Vec<ChatMessage>,
+    /// True when this join took back an existing peer id (existing calls may continue).
+    pub resumed: bool,
+    /// How often the client should send `ping`, in milliseconds.
+    pub ping_interval_ms: u64,
+}
+
+/// Another member of the room, as seen by the receiver of the frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// The member's server-assigned id.
+    pub peer_id: PeerId,
+    /// The member's display name.
+    pub name: DisplayName,
+    /// Its microphone, camera and screen state.
+    pub media: MediaState,
+    /// Whether its signaling connection is up or being resumed.
+    pub status: PeerStatus,
+    /// True when the receiver must send the first offer to this member.
+    pub offer: bool,
+    /// True when the receiver is the polite side of this pair (it rolls back on glare).
+    pub polite: bool,
+}
+
+/// Microphone, camera and screen-share state of one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MediaState {
+    /// Microphone sending.
+    #[serde(default)]
+    pub audio: bool,
+    /// Camera sending.
+    #[serde(default)]
+    pub video: bool,
+    /// Screen share sending.
+    #[serde(default)]
+    pub screen: bool,
+}
+
+/// Whether a member's signaling connection is currently up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerStatus {
+    /// Connected.
+    Online,
+    /// The connection broke; the member may come back within the grace period.
+    Reconnecting,
+}
+
+/// Why a member left the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaveReason {
+    /// It sent `leave` or closed its connection normally.
+    Left,
+    /// Its connection broke and it did not resume within the grace period.
+    Timeout,
+}
+
+/// One chat message as delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Sequence number within the room, increasing; lets a client drop duplicates after resume.
+    pub id: u64,
+    /// The sender's peer id.
+    pub from: PeerId,
+    /// The sender's display name at the time of sending.
+    pub name: DisplayName,
+    /// The text, to be rendered as text, never as HTML.
+    pub text: String,
+    /// Server time of acceptance, Unix milliseconds.
+    pub ts: u64,
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:` or `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Machine-readable reason of an `error` frame. `docs/PROTOCOL.md` lists when each is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, or not a JSON object with a string `type`.
+    BadJson,
+    /// The `type` is not one this server knows.
+    UnknownType,
+    /// The type is known but a field is missing or has the wrong shape.
+    InvalidFrame,
+    /// The frame is larger than the server's maximum frame size.
+    FrameTooLarge,
+    /// Binary frames are not part of the protocol.
+    BinaryFrame,
+    /// A frame other than `join` or `ping` arrived before `join`.
+    NotJoined,
+    /// A second `join` on a connection that already joined.
+    AlreadyJoined,
+    /// The room name is empty, too long or has characters that are not allowed.
+    InvalidRoom,
+    /// The display name is empty, too long or has control characters.
+    InvalidName,
+    /// A signal was addressed to a peer that is not in the sender's room.
+    UnknownPeer,
+    /// A signal was addressed to its own sender.
+    SignalToSelf,
+    /// The chat text is empty or too long.
+    InvalidChat,
+    /// The room has as many members as it allows.
+    RoomFull,
+    /// The server holds as many rooms as it allows.
+    TooManyRooms,
+    /// No `join` arrived within the join deadline; the connection closes.
+    JoinTimeout,
+    /// The server is busy or shutting down; try again.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire, e.g. `"bad-json"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad-json",
+            ErrorCode::UnknownType => "unknown-type",
+            ErrorCode::InvalidFrame => "invalid-frame",
+            ErrorCode::FrameTooLarge => "frame-too-large",
+            ErrorCode::BinaryFrame => "binary-frame",
+            ErrorCode::NotJoined => "not-joined",
+            ErrorCode::AlreadyJoined => "already-joined",
+            ErrorCode::InvalidRoom => "invalid-room",
+            ErrorCode::InvalidName => "invalid-name",
+            ErrorCode::UnknownPeer => "unknown-peer",
+            ErrorCode::SignalToSelf => "signal-to-self",
+            ErrorCode::InvalidChat => "invalid-chat",
+            ErrorCode::RoomFull => "room-full",
+            ErrorCode::TooManyRooms => "too-many-rooms",
+            ErrorCode::JoinTimeout => "join-timeout",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// WebSocket close codes the server uses (private range 4000–4999, plus standard ones).
+pub mod close_code {
+    /// No `join` within the join deadline.
+    pub const JOIN_TIMEOUT: u16 = 4001;
+    /// Too many rejected frames in a short time.
+    pub const TOO_MANY_ERRORS: u16 = 4002;
+    /// A newer connection resumed this member; this one is no longer used.
+    pub const REPLACED: u16 = 4003;
+    /// The heartbeat went silent for longer than the client timeout.
+    pub const HEARTBEAT_TIMEOUT: u16 = 4004;
+    /// The server is shutting down or restarting: reconnect with backoff and resume.
+    pub const SERVER_RESTART: u16 = 1012;
+}
+
+/// A frame that could not be decoded, with the error code the server answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    /// The code for the `error` frame.
+    pub code: ErrorCode,
+    /// A sentence saying what is wrong.
+    pub message: String,
+}
+
+impl DecodeError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        DecodeError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Wire names of every [`ClientMessage`] variant, to tell an unknown type from a bad field.
+const CLIENT_TYPES: &[&str] = &["join", "leave", "signal", "chat", "media", "ping"];
+
+impl ClientMessage {
+    /// Parses one text frame.
+    ///
+    /// The fast path is a single serde pass; only a frame that fails it is parsed a second time
+    /// to find out which error code fits.
+    pub fn decode(text: &str) -> Result<ClientMessage, DecodeError> {
+        match serde_json::from_str(text) {
+            Ok(msg) => Ok(msg),
+            Err(err) => Err(classify_client_error(text, err)),
+        }
+    }
+
+    /// Serializes this frame to JSON text.
+    pub fn encode(&self) -> String {
+        // unwrap: every field serializes to JSON (string keys, no non-finite floats).
+        serde_json::to_string(self).unwrap()
+    }
+}
+
+impl ServerMessage {
+    /// Parses one text frame sent by a server.
+    pub fn decode(text: &str) -> Result<ServerMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serializes this frame to JSON text.
+    pub fn encode(&self) -> String {
+        // unwrap: every field serializes to JSON (string keys, no non-finite floats).
+        serde_json::to_string(self).unwrap()
+    }
+
+    /// Shorthand for an `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DecodeError> for ServerMessage {
+    fn from(err: DecodeError) -> Self {
+        ServerMessage::Error {
+            code: err.code,
+            message: err.message,
+        }
+    }
+}
+
+fn classify_client_error(text: &str, err: serde_json::Error) -> DecodeError {
+    use serde_json::Value;
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(_) => {
+            return DecodeError::new(
+                ErrorCode::BadJson,
+                format!("The frame is not valid JSON: {err}."),
+            )
+        }
+    };
+    let Some(object) = value.as_object() else {
+        return DecodeError::new(ErrorCode::BadJson, "The frame must be a JSON object.");
+    };
+    let Some(kind) = object.get("type").and_then(Value::as_str) else {
+        return DecodeError::new(
+            ErrorCode::BadJson,
+            "The frame has no string field \"type\".",
+        );
+    };
+    if !CLIENT_TYPES.contains(&kind) {
+        return DecodeError::new(
+            ErrorCode::UnknownType,
+            format!(
+                "Unknown frame type {:?}; expected one of: {}.",
+                truncate(kind, 40),
+                CLIENT_TYPES.join(", ")
+            ),
+        );
+    }
+    if kind == "join" {
+        if let Some(room) = object.get("room").and_then(Value::as_str) {
+            if let Err(e) = RoomName::new(room) {
+                return DecodeError::new(ErrorCode::InvalidRoom, e.to_string());
+            }
+        }
+        if let Some(name) = object.get("name").and_then(Value::as_str) {
+            if let Err(e) = DisplayName::new(name) {
+                return DecodeError::new(ErrorCode::InvalidName, e.to_string());
+            }
+        }
+    }
+    DecodeError::new(
+        ErrorCode::InvalidFrame,
+        format!("Invalid \"{kind}\" frame: {err}."),
+    )
+}
+
+fn truncate(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_matches_the_fixed_contract() {
+        let msg = ClientMessage::decode(r#"{"type":"join","room":"team","name":"Ada"}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Join {
+                room: RoomName::new("team").unwrap(),
+                name: DisplayName::new("Ada").unwrap(),
+                resume_token: None,
+                media: MediaState::default(),
+            }
+        );
+        let resumed = ClientMessage::decode(
+            r#"{"type":"join","room":"team","name":"Ada","resume_token":"abc"}"#,
+        )
+        .unwrap();
+        assert!(matches!(resumed, ClientMessage::Join { resume_token: Some(t), .. } if t == "abc"));
+    }
+
+    #[test]
+    fn server_frames_use_kebab_case_tags() {
+        let left = ServerMessage::PeerLeft {
+            peer_id: PeerId::new("p1").unwrap(),
+            reason: LeaveReason::Left,
+        };
+        assert_eq!(
+            left.encode(),
+            r#"{"type":"peer-left","peer_id":"p1","reason":"left"}"#
+        );
+        let err = ServerMessage::error(ErrorCode::UnknownPeer, "No such peer.");
+        assert_eq!(
+            err.encode(),
+            r#"{"type":"error","code":"unknown-peer","message":"No such peer."}"#
+        );
+        let media = ServerMessage::Media {
+            peer_id: PeerId::new("p1").unwrap(),
+            media: MediaState {
+                audio: true,
+                video: false,
+                screen: false,
+            },
+        };
+        assert_eq!(
+            media.encode(),
+            r#"{"type":"media","peer_id":"p1","audio":true,"video":false,"screen":false}"#
+        );
+    }
+
+    #[test]
+    fn every_server_frame_round_trips() {
+        let p = PeerId::new("p1").unwrap();
+        let chat = ChatMessage {
+            id: 3,
+            from: p.clone(),
+            name: DisplayName::new("Ada").unwrap(),
+            text: "<b>hi</b>".into(),
+            ts: 1_700_000_000_000,
+        };
+        let frames = vec![
+            ServerMessage::Welcome(Welcome {
+                peer_id: p.clone(),
+                resume_token: "t".into(),
+                room: RoomName::new("r").unwrap(),
+                peers: vec![Peer {
+                    peer_id: PeerId::new("p2").unwrap(),
+                    name: DisplayName::new("Bob").unwrap(),
+                    media: MediaState::default(),
+                    status: PeerStatus::Online,
+                    offer: true,
+                    polite: false,
+                }],
+                ice_servers: vec![IceServer {
+                    urls: vec!["stun:127.0.0.1:3478".into()],
+                    username: None,
+                    credential: None,
+                }],
+                history: vec![chat.clone()],
+                resumed: false,
+                ping_interval_ms: 5000,
+            }),
+            ServerMessage::PeerStatus {
+                peer_id: p.clone(),
+                status: PeerStatus::Reconnecting,
+            },
+            ServerMessage::Signal {
+                from: p.clone(),
+                data: SignalData::Candidate(None),
+            },
+            ServerMessage::Chat(chat),
+            ServerMessage::Pong,
+        ];
+        for frame in frames {
+            assert_eq!(ServerMessage::decode(&frame.encode()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn every_client_frame_round_trips() {
+        let frames = vec![
+            ClientMessage::Leave,
+            ClientMessage::Ping,
+            ClientMessage::Chat { text: "hi".into() },
+            ClientMessage::Media(MediaState {
+                audio: false,
+                video: true,
+                screen: true,
+            }),
+            ClientMessage::Signal {
+                to: PeerId::new("p9").unwrap(),
+                data: SignalData::Description(SessionDescription {
+                    kind: "offer".into(),
+                    sdp: "v=0\r\n".into(),
+                }),
+            },
+        ];
+        for frame in frames {
+            assert_eq!(ClientMessage::decode(&frame.encode()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn decode_errors_have_precise_codes() {
+        let code = |s: &str| ClientMessage::decode(s).unwrap_err().code;
+        assert_eq!(code("{not json"), ErrorCode::BadJson);
+        assert_eq!(code("[1,2]"), ErrorCode::BadJson);
+        assert_eq!(code(r#"{"room":"x"}"#), ErrorCode::BadJson);
+        assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"signal","to":"p1"}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"join","room":"a b/c","name":"Ada"}"#),
+            ErrorCode::InvalidRoom
+        );
+        assert_eq!(
+            code(r#"{"type":"join","room":"ok","name":"   "}"#),
+            ErrorCode::InvalidName
+        );
+        assert_eq!(
+            code(r#"{"type":"join","room":"ok","name":"a\u0007b"}"#),
+            ErrorCode::InvalidName
+        );
+    }
+
+    #[test]
+    fn unknown_type_message_is_bounded() {
+        let long = "x".repeat(10_000);
+        let err = ClientMessage::decode(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownType);
+        assert!(err.message.len() < 200);
+    }
+}
