@@ -1,1 +1,91 @@
-//! treff server
+//! treff's signaling server as a library: [`run`] starts it on a listener, so tests start the
+//! real server on `127.0.0.1:0` and the binary (`main.rs`) only parses flags and sets up logging.
+//!
+//! | concern | module |
+//! |---|---|
+//! | flags and defaults | [`config`] |
+//! | the rules of a room (sans-IO, unit-tested) | [`room`] |
+//! | the room actor delivering those rules' output | [`room_actor`] |
+//! | finding or creating rooms by name | [`registry`] |
+//! | one WebSocket connection | [`session`] |
+//! | HTTP routes, origin check, the served web app | [`http`] |
+//! | TLS | [`tls`] |
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod registry;
+pub mod room;
+pub mod room_actor;
+pub mod session;
+pub mod stats;
+pub mod tls;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+pub use config::Config;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listener could not be used.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts the server on `listener`. Must be called inside an actix system; the returned
+/// [`Server`] runs until it is awaited to completion or stopped through its handle.
+pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError> {
+    let stats = Arc::new(stats::Stats::default());
+    let registry =
+        registry::Registry::new(config.room_config(), config.max_rooms, stats.clone()).start();
+    let state = web::Data::new(http::AppState {
+        registry,
+        session_config: Arc::new(session::SessionConfig {
+            max_frame_bytes: config.max_frame_bytes,
+            join_timeout: config.join_timeout,
+            heartbeat_interval: config.heartbeat_interval,
+            client_timeout: config.client_timeout,
+        }),
+        stats,
+        allowed_origins: config.allowed_origins.clone(),
+        next_conn: AtomicU64::new(1),
+    });
+    let routes = http::configure(config.static_dir.clone());
+    let mut server =
+        HttpServer::new(move || App::new().app_data(state.clone()).configure(routes.clone()))
+            .shutdown_timeout(5)
+            // Without it a second small frame (an ICE candidate right after an offer) waits for the
+            // peer's delayed ACK, about 40 ms.
+            .tcp_nodelay(true)
+            // A WebSocket upgrade is one small request; keep slow or idle HTTP clients short.
+            .client_request_timeout(Duration::from_secs(10));
+    if let Some(workers) = config.workers {
+        server = server.workers(workers);
+    }
+    let server = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => server.listen_openssl(listener, tls::acceptor(cert, key)?)?,
+        _ => server.listen(listener)?,
+    };
+    Ok(server.run())
+}
+
+/// A listener on `addr` with a deep accept backlog, so a burst of joins is not dropped.
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}

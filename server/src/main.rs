@@ -1,1 +1,31 @@
-fn main() {}
+//! The `treff` binary: parses flags, sets up logging, and runs the server.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use treff_server::Config;
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
+        .init();
+
+    let listener = treff_server::listen(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let tls = config.tls_cert.is_some();
+    if !config.static_dir.join("index.html").is_file() {
+        tracing::warn!(static_dir = %config.static_dir.display(), "web app not built: run scripts/build-web.sh");
+    }
+    let server = treff_server::run(listener, config)?;
+    let scheme = if tls { "https" } else { "http" };
+    tracing::info!(%addr, "treff listening on {scheme}://{addr}");
+    if !tls {
+        tracing::warn!("serving plain HTTP: browsers only allow cameras and microphones on HTTPS pages or on localhost; use --tls-cert/--tls-key (scripts/gen-certs.sh makes them)");
+    }
+    server.await?;
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The server's configuration: one clap struct, every flag also an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use treff_shared::IceServer;
+
+use crate::room::RoomConfig;
+
+/// treff: a self-hosted video conference. Serves the web app and relays WebRTC signaling
+/// between browsers over a WebSocket; media flows peer to peer.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "treff", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "TREFF_LISTEN", default_value = "0.0.0.0:8000")]
+    pub listen: SocketAddr,
+
+    /// Directory with the built web app (index.html and pkg/).
+    #[arg(long, env = "TREFF_STATIC_DIR", default_value = "static")]
+    pub static_dir: PathBuf,
+
+    /// PEM certificate chain; with --tls-key, serves HTTPS and WSS (browsers only allow
+    /// cameras on HTTPS pages, except on localhost).
+    #[arg(long, env = "TREFF_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TREFF_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Extra origins (e.g. https://meet.example.org) allowed to open the WebSocket, besides
+    /// the server's own. Comma-separated in the environment; "*" allows any.
+    #[arg(
+        long = "allowed-origin",
+        env = "TREFF_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// STUN or TURN URLs handed to browsers (e.g. stun:stun.example.org:3478). Without any,
+    /// calls inside one network work with host candidates alone.
+    #[arg(long = "ice-server", env = "TREFF_ICE_SERVERS", value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+
+    /// Most participants in one room. Every participant sends to every other (a mesh), so
+    /// upload bandwidth grows with the room: keep it small.
+    #[arg(long, env = "TREFF_ROOM_CAPACITY", default_value_t = 8)]
+    pub room_capacity: usize,
+
+    /// Most rooms at once.
+    #[arg(long, env = "TREFF_MAX_ROOMS", default_value_t = 1000)]
+    pub max_rooms: usize,
+
+    /// Largest WebSocket text frame accepted, in bytes; larger ones get an error frame.
+    #[arg(long, env = "TREFF_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Chat messages kept per room for people who join later.
+    #[arg(long, env = "TREFF_CHAT_HISTORY", default_value_t = 50)]
+    pub chat_history: usize,
+
+    /// How long a new connection has to send its join frame.
+    #[arg(long, env = "TREFF_JOIN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub join_timeout: Duration,
+
+    /// How often the server pings each connection (and asks clients to ping it).
+    #[arg(long, env = "TREFF_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// A connection that sent nothing, not even a pong, for this long is declared lost (checked
+    /// every heartbeat interval, so within 15 s with the defaults).
+    #[arg(long, env = "TREFF_CLIENT_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub client_timeout: Duration,
+
+    /// How long a lost participant keeps its place (and peer id) for a reconnect.
+    #[arg(long, env = "TREFF_RESUME_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub resume_grace: Duration,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. "info" or "treff_server=debug").
+    #[arg(long, env = "TREFF_LOG", default_value = "info")]
+    pub log: String,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "TREFF_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Config {
+    /// The configuration with every default, listening on `listen`; for tests and tools.
+    pub fn with_defaults(listen: SocketAddr) -> Config {
+        // unwrap: the defaults above all parse.
+        let mut config = Config::try_parse_from(["treff"]).unwrap();
+        config.listen = listen;
+        config
+    }
+
+    /// The room rules derived from this configuration.
+    pub fn room_config(&self) -> RoomConfig {
+        RoomConfig {
+            capacity: self.room_capacity,
+            history_len: self.chat_history,
+            resume_grace: self.resume_grace,
+            ping_interval: self.heartbeat_interval,
+            ice_servers: self.ice_server_list(),
+            ..RoomConfig::default()
+        }
+    }
+
+    fn ice_server_list(&self) -> Vec<IceServer> {
+        self.ice_servers
+            .iter()
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| IceServer {
+                urls: vec![url.trim().to_owned()],
+                username: None,
+                credential: None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::with_defaults("127.0.0.1:0".parse().unwrap());
+        assert_eq!(c.join_timeout, Duration::from_secs(10));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(c.client_timeout, Duration::from_secs(10));
+        assert_eq!(c.resume_grace, Duration::from_secs(20));
+        assert_eq!(c.room_capacity, 8);
+        assert_eq!(c.max_frame_bytes, 65536);
+    }
+
+    #[test]
+    fn flags_parse() {
+        let c = Config::try_parse_from([
+            "treff",
+            "--listen",
+            "127.0.0.1:9000",
+            "--resume-grace",
+            "500ms",
+            "--allowed-origin",
+            "https://a.example",
+            "--ice-server",
+            "stun:127.0.0.1:3478",
+        ])
+        .unwrap();
+        assert_eq!(c.resume_grace, Duration::from_millis(500));
+        assert_eq!(c.allowed_origins, vec!["https://a.example"]);
+        assert_eq!(
+            c.room_config().ice_servers[0].urls,
+            vec!["stun:127.0.0.1:3478"]
+        );
+    }
+}

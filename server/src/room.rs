@@ -1,0 +1,974 @@
+//! The rules of one room, as a plain struct without I/O (sans-IO).
+//!
+//! [`Room`] keeps the members in join order, elects the offerer and the polite side of every
+//! pair, keeps the bounded chat history, enforces capacity and holds members whose connection
+//! broke for a grace period. Each method takes what happened and returns [`Output`]s: which
+//! frame goes to which connection, and which connection to close. The room actor
+//! (`room_actor.rs`) only feeds events in and delivers the outputs; everything here is
+//! unit-tested without actix.
+//!
+//! # The offerer election
+//!
+//! Members are ordered by the time they joined. For the pair (earlier, later), **the later
+//! member sends the first offer** and **the earlier member is the polite peer** of the
+//! perfect-negotiation pattern. A newcomer therefore offers to everyone already present, and
+//! nobody present has to react to `peer-joined` other than by waiting for an offer. The rule
+//! depends only on join order, so it is the same for both sides of every pair, whatever the ids.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use treff_shared::{
+    close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
+    PeerStatus, RoomName, ServerMessage, SignalData, Welcome, MAX_CHAT_CHARS,
+};
+
+/// Identifies one WebSocket connection (not a member: a member keeps its peer id across
+/// connections when it resumes).
+pub type ConnId = u64;
+
+/// The limits and timings of a room.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Most members at once, including those being resumed.
+    pub capacity: usize,
+    /// Chat messages kept for late joiners.
+    pub history_len: usize,
+    /// How long a member whose connection broke keeps its place.
+    pub resume_grace: Duration,
+    /// Frames kept for a member while it reconnects; older ones are dropped beyond this.
+    pub outbox_len: usize,
+    /// `ping_interval_ms` told to clients in `welcome`.
+    pub ping_interval: Duration,
+    /// ICE servers told to clients in `welcome`.
+    pub ice_servers: Vec<treff_shared::IceServer>,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig {
+            capacity: 8,
+            history_len: 50,
+            resume_grace: Duration::from_secs(20),
+            outbox_len: 256,
+            ping_interval: Duration::from_secs(5),
+            ice_servers: Vec::new(),
+        }
+    }
+}
+
+/// What the room asks its shell to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send one frame to each of these connections (serialized once by the shell).
+    Send {
+        /// The recipients.
+        to: Vec<ConnId>,
+        /// The frame.
+        msg: ServerMessage,
+    },
+    /// Close a connection that is no longer the member's (a newer one resumed it).
+    Close {
+        /// The connection to close.
+        conn: ConnId,
+        /// The WebSocket close code.
+        code: u16,
+        /// Close reason for the peer.
+        reason: &'static str,
+    },
+}
+
+impl Output {
+    fn one(conn: ConnId, msg: ServerMessage) -> Output {
+        Output::Send {
+            to: vec![conn],
+            msg,
+        }
+    }
+}
+
+/// What a session reports after it joined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// `signal` to another member.
+    Signal {
+        /// The addressee.
+        to: PeerId,
+        /// The payload.
+        data: SignalData,
+    },
+    /// `chat` to everyone.
+    Chat {
+        /// The text as sent.
+        text: String,
+        /// Server time of acceptance, Unix milliseconds.
+        ts: u64,
+    },
+    /// The member's media changed.
+    Media(MediaState),
+    /// `leave`, or a normal WebSocket close: gone at once.
+    Leave,
+    /// The connection broke or went silent: hold the member for the grace period.
+    Lost,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room already has `capacity` members.
+    #[error("The room is full ({0} participants); try again later or use another room.")]
+    Full(usize),
+}
+
+impl JoinError {
+    /// The protocol error code for this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            JoinError::Full(_) => ErrorCode::RoomFull,
+        }
+    }
+}
+
+/// The result of a successful join.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    /// The member's peer id (the old one when resumed).
+    pub peer_id: PeerId,
+    /// True when the join took an existing member back.
+    pub resumed: bool,
+}
+
+/// A join request as the room sees it.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// The new connection.
+    pub conn: ConnId,
+    /// Display name.
+    pub name: DisplayName,
+    /// Initial media state.
+    pub media: MediaState,
+    /// Token from an earlier welcome, if reconnecting.
+    pub resume_token: Option<String>,
+}
+
+#[derive(Debug)]
+struct Member {
+    peer_id: PeerId,
+    name: DisplayName,
+    resume_token: String,
+    media: MediaState,
+    /// The live connection, or `None` while the member is being resumed.
+    conn: Option<ConnId>,
+    /// When the connection broke; the member is dropped at `lost_at + grace`.
+    lost_at: Option<Instant>,
+    /// Frames addressed to the member while it had no connection, delivered on resume.
+    outbox: VecDeque<ServerMessage>,
+}
+
+impl Member {
+    fn status(&self) -> PeerStatus {
+        if self.conn.is_some() {
+            PeerStatus::Online
+        } else {
+            PeerStatus::Reconnecting
+        }
+    }
+}
+
+/// One room's state and rules.
+#[derive(Debug)]
+pub struct Room {
+    name: RoomName,
+    config: RoomConfig,
+    /// Members in join order: the order decides the offerer of every pair.
+    members: Vec<Member>,
+    history: VecDeque<ChatMessage>,
+    next_chat_id: u64,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(name: RoomName, config: RoomConfig) -> Room {
+        Room {
+            name,
+            config,
+            members: Vec::new(),
+            history: VecDeque::new(),
+            next_chat_id: 1,
+        }
+    }
+
+    /// The room's name.
+    pub fn name(&self) -> &RoomName {
+        &self.name
+    }
+
+    /// True when nobody is in the room, not even a member being resumed.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Number of members, including those being resumed.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Peer ids in join order.
+    pub fn member_ids(&self) -> Vec<PeerId> {
+        self.members.iter().map(|m| m.peer_id.clone()).collect()
+    }
+
+    /// The peer id bound to a connection, if that connection is a member's current one.
+    pub fn peer_of(&self, conn: ConnId) -> Option<&PeerId> {
+        self.index_of_conn(conn).map(|i| &self.members[i].peer_id)
+    }
+
+    /// Admits a connection: either a new member or, with a valid resume token, an existing one.
+    pub fn join(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+        let resumed = req
+            .resume_token
+            .as_deref()
+            .and_then(|token| self.members.iter().position(|m| m.resume_token == token));
+        match resumed {
+            Some(index) => Ok(self.resume(index, req)),
+            None => self.admit(req),
+        }
+    }
+
+    fn admit(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+        if self.members.len() >= self.config.capacity {
+            return Err(JoinError::Full(self.config.capacity));
+        }
+        let peer_id = self.fresh_peer_id();
+        self.members.push(Member {
+            peer_id: peer_id.clone(),
+            name: req.name,
+            resume_token: random_token(),
+            media: req.media,
+            conn: Some(req.conn),
+            lost_at: None,
+            outbox: VecDeque::new(),
+        });
+        let me = self.members.len() - 1;
+        let mut out = vec![Output::one(req.conn, self.welcome(me, false))];
+        for other in 0..me {
+            let peer = self.peer_view(me, other);
+            self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
+        }
+        Ok((
+            Joined {
+                peer_id,
+                resumed: false,
+            },
+            out,
+        ))
+    }
+
+    fn resume(&mut self, index: usize, req: JoinRequest) -> (Joined, Vec<Output>) {
+        let mut out = Vec::new();
+        let member = &mut self.members[index];
+        if let Some(old) = member.conn.replace(req.conn) {
+            out.push(Output::Close {
+                conn: old,
+                code: close_code::REPLACED,
+                reason: "resumed by a newer connection",
+            });
+        }
+        let was_lost = member.lost_at.take().is_some();
+        let media_changed = member.media != req.media;
+        member.media = req.media;
+        member.name = req.name;
+        let pending: Vec<ServerMessage> = member.outbox.drain(..).collect();
+        let peer_id = member.peer_id.clone();
+
+        out.push(Output::one(req.conn, self.welcome(index, true)));
+        for msg in pending {
+            out.push(Output::one(req.conn, msg));
+        }
+        if was_lost {
+            self.broadcast_except(
+                index,
+                ServerMessage::PeerStatus {
+                    peer_id: peer_id.clone(),
+                    status: PeerStatus::Online,
+                },
+                &mut out,
+            );
+        }
+        if media_changed {
+            self.broadcast_except(
+                index,
+                ServerMessage::Media {
+                    peer_id: peer_id.clone(),
+                    media: req.media,
+                },
+                &mut out,
+            );
+        }
+        (
+            Joined {
+                peer_id,
+                resumed: true,
+            },
+            out,
+        )
+    }
+
+    /// Handles a frame or event from a joined connection. A connection that is no longer a
+    /// member's (replaced by a resume, or already gone) is ignored.
+    pub fn handle(&mut self, conn: ConnId, input: Input, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        let Some(from) = self.index_of_conn(conn) else {
+            return out;
+        };
+        match input {
+            Input::Signal { to, data } => self.signal(from, conn, to, data, &mut out),
+            Input::Chat { text, ts } => self.chat(from, conn, text, ts, &mut out),
+            Input::Media(media) => {
+                self.members[from].media = media;
+                let peer_id = self.members[from].peer_id.clone();
+                self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
+            }
+            Input::Leave => self.remove(from, LeaveReason::Left, &mut out),
+            Input::Lost => {
+                let member = &mut self.members[from];
+                member.conn = None;
+                member.lost_at = Some(now);
+                let peer_id = member.peer_id.clone();
+                self.broadcast_except(
+                    from,
+                    ServerMessage::PeerStatus {
+                        peer_id,
+                        status: PeerStatus::Reconnecting,
+                    },
+                    &mut out,
+                );
+            }
+        }
+        out
+    }
+
+    /// When [`Room::handle_timeout`] must next be called, if any member is being resumed.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.members
+            .iter()
+            .filter_map(|m| m.lost_at)
+            .min()
+            .map(|lost| lost + self.config.resume_grace)
+    }
+
+    /// Drops every member whose grace period ended at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        while let Some(index) = self.members.iter().position(|m| {
+            m.lost_at
+                .is_some_and(|lost| lost + self.config.resume_grace <= now)
+        }) {
+            self.remove(index, LeaveReason::Timeout, &mut out);
+        }
+        out
+    }
+
+    fn signal(
+        &mut self,
+        from: usize,
+        conn: ConnId,
+        to: PeerId,
+        data: SignalData,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(target) = self.index_of_peer(&to) else {
+            out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::UnknownPeer,
+                    format!("Peer {to} is not in this room."),
+                ),
+            ));
+            return;
+        };
+        if target == from {
+            out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::SignalToSelf,
+                    "A signal cannot be addressed to its own sender.",
+                ),
+            ));
+            return;
+        }
+        let msg = ServerMessage::Signal {
+            from: self.members[from].peer_id.clone(),
+            data,
+        };
+        self.deliver(target, msg, out);
+    }
+
+    fn chat(&mut self, from: usize, conn: ConnId, text: String, ts: u64, out: &mut Vec<Output>) {
+        let chars = text.chars().count();
+        if text.trim().is_empty() || chars > MAX_CHAT_CHARS {
+            out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::InvalidChat,
+                    format!("A chat message must have 1 to {MAX_CHAT_CHARS} characters and not be blank."),
+                ),
+            ));
+            return;
+        }
+        let member = &self.members[from];
+        let chat = ChatMessage {
+            id: self.next_chat_id,
+            from: member.peer_id.clone(),
+            name: member.name.clone(),
+            text,
+            ts,
+        };
+        self.next_chat_id += 1;
+        if self.config.history_len > 0 {
+            if self.history.len() == self.config.history_len {
+                self.history.pop_front();
+            }
+            self.history.push_back(chat.clone());
+        }
+        // Members being resumed get the chat from the history in their next welcome.
+        let to = self.members.iter().filter_map(|m| m.conn).collect();
+        out.push(Output::Send {
+            to,
+            msg: ServerMessage::Chat(chat),
+        });
+    }
+
+    fn remove(&mut self, index: usize, reason: LeaveReason, out: &mut Vec<Output>) {
+        let gone = self.members.remove(index);
+        let to: Vec<ConnId> = self.members.iter().filter_map(|m| m.conn).collect();
+        if !to.is_empty() {
+            out.push(Output::Send {
+                to,
+                msg: ServerMessage::PeerLeft {
+                    peer_id: gone.peer_id.clone(),
+                    reason,
+                },
+            });
+        }
+        // Members being resumed must learn it too, or they would wait for a ghost.
+        for member in self.members.iter_mut().filter(|m| m.conn.is_none()) {
+            push_bounded(
+                &mut member.outbox,
+                ServerMessage::PeerLeft {
+                    peer_id: gone.peer_id.clone(),
+                    reason,
+                },
+                self.config.outbox_len,
+            );
+        }
+    }
+
+    /// Sends to one member now, or keeps the frame for it while it is being resumed.
+    fn deliver(&mut self, index: usize, msg: ServerMessage, out: &mut Vec<Output>) {
+        let limit = self.config.outbox_len;
+        let member = &mut self.members[index];
+        match member.conn {
+            Some(conn) => out.push(Output::one(conn, msg)),
+            None => push_bounded(&mut member.outbox, msg, limit),
+        }
+    }
+
+    fn broadcast_except(&mut self, except: usize, msg: ServerMessage, out: &mut Vec<Output>) {
+        let mut to = Vec::with_capacity(self.members.len());
+        let limit = self.config.outbox_len;
+        for (i, member) in self.members.iter_mut().enumerate() {
+            if i == except {
+                continue;
+            }
+            match member.conn {
+                Some(conn) => to.push(conn),
+                None => push_bounded(&mut member.outbox, msg.clone(), limit),
+            }
+        }
+        if !to.is_empty() {
+            out.push(Output::Send { to, msg });
+        }
+    }
+
+    fn welcome(&self, me: usize, resumed: bool) -> ServerMessage {
+        let member = &self.members[me];
+        ServerMessage::Welcome(Welcome {
+            peer_id: member.peer_id.clone(),
+            resume_token: member.resume_token.clone(),
+            room: self.name.clone(),
+            peers: (0..self.members.len())
+                .filter(|&i| i != me)
+                .map(|i| self.peer_view(i, me))
+                .collect(),
+            ice_servers: self.config.ice_servers.clone(),
+            history: self.history.iter().cloned().collect(),
+            resumed,
+            ping_interval_ms: self.config.ping_interval.as_millis() as u64,
+        })
+    }
+
+    /// Member `subject` as seen by member `viewer`, with the viewer's role in their pair.
+    fn peer_view(&self, subject: usize, viewer: usize) -> Peer {
+        let m = &self.members[subject];
+        Peer {
+            peer_id: m.peer_id.clone(),
+            name: m.name.clone(),
+            media: m.media,
+            status: m.status(),
+            offer: viewer > subject,
+            polite: viewer < subject,
+        }
+    }
+
+    fn index_of_conn(&self, conn: ConnId) -> Option<usize> {
+        self.members.iter().position(|m| m.conn == Some(conn))
+    }
+
+    fn index_of_peer(&self, peer: &PeerId) -> Option<usize> {
+        self.members.iter().position(|m| &m.peer_id == peer)
+    }
+
+    fn fresh_peer_id(&self) -> PeerId {
+        let mut rng = rand::rng();
+        loop {
+            let raw: String = (0..10)
+                .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+                .collect();
+            // unwrap: the alphabet only has characters a peer id allows.
+            let id = PeerId::new(&raw).unwrap();
+            if self.index_of_peer(&id).is_none() {
+                return id;
+            }
+        }
+    }
+}
+
+const ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+fn random_token() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn push_bounded(queue: &mut VecDeque<ServerMessage>, msg: ServerMessage, limit: usize) {
+    if queue.len() >= limit {
+        queue.pop_front();
+    }
+    queue.push_back(msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use treff_shared::SessionDescription;
+
+    fn room(capacity: usize, history_len: usize) -> Room {
+        Room::new(
+            RoomName::new("team").unwrap(),
+            RoomConfig {
+                capacity,
+                history_len,
+                ..RoomConfig::default()
+            },
+        )
+    }
+
+    fn join(room: &mut Room, conn: ConnId, name: &str) -> (Joined, Vec<Output>) {
+        room.join(JoinRequest {
+            conn,
+            name: DisplayName::new(name).unwrap(),
+            media: MediaState::default(),
+            resume_token: None,
+        })
+        .unwrap()
+    }
+
+    /// The frames sent to `conn`, in order.
+    fn frames_to(out: &[Output], conn: ConnId) -> Vec<ServerMessage> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { to, msg } if to.contains(&conn) => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn welcome_of(out: &[Output], conn: ConnId) -> Welcome {
+        match frames_to(out, conn).into_iter().next() {
+            Some(ServerMessage::Welcome(w)) => w,
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+
+    fn offer() -> SignalData {
+        SignalData::Description(SessionDescription {
+            kind: "offer".into(),
+            sdp: "v=0".into(),
+        })
+    }
+
+    #[test]
+    fn joins_are_announced_in_order() {
+        let mut r = room(8, 10);
+        let (a, out) = join(&mut r, 1, "Ada");
+        let w = welcome_of(&out, 1);
+        assert_eq!(w.peer_id, a.peer_id);
+        assert!(w.peers.is_empty());
+        assert!(!w.resumed);
+
+        let (b, out) = join(&mut r, 2, "Bob");
+        let w = welcome_of(&out, 2);
+        assert_eq!(w.peers.len(), 1);
+        assert_eq!(w.peers[0].peer_id, a.peer_id);
+        assert_eq!(w.peers[0].name.as_str(), "Ada");
+        match &frames_to(&out, 1)[..] {
+            [ServerMessage::PeerJoined { peer }] => assert_eq!(peer.peer_id, b.peer_id),
+            other => panic!("unexpected {other:?}"),
+        }
+        let (c, out) = join(&mut r, 3, "Cy");
+        let w = welcome_of(&out, 3);
+        let ids: Vec<_> = w.peers.iter().map(|p| p.peer_id.clone()).collect();
+        assert_eq!(ids, vec![a.peer_id.clone(), b.peer_id.clone()]);
+        assert_eq!(r.member_ids(), vec![a.peer_id, b.peer_id, c.peer_id]);
+    }
+
+    #[test]
+    fn leave_removes_at_once_and_keeps_order() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let (b, _) = join(&mut r, 2, "Bob");
+        let (c, _) = join(&mut r, 3, "Cy");
+        let out = r.handle(2, Input::Leave, Instant::now());
+        for conn in [1, 3] {
+            assert_eq!(
+                frames_to(&out, conn),
+                vec![ServerMessage::PeerLeft {
+                    peer_id: b.peer_id.clone(),
+                    reason: LeaveReason::Left
+                }]
+            );
+        }
+        assert!(frames_to(&out, 2).is_empty());
+        assert_eq!(r.member_ids(), vec![a.peer_id, c.peer_id]);
+        r.handle(1, Input::Leave, Instant::now());
+        r.handle(3, Input::Leave, Instant::now());
+        assert!(r.is_empty());
+    }
+
+    /// Every pair has exactly one offerer and exactly one polite side, and both sides agree,
+    /// whatever the order of joins and leaves.
+    #[test]
+    fn election_gives_exactly_one_offerer_per_pair_for_any_order() {
+        for seed in 0..200u64 {
+            let mut r = room(8, 0);
+            let mut views: std::collections::HashMap<(PeerId, PeerId), (bool, bool)> =
+                Default::default();
+            let mut live: Vec<(ConnId, PeerId)> = Vec::new();
+            let mut next_conn = 1;
+            let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            for _ in 0..12 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let leave = (state >> 33) % 3 == 0 && !live.is_empty();
+                if leave {
+                    let (conn, peer) = live.remove(((state >> 40) as usize) % live.len());
+                    r.handle(conn, Input::Leave, Instant::now());
+                    views.retain(|(x, y), _| *x != peer && *y != peer);
+                } else if live.len() < 8 {
+                    let conn = next_conn;
+                    next_conn += 1;
+                    let (joined, out) = join(&mut r, conn, "P");
+                    for p in welcome_of(&out, conn).peers {
+                        views.insert((joined.peer_id.clone(), p.peer_id), (p.offer, p.polite));
+                    }
+                    for (other_conn, other) in &live {
+                        for msg in frames_to(&out, *other_conn) {
+                            if let ServerMessage::PeerJoined { peer } = msg {
+                                views.insert(
+                                    (other.clone(), peer.peer_id),
+                                    (peer.offer, peer.polite),
+                                );
+                            }
+                        }
+                    }
+                    live.push((conn, joined.peer_id));
+                }
+                for (i, (_, x)) in live.iter().enumerate() {
+                    for (_, y) in &live[i + 1..] {
+                        let (x_offers, x_polite) = views[&(x.clone(), y.clone())];
+                        let (y_offers, y_polite) = views[&(y.clone(), x.clone())];
+                        assert!(x_offers ^ y_offers, "seed {seed}: exactly one offerer");
+                        assert!(x_polite ^ y_polite, "seed {seed}: exactly one polite side");
+                        // The later joiner offers; the earlier one is polite.
+                        assert!(y_offers && x_polite, "seed {seed}: later joiner offers");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signal_reaches_only_its_addressee_with_the_sender_stamped() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let (b, _) = join(&mut r, 2, "Bob");
+        join(&mut r, 3, "Cy");
+        let out = r.handle(
+            2,
+            Input::Signal {
+                to: a.peer_id.clone(),
+                data: offer(),
+            },
+            Instant::now(),
+        );
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: vec![1],
+                msg: ServerMessage::Signal {
+                    from: b.peer_id.clone(),
+                    data: offer()
+                }
+            }]
+        );
+    }
+
+    #[test]
+    fn signal_to_unknown_peer_or_self_is_an_error_to_the_sender() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let code = |out: Vec<Output>| match &frames_to(&out, 1)[..] {
+            [ServerMessage::Error { code, .. }] => *code,
+            other => panic!("unexpected {other:?}"),
+        };
+        let out = r.handle(
+            1,
+            Input::Signal {
+                to: PeerId::new("nobody").unwrap(),
+                data: offer(),
+            },
+            Instant::now(),
+        );
+        assert_eq!(code(out), ErrorCode::UnknownPeer);
+        let out = r.handle(
+            1,
+            Input::Signal {
+                to: a.peer_id,
+                data: offer(),
+            },
+            Instant::now(),
+        );
+        assert_eq!(code(out), ErrorCode::SignalToSelf);
+    }
+
+    #[test]
+    fn chat_reaches_everyone_and_history_is_bounded() {
+        let mut r = room(8, 3);
+        join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        for i in 0..5 {
+            let out = r.handle(
+                1,
+                Input::Chat {
+                    text: format!("m{i}"),
+                    ts: 1000 + i,
+                },
+                Instant::now(),
+            );
+            assert_eq!(frames_to(&out, 1), frames_to(&out, 2));
+        }
+        let (_, out) = join(&mut r, 3, "Cy");
+        let history = welcome_of(&out, 3).history;
+        let texts: Vec<_> = history.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, vec!["m2", "m3", "m4"]);
+        assert_eq!(history[0].name.as_str(), "Ada");
+        assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[test]
+    fn blank_or_long_chat_is_refused() {
+        let mut r = room(8, 3);
+        join(&mut r, 1, "Ada");
+        for text in ["   ".to_string(), "x".repeat(MAX_CHAT_CHARS + 1)] {
+            let out = r.handle(1, Input::Chat { text, ts: 0 }, Instant::now());
+            assert!(matches!(
+                &frames_to(&out, 1)[..],
+                [ServerMessage::Error {
+                    code: ErrorCode::InvalidChat,
+                    ..
+                }]
+            ));
+        }
+        let (_, out) = join(&mut r, 2, "Bob");
+        assert!(welcome_of(&out, 2).history.is_empty());
+    }
+
+    #[test]
+    fn capacity_is_enforced_and_frees_up_on_leave() {
+        let mut r = room(2, 3);
+        join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        let refused = r.join(JoinRequest {
+            conn: 3,
+            name: DisplayName::new("Cy").unwrap(),
+            media: MediaState::default(),
+            resume_token: None,
+        });
+        assert_eq!(refused.unwrap_err(), JoinError::Full(2));
+        assert_eq!(r.len(), 2);
+        r.handle(2, Input::Leave, Instant::now());
+        join(&mut r, 3, "Cy");
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn resume_within_grace_keeps_the_peer_id_and_tells_nobody_it_left() {
+        let mut r = room(8, 10);
+        let t0 = Instant::now();
+        let (a, out) = join(&mut r, 1, "Ada");
+        let token = welcome_of(&out, 1).resume_token;
+        let (b, _) = join(&mut r, 2, "Bob");
+
+        let out = r.handle(1, Input::Lost, t0);
+        assert_eq!(
+            frames_to(&out, 2),
+            vec![ServerMessage::PeerStatus {
+                peer_id: a.peer_id.clone(),
+                status: PeerStatus::Reconnecting
+            }]
+        );
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_secs(20)));
+        // Frames for the absent member are kept for it.
+        r.handle(
+            2,
+            Input::Signal {
+                to: a.peer_id.clone(),
+                data: offer(),
+            },
+            t0,
+        );
+        assert!(r.handle_timeout(t0 + Duration::from_secs(19)).is_empty());
+
+        let (joined, out) = r
+            .join(JoinRequest {
+                conn: 7,
+                name: DisplayName::new("Ada").unwrap(),
+                media: MediaState::default(),
+                resume_token: Some(token),
+            })
+            .unwrap();
+        assert_eq!(joined.peer_id, a.peer_id);
+        assert!(joined.resumed);
+        let to_new = frames_to(&out, 7);
+        match &to_new[0] {
+            ServerMessage::Welcome(w) => {
+                assert!(w.resumed);
+                assert_eq!(w.peer_id, a.peer_id);
+                assert_eq!(w.peers[0].peer_id, b.peer_id);
+                assert!(
+                    w.peers[0].polite,
+                    "Ada joined first, so she is polite towards Bob"
+                );
+            }
+            other => panic!("expected welcome, got {other:?}"),
+        }
+        assert_eq!(
+            to_new[1],
+            ServerMessage::Signal {
+                from: b.peer_id.clone(),
+                data: offer()
+            }
+        );
+        assert_eq!(
+            frames_to(&out, 2),
+            vec![ServerMessage::PeerStatus {
+                peer_id: a.peer_id.clone(),
+                status: PeerStatus::Online
+            }]
+        );
+        assert_eq!(r.poll_timeout(), None);
+        assert!(r.handle_timeout(t0 + Duration::from_secs(60)).is_empty());
+        assert_eq!(r.member_ids(), vec![a.peer_id, b.peer_id]);
+    }
+
+    #[test]
+    fn after_the_grace_period_the_member_is_gone() {
+        let mut r = room(8, 10);
+        let t0 = Instant::now();
+        let (a, out) = join(&mut r, 1, "Ada");
+        let token = welcome_of(&out, 1).resume_token;
+        join(&mut r, 2, "Bob");
+        r.handle(1, Input::Lost, t0);
+        let out = r.handle_timeout(t0 + Duration::from_secs(20));
+        assert_eq!(
+            frames_to(&out, 2),
+            vec![ServerMessage::PeerLeft {
+                peer_id: a.peer_id.clone(),
+                reason: LeaveReason::Timeout
+            }]
+        );
+        // The old token now makes a new member.
+        let (joined, _) = r
+            .join(JoinRequest {
+                conn: 9,
+                name: DisplayName::new("Ada").unwrap(),
+                media: MediaState::default(),
+                resume_token: Some(token),
+            })
+            .unwrap();
+        assert!(!joined.resumed);
+        assert_ne!(joined.peer_id, a.peer_id);
+    }
+
+    #[test]
+    fn a_second_connection_with_the_token_replaces_the_first() {
+        let mut r = room(8, 10);
+        let (a, out) = join(&mut r, 1, "Ada");
+        let token = welcome_of(&out, 1).resume_token;
+        let (_, out) = r
+            .join(JoinRequest {
+                conn: 2,
+                name: DisplayName::new("Ada").unwrap(),
+                media: MediaState::default(),
+                resume_token: Some(token),
+            })
+            .unwrap();
+        assert!(out.contains(&Output::Close {
+            conn: 1,
+            code: close_code::REPLACED,
+            reason: "resumed by a newer connection"
+        }));
+        // The replaced connection can no longer act for the member.
+        assert!(r.handle(1, Input::Leave, Instant::now()).is_empty());
+        assert_eq!(r.peer_of(2), Some(&a.peer_id));
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn media_changes_are_announced_to_the_others() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        let media = MediaState {
+            audio: false,
+            video: true,
+            screen: true,
+        };
+        let out = r.handle(1, Input::Media(media), Instant::now());
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: vec![2],
+                msg: ServerMessage::Media {
+                    peer_id: a.peer_id,
+                    media
+                }
+            }]
+        );
+        let (_, out) = join(&mut r, 3, "Cy");
+        assert_eq!(welcome_of(&out, 3).peers[0].media, media);
+    }
+}

@@ -1,0 +1,238 @@
+//! The room actor: a thin shell around [`Room`] that delivers its outputs to sessions.
+//!
+//! One actor per room, started by the registry on the first join and stopped when the last
+//! member (including one being resumed) is gone. It serializes each outgoing frame once and
+//! hands the same bytes to every recipient, and it keeps one timer for the earliest resume
+//! deadline the room reports.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use treff_shared::{DisplayName, ErrorCode, MediaState, RoomName};
+
+use crate::registry::RoomStopped;
+use crate::room::{ConnId, Input, JoinError, JoinRequest, Joined, Output, Room, RoomConfig};
+use crate::stats::Stats;
+
+/// What a room (or the server) tells one session.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum ToSession {
+    /// A serialized frame to write to the WebSocket.
+    Frame(ByteString),
+    /// Close the WebSocket with this code; the session is no longer a member.
+    Close {
+        /// WebSocket close code.
+        code: u16,
+        /// Close reason.
+        reason: &'static str,
+    },
+}
+
+/// Admit a session into the room.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Joined, JoinRefused>")]
+pub struct Join {
+    /// The session's connection id.
+    pub conn: ConnId,
+    /// Where the room sends the session's frames.
+    pub session: Recipient<ToSession>,
+    /// Display name from the join frame.
+    pub name: DisplayName,
+    /// Initial media state from the join frame.
+    pub media: MediaState,
+    /// Resume token from the join frame.
+    pub resume_token: Option<String>,
+}
+
+/// A frame or connection event from a joined session.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct FromSession {
+    /// The session's connection id.
+    pub conn: ConnId,
+    /// What happened.
+    pub input: Input,
+}
+
+/// Why a join was refused, as the session reports it to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct JoinRefused {
+    /// The protocol error code.
+    pub code: ErrorCode,
+    /// The sentence for the client.
+    pub message: String,
+}
+
+impl From<JoinError> for JoinRefused {
+    fn from(err: JoinError) -> Self {
+        JoinRefused {
+            code: err.code(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// The actor owning one [`Room`].
+pub struct RoomActor {
+    room: Room,
+    /// Instance number, so the registry never removes a newer room of the same name.
+    instance: u64,
+    sessions: HashMap<ConnId, Recipient<ToSession>>,
+    registry: Recipient<RoomStopped>,
+    timer: Option<SpawnHandle>,
+    stats: Arc<Stats>,
+}
+
+impl RoomActor {
+    /// A new, empty room.
+    pub fn new(
+        name: RoomName,
+        config: RoomConfig,
+        instance: u64,
+        registry: Recipient<RoomStopped>,
+        stats: Arc<Stats>,
+    ) -> RoomActor {
+        RoomActor {
+            room: Room::new(name, config),
+            instance,
+            sessions: HashMap::new(),
+            registry,
+            timer: None,
+            stats,
+        }
+    }
+
+    fn deliver(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send { to, msg } => {
+                    let frame = ByteString::from(msg.encode());
+                    for conn in to {
+                        if let Some(session) = self.sessions.get(&conn) {
+                            session.do_send(ToSession::Frame(frame.clone()));
+                        }
+                    }
+                }
+                Output::Close { conn, code, reason } => {
+                    if let Some(session) = self.sessions.remove(&conn) {
+                        session.do_send(ToSession::Close { code, reason });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-arms the single timer for the earliest resume deadline, and stops an empty room.
+    fn after_change(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.room.is_empty() {
+            ctx.stop();
+            return;
+        }
+        if let Some(deadline) = self.room.poll_timeout() {
+            let delay = deadline.saturating_duration_since(Instant::now());
+            self.timer = Some(ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                let outputs = act.room.handle_timeout(Instant::now());
+                let before = act.room.len();
+                act.deliver(outputs);
+                tracing::debug!(room = %act.room.name(), dropped = before - act.room.len(), "resume grace ended");
+                act.after_change(ctx);
+            }));
+        }
+    }
+}
+
+impl Actor for RoomActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _ctx: &mut Self::Context) {
+        self.stats.rooms_open(1);
+        tracing::info!(room = %self.room.name(), "room opened");
+    }
+
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        // A join may have been accepted after the room asked to stop: then it lives on.
+        if self.room.is_empty() {
+            Running::Stop
+        } else {
+            Running::Continue
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.stats.rooms_open(-1);
+        tracing::info!(room = %self.room.name(), "room closed");
+        self.registry.do_send(RoomStopped {
+            name: self.room.name().clone(),
+            instance: self.instance,
+        });
+    }
+}
+
+impl Handler<Join> for RoomActor {
+    type Result = Result<Joined, JoinRefused>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+        let conn = msg.conn;
+        let (joined, outputs) = self.room.join(JoinRequest {
+            conn,
+            name: msg.name,
+            media: msg.media,
+            resume_token: msg.resume_token,
+        })?;
+        self.sessions.insert(conn, msg.session);
+        tracing::info!(
+            room = %self.room.name(),
+            peer = %joined.peer_id,
+            resumed = joined.resumed,
+            members = self.room.len(),
+            "joined"
+        );
+        self.deliver(outputs);
+        self.after_change(ctx);
+        Ok(joined)
+    }
+}
+
+impl Handler<FromSession> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FromSession, ctx: &mut Self::Context) {
+        let ends_connection = matches!(msg.input, Input::Leave | Input::Lost);
+        if ends_connection {
+            if let Some(peer) = self.room.peer_of(msg.conn) {
+                tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");
+            }
+        }
+        let input = match msg.input {
+            Input::Chat { text, .. } => Input::Chat {
+                text,
+                ts: unix_millis(),
+            },
+            other => other,
+        };
+        let outputs = self.room.handle(msg.conn, input, Instant::now());
+        if ends_connection {
+            self.sessions.remove(&msg.conn);
+        }
+        self.deliver(outputs);
+        if ends_connection {
+            self.after_change(ctx);
+        }
+    }
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
