@@ -1,0 +1,163 @@
+//! The control bar: microphone, camera, screen share, device pickers and leave.
+
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use crate::state::{Device, Devices, Panel};
+
+/// Properties of [`Controls`].
+#[derive(Properties, PartialEq)]
+pub struct ControlsProps {
+    /// Microphone sending.
+    pub audio: bool,
+    /// Camera sending.
+    pub video: bool,
+    /// Screen sending.
+    pub screen: bool,
+    /// Whether there is a microphone at all.
+    pub has_audio: bool,
+    /// Whether there is a camera at all.
+    pub has_video: bool,
+    /// Device lists and selection.
+    pub devices: Devices,
+    /// The open side panel.
+    pub panel: Panel,
+    /// Unread chat messages.
+    pub unread: usize,
+    /// Number of participants including us.
+    pub people: usize,
+    /// Microphone button.
+    pub on_microphone: Callback<bool>,
+    /// Camera button.
+    pub on_camera: Callback<bool>,
+    /// Share screen button.
+    pub on_share: Callback<()>,
+    /// A camera was picked (device id).
+    pub on_select_camera: Callback<String>,
+    /// A microphone was picked (device id).
+    pub on_select_microphone: Callback<String>,
+    /// Chat or People toggled.
+    pub on_panel: Callback<Panel>,
+    /// Leave button.
+    pub on_leave: Callback<()>,
+}
+
+fn picker(
+    id: &'static str,
+    label: &'static str,
+    devices: &[Device],
+    selected: &Option<String>,
+    on_select: &Callback<String>,
+) -> Html {
+    let onchange = {
+        let on_select = on_select.clone();
+        Callback::from(move |e: Event| {
+            on_select.emit(e.target_unchecked_into::<HtmlSelectElement>().value());
+        })
+    };
+    html! {
+        <div class="picker">
+            <label for={id}>{label}</label>
+            <select {id} {onchange} disabled={devices.is_empty()}>
+                if devices.is_empty() {
+                    <option value="">{"None found"}</option>
+                }
+                { for devices.iter().map(|d| html! {
+                    <option value={d.id.clone()} selected={selected.as_deref() == Some(d.id.as_str())}>
+                        {d.label.clone()}
+                    </option>
+                }) }
+            </select>
+        </div>
+    }
+}
+
+/// The control bar.
+#[component]
+pub fn Controls(props: &ControlsProps) -> Html {
+    let settings_open = use_state(|| false);
+    let toggle = |on: bool, cb: &Callback<bool>| {
+        let cb = cb.clone();
+        Callback::from(move |_| cb.emit(!on))
+    };
+    let on_share = {
+        let cb = props.on_share.clone();
+        Callback::from(move |_| cb.emit(()))
+    };
+    let on_leave = {
+        let cb = props.on_leave.clone();
+        Callback::from(move |_| cb.emit(()))
+    };
+    let panel = |which: Panel| {
+        let cb = props.on_panel.clone();
+        Callback::from(move |_| cb.emit(which))
+    };
+    let on_settings = {
+        let open = settings_open.clone();
+        Callback::from(move |_| open.set(!*open))
+    };
+    let pressed = |b: bool| if b { "true" } else { "false" };
+    let unread_text = match props.unread {
+        0 => String::new(),
+        1 => "1 unread message".to_owned(),
+        n => format!("{n} unread messages"),
+    };
+    html! {
+        <nav class="controls" aria-label="Call controls">
+            if *settings_open {
+                <div class="device-pickers" id="device-pickers">
+                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
+                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
+                </div>
+            }
+            <div class="control-row">
+                <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
+                    aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
+                    onclick={toggle(props.audio, &props.on_microphone)}
+                    title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
+                    <span aria-hidden="true" class="icon">{if props.audio { "🎤" } else { "🔇" }}</span>
+                    <span class="ctl-label">{"Microphone"}</span>
+                </button>
+                <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
+                    aria-pressed={pressed(props.video)} disabled={!props.has_video}
+                    onclick={toggle(props.video, &props.on_camera)}
+                    title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
+                    <span aria-hidden="true" class="icon">{"📷"}</span>
+                    <span class="ctl-label">{"Camera"}</span>
+                </button>
+                <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
+                    aria-pressed={pressed(props.screen)} onclick={on_share}>
+                    <span aria-hidden="true" class="icon">{"🖥"}</span>
+                    <span class="ctl-label">{"Share screen"}</span>
+                </button>
+                <button type="button" class="ctl" aria-expanded={pressed(*settings_open)}
+                    aria-controls="device-pickers" onclick={on_settings}>
+                    <span aria-hidden="true" class="icon">{"⚙"}</span>
+                    <span class="ctl-label">{"Devices"}</span>
+                </button>
+                <button type="button" class={classes!("ctl", (props.panel == Panel::Chat).then_some("ctl-active"))}
+                    aria-expanded={pressed(props.panel == Panel::Chat)} onclick={panel(Panel::Chat)}
+                    aria-describedby="chat-unread">
+                    <span aria-hidden="true" class="icon">{"💬"}</span>
+                    <span class="ctl-label">{"Chat"}</span>
+                    if props.unread > 0 {
+                        <span class="badge" aria-hidden="true">{props.unread}</span>
+                    }
+                    <span id="chat-unread" class="sr-only">{unread_text}</span>
+                </button>
+                <button type="button" class={classes!("ctl", (props.panel == Panel::People).then_some("ctl-active"))}
+                    aria-expanded={pressed(props.panel == Panel::People)} onclick={panel(Panel::People)}
+                    aria-describedby="people-count">
+                    <span aria-hidden="true" class="icon">{"👥"}</span>
+                    <span class="ctl-label">{"People"}</span>
+                    <span class="count" aria-hidden="true">{props.people}</span>
+                    <span id="people-count" class="sr-only">{format!("{} in the call", props.people)}</span>
+                </button>
+                <button type="button" class="ctl ctl-leave" onclick={on_leave}>
+                    <span aria-hidden="true" class="icon">{"✖"}</span>
+                    <span class="ctl-label">{"Leave"}</span>
+                </button>
+            </div>
+        </nav>
+    }
+}

@@ -1,0 +1,100 @@
+//! The responsive video grid: one tile per camera, one per shared screen.
+
+use yew::prelude::*;
+
+use super::video::Video;
+use crate::state::StreamHandle;
+
+/// Everything one tile shows.
+#[derive(Clone, PartialEq)]
+pub struct TileData {
+    /// Stable key (peer id, plus a suffix for screens).
+    pub key: String,
+    /// The participant's display name.
+    pub name: String,
+    /// The `<video>`'s accessible name.
+    pub label: String,
+    /// What to play.
+    pub stream: Option<StreamHandle>,
+    /// Our own camera: mirrored and muted.
+    pub is_self: bool,
+    /// A shared screen rather than a camera.
+    pub is_screen: bool,
+    /// Microphone on.
+    pub audio: bool,
+    /// Camera on (a screen tile is always "on").
+    pub video: bool,
+    /// A connection state worth telling ("Reconnecting…"), if any.
+    pub status: Option<String>,
+}
+
+/// Properties of [`VideoGrid`].
+#[derive(Properties, PartialEq)]
+pub struct VideoGridProps {
+    /// The tiles, own tile first.
+    pub tiles: Vec<TileData>,
+}
+
+/// The grid; the column count follows the number of tiles.
+#[component]
+pub fn VideoGrid(props: &VideoGridProps) -> Html {
+    let count = props.tiles.len().max(1);
+    let class = classes!("grid", format!("grid-{}", count.min(9)));
+    html! {
+        <section {class} aria-label="Participants' video">
+            { for props.tiles.iter().map(|tile| html! { <Tile key={tile.key.clone()} tile={tile.clone()} /> }) }
+        </section>
+    }
+}
+
+/// Properties of [`Tile`].
+#[derive(Properties, PartialEq)]
+pub struct TileProps {
+    /// What to show.
+    pub tile: TileData,
+}
+
+/// One participant's video with name, microphone and connection state.
+#[component]
+pub fn Tile(props: &TileProps) -> Html {
+    let tile = &props.tile;
+    let initial = tile
+        .name
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_default();
+    let show_video = tile.video && tile.stream.is_some();
+    let class = classes!(
+        "tile",
+        tile.is_self.then_some("tile-self"),
+        tile.is_screen.then_some("tile-screen"),
+        tile.status.is_some().then_some("tile-degraded")
+    );
+    html! {
+        <figure {class}>
+            <Video stream={tile.stream.clone()} label={tile.label.clone()}
+                muted={tile.is_self || tile.is_screen} mirrored={tile.is_self && !tile.is_screen}
+                hidden={!show_video} />
+            if !show_video {
+                <div class="placeholder" aria-hidden="true"><span class="avatar">{initial}</span></div>
+            }
+            if let Some(status) = &tile.status {
+                <div class="tile-status" role="status">{status.clone()}</div>
+            }
+            <figcaption class="tile-caption">
+                if !tile.is_screen {
+                    <span class={classes!("mic", (!tile.audio).then_some("mic-off"))}
+                        title={if tile.audio { "Microphone on" } else { "Microphone off" }}>
+                        {if tile.audio { "🎤" } else { "🔇" }}
+                        <span class="sr-only">{if tile.audio { " microphone on" } else { " microphone off" }}</span>
+                    </span>
+                    if !tile.video {
+                        <span class="cam-off" title="Camera off">{"📷"}<span class="sr-only">{" camera off"}</span></span>
+                    }
+                }
+                <span class="tile-name">{tile.name.clone()}</span>
+            </figcaption>
+        </figure>
+    }
+}

@@ -1,0 +1,82 @@
+//! Notices (camera denied, link copied, errors from the server) and the connection banner.
+
+use yew::prelude::*;
+
+use crate::js;
+use crate::state::{Connection, Notice, NoticeKind};
+
+/// Properties of [`Notices`].
+#[derive(Properties, PartialEq)]
+pub struct NoticesProps {
+    /// What to show.
+    pub notices: Vec<Notice>,
+    /// A notice was dismissed.
+    pub on_dismiss: Callback<u32>,
+}
+
+/// The stack of dismissible notices.
+#[component]
+pub fn Notices(props: &NoticesProps) -> Html {
+    html! {
+        <div class="notices">
+            { for props.notices.iter().map(|n| {
+                let (class, role) = match n.kind {
+                    NoticeKind::Info => ("notice info", "status"),
+                    NoticeKind::Warning => ("notice warning", "alert"),
+                    NoticeKind::Error => ("notice error", "alert"),
+                };
+                let id = n.id;
+                let on_dismiss = props.on_dismiss.clone();
+                html! {
+                    <div key={n.id} {class} {role}>
+                        <span>{n.text.clone()}</span>
+                        <button type="button" class="dismiss" aria-label="Dismiss"
+                            onclick={Callback::from(move |_| on_dismiss.emit(id))}>{"×"}</button>
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
+
+/// Properties of [`ConnectionBanner`].
+#[derive(Properties, PartialEq)]
+pub struct ConnectionBannerProps {
+    /// The signaling state.
+    pub connection: Connection,
+}
+
+/// Says when the server cannot be reached and when the next try is; nothing while connected.
+#[component]
+pub fn ConnectionBanner(props: &ConnectionBannerProps) -> Html {
+    // Re-render every second while a countdown is shown.
+    let tick = use_state(|| 0u32);
+    {
+        let tick = tick.clone();
+        let counting = matches!(props.connection, Connection::Retrying { .. });
+        use_effect_with(counting, move |counting| {
+            let interval = counting.then(|| {
+                gloo_timers::callback::Interval::new(1000, move || tick.set(js::now_ms() as u32))
+            });
+            move || drop(interval)
+        });
+    }
+    let text = match &props.connection {
+        Connection::Idle | Connection::Connected => return html! {},
+        Connection::Connecting { attempt: 0 } => "Connecting to the server…".to_owned(),
+        Connection::Connecting { attempt } => {
+            format!("Reconnecting to the server (attempt {attempt})…")
+        }
+        Connection::Retrying {
+            attempt,
+            at_ms,
+            reason,
+        } => {
+            let seconds = ((*at_ms as f64 - js::now_ms()) / 1000.0).ceil().max(0.0);
+            format!(
+                "Cannot reach the server: {reason}. Retrying in {seconds} s (attempt {attempt})."
+            )
+        }
+    };
+    html! { <div class="banner" role="status">{text}</div> }
+}

@@ -1,0 +1,504 @@
+//! One `RTCPeerConnection` to one other participant, negotiated with the perfect-negotiation
+//! pattern.
+//!
+//! The room elects who offers first ([`treff_shared::Peer::offer`]): that side adds its tracks at
+//! once and answers `negotiationneeded` with an offer. The other side waits for that first offer
+//! and only then attaches its tracks (they ride on the offered transceivers, so the answer already
+//! sends them). Every later renegotiation (screen share on or off, ICE restart) may start on either
+//! side; a collision is settled by [`treff_shared::Peer::polite`]: the polite side rolls back its
+//! own offer, the impolite side ignores the incoming one.
+//!
+//! Each connection has exactly one audio and one video transceiver from its first negotiation;
+//! any further video transceiver carries a screen share. Both sides see the m-lines in the same
+//! order, so that is how a receiver tells a screen from a camera.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::Reflect;
+use treff_shared::{IceCandidate, IceServer, PeerId, SessionDescription, SignalData};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceServer,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent,
+};
+
+use crate::js;
+use crate::state::{LinkState, StreamHandle};
+
+/// Why a peer connection could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerError {
+    /// `new RTCPeerConnection()` threw (bad ICE server URL, browser without WebRTC).
+    #[error("could not create a peer connection: {0}")]
+    Create(String),
+}
+
+/// The local tracks every connection should send.
+#[derive(Clone, Default)]
+pub struct LocalTracks {
+    /// The camera-and-microphone stream the tracks belong to (their `msid`).
+    pub stream: Option<MediaStream>,
+    /// Microphone.
+    pub audio: Option<MediaStreamTrack>,
+    /// Camera.
+    pub video: Option<MediaStreamTrack>,
+    /// Screen share, with its own stream.
+    pub screen: Option<(MediaStreamTrack, MediaStream)>,
+}
+
+/// What a connection reports to its owner.
+pub enum PeerEvent {
+    /// A signal to send to this peer.
+    Signal(SignalData),
+    /// `connectionState` changed.
+    Link(LinkState),
+    /// The remote streams changed.
+    Streams {
+        /// Camera and microphone.
+        camera: Option<StreamHandle>,
+        /// Screen share.
+        screen: Option<StreamHandle>,
+    },
+}
+
+/// The remote media received on this connection.
+#[derive(Default)]
+struct Remote {
+    camera_tracks: Vec<MediaStreamTrack>,
+    screen_track: Option<MediaStreamTrack>,
+    camera: Option<StreamHandle>,
+    screen: Option<StreamHandle>,
+    revision: u32,
+}
+
+/// Our senders on this connection.
+#[derive(Default)]
+struct Senders {
+    audio: Option<RtcRtpSender>,
+    video: Option<RtcRtpSender>,
+    screen: Option<RtcRtpSender>,
+}
+
+type Handlers = (
+    Closure<dyn FnMut()>,
+    Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    Closure<dyn FnMut(RtcTrackEvent)>,
+    Closure<dyn FnMut()>,
+    Closure<dyn FnMut()>,
+);
+
+struct Inner {
+    pc: RtcPeerConnection,
+    polite: bool,
+    /// An offer of ours is being created and set.
+    making_offer: Cell<bool>,
+    /// The last incoming offer collided and we (impolite) ignored it; its candidates may fail.
+    ignore_offer: Cell<bool>,
+    /// Tracks are attached and `negotiationneeded` is answered. The side that offers first starts
+    /// at once, the other when the first offer arrives.
+    started: Cell<bool>,
+    /// What should be sent; applied at start and on every change.
+    local: RefCell<LocalTracks>,
+    senders: RefCell<Senders>,
+    remote: RefCell<Remote>,
+    on_event: Box<dyn Fn(PeerEvent)>,
+    closed: Cell<bool>,
+    /// Keeps the event handlers alive as long as the connection.
+    handlers: RefCell<Option<Handlers>>,
+}
+
+/// A connection to one peer; cloning shares it.
+#[derive(Clone)]
+pub struct PeerLink {
+    inner: Rc<Inner>,
+}
+
+fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
+    let servers = js_sys::Array::new();
+    for server in ice_servers {
+        let entry = RtcIceServer::new();
+        let urls: js_sys::Array = server.urls.iter().map(|u| JsValue::from_str(u)).collect();
+        entry.set_urls(&urls);
+        if let Some(username) = &server.username {
+            entry.set_username(username);
+        }
+        if let Some(credential) = &server.credential {
+            entry.set_credential(credential);
+        }
+        servers.push(&entry);
+    }
+    let config = RtcConfiguration::new();
+    config.set_ice_servers(&servers);
+    config
+}
+
+impl PeerLink {
+    /// Creates the connection. With `offer`, tracks are attached at once and the first offer
+    /// goes out; otherwise it waits for the remote offer.
+    pub fn new(
+        id: &PeerId,
+        ice_servers: &[IceServer],
+        offer: bool,
+        polite: bool,
+        local: LocalTracks,
+        on_event: impl Fn(PeerEvent) + 'static,
+    ) -> Result<PeerLink, PeerError> {
+        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice_servers))
+            .map_err(|e| PeerError::Create(js::describe(&e)))?;
+        let link = PeerLink {
+            inner: Rc::new(Inner {
+                pc,
+                polite,
+                making_offer: Cell::new(false),
+                ignore_offer: Cell::new(false),
+                started: Cell::new(false),
+                local: RefCell::new(local),
+                senders: RefCell::new(Senders::default()),
+                remote: RefCell::new(Remote::default()),
+                on_event: Box::new(on_event),
+                closed: Cell::new(false),
+                handlers: RefCell::new(None),
+            }),
+        };
+        link.install_handlers();
+        crate::hook::register(id.as_str(), &link.inner.pc);
+        if offer {
+            link.start();
+        }
+        Ok(link)
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &RtcPeerConnection {
+        &self.inner.pc
+    }
+
+    fn install_handlers(&self) {
+        let weak = Rc::downgrade(&self.inner);
+        let negotiation = {
+            let weak = weak.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                if let Some(inner) = weak.upgrade() {
+                    if inner.started.get() && !inner.closed.get() {
+                        spawn_local(make_offer(inner));
+                    }
+                }
+            })
+        };
+        let candidate = {
+            let weak = weak.clone();
+            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+                move |event: RtcPeerConnectionIceEvent| {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let data = match event.candidate() {
+                        Some(c) => SignalData::Candidate(Some(IceCandidate {
+                            candidate: c.candidate(),
+                            sdp_mid: c.sdp_mid(),
+                            sdp_m_line_index: c.sdp_m_line_index(),
+                            username_fragment: js::get_string(&c, "usernameFragment"),
+                        })),
+                        None => SignalData::Candidate(None),
+                    };
+                    (inner.on_event)(PeerEvent::Signal(data));
+                },
+            )
+        };
+        let track = {
+            let weak = weak.clone();
+            Closure::<dyn FnMut(RtcTrackEvent)>::new(move |event: RtcTrackEvent| {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_track(&event);
+                }
+            })
+        };
+        let ice_state = {
+            let weak = weak.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                let Some(inner) = weak.upgrade() else { return };
+                let state = js::get_string(&inner.pc, "iceConnectionState").unwrap_or_default();
+                if state == "failed" {
+                    inner.restart_ice();
+                }
+            })
+        };
+        let connection_state = Closure::<dyn FnMut()>::new(move || {
+            let Some(inner) = weak.upgrade() else { return };
+            let state = js::get_string(&inner.pc, "connectionState").unwrap_or_default();
+            (inner.on_event)(PeerEvent::Link(LinkState::from_js(&state)));
+        });
+        let pc = &self.inner.pc;
+        pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
+        pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
+        pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
+        pc.set_oniceconnectionstatechange(Some(ice_state.as_ref().unchecked_ref()));
+        pc.set_onconnectionstatechange(Some(connection_state.as_ref().unchecked_ref()));
+        *self.inner.handlers.borrow_mut() =
+            Some((negotiation, candidate, track, ice_state, connection_state));
+    }
+
+    /// Attaches the local tracks (and placeholders to receive what we do not send); from here
+    /// on `negotiationneeded` is answered with offers.
+    fn start(&self) {
+        let inner = &self.inner;
+        if inner.started.replace(true) {
+            return;
+        }
+        inner.sync_tracks();
+        // The first negotiation always has one audio and one video m-line, so the other side can
+        // send both even when we have nothing to send.
+        let senders = inner.senders.borrow();
+        for (kind, sender) in [("audio", &senders.audio), ("video", &senders.video)] {
+            if sender.is_none() && inner.first_transceiver(kind).is_none() {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                inner.pc.add_transceiver_with_str_and_init(kind, &init);
+            }
+        }
+    }
+
+    /// Replaces what this connection sends.
+    pub fn set_local(&self, local: LocalTracks) {
+        *self.inner.local.borrow_mut() = local;
+        if self.inner.started.get() {
+            self.inner.sync_tracks();
+        }
+    }
+
+    /// Handles a signal from this peer.
+    pub fn on_signal(&self, data: SignalData) {
+        let inner = self.inner.clone();
+        let this = self.clone();
+        spawn_local(async move {
+            let result = match data {
+                SignalData::Description(description) => this.on_description(description).await,
+                SignalData::Candidate(candidate) => inner.on_candidate(candidate).await,
+            };
+            if let Err(err) = result {
+                js::warn(&format!(
+                    "treff: negotiation step failed: {}",
+                    js::describe(&err)
+                ));
+            }
+        });
+    }
+
+    async fn on_description(&self, description: SessionDescription) -> Result<(), JsValue> {
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return Ok(());
+        }
+        let is_offer = description.kind == "offer";
+        let stable = inner.pc.signaling_state() == web_sys::RtcSignalingState::Stable;
+        let collision = is_offer && (inner.making_offer.get() || !stable);
+        inner.ignore_offer.set(!inner.polite && collision);
+        if inner.ignore_offer.get() {
+            return Ok(());
+        }
+        let sdp_type = match description.kind.as_str() {
+            "offer" => RtcSdpType::Offer,
+            "answer" => RtcSdpType::Answer,
+            "pranswer" => RtcSdpType::Pranswer,
+            _ => RtcSdpType::Rollback,
+        };
+        let init = RtcSessionDescriptionInit::new(sdp_type);
+        init.set_sdp(&description.sdp);
+        if collision {
+            // Polite side: roll back our own offer and take theirs. Both operations are queued on
+            // the connection together, so no negotiation of ours can slip in between.
+            let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+            let first = inner.pc.set_local_description(&rollback);
+            let second = inner.pc.set_remote_description(&init);
+            JsFuture::from(first).await?;
+            JsFuture::from(second).await?;
+        } else {
+            JsFuture::from(inner.pc.set_remote_description(&init)).await?;
+        }
+        if is_offer {
+            // The side that did not offer first attaches its tracks now: they take the offered
+            // transceivers, so the answer sends them without another round.
+            self.start();
+            // setLocalDescription() without arguments creates the right answer.
+            js::call_async(&inner.pc, "setLocalDescription", &[]).await?;
+            inner.send_local_description();
+        }
+        Ok(())
+    }
+
+    /// Closes the connection for good.
+    pub fn close(&self) {
+        let inner = &self.inner;
+        if inner.closed.replace(true) {
+            return;
+        }
+        inner.pc.set_onnegotiationneeded(None);
+        inner.pc.set_onicecandidate(None);
+        inner.pc.set_ontrack(None);
+        inner.pc.set_oniceconnectionstatechange(None);
+        inner.pc.set_onconnectionstatechange(None);
+        inner.pc.close();
+        inner.handlers.borrow_mut().take();
+    }
+
+    /// Restarts ICE when the link is down (after our signaling came back).
+    pub fn recover(&self) {
+        let state = js::get_string(&self.inner.pc, "iceConnectionState").unwrap_or_default();
+        if state == "failed" || state == "disconnected" {
+            self.inner.restart_ice();
+        }
+    }
+}
+
+async fn make_offer(inner: Rc<Inner>) {
+    inner.making_offer.set(true);
+    // setLocalDescription() without arguments creates an offer (or the answer, if an offer came
+    // in meanwhile), which is what makes this pattern glare-safe.
+    let result = js::call_async(&inner.pc, "setLocalDescription", &[]).await;
+    inner.making_offer.set(false);
+    match result {
+        Ok(_) => inner.send_local_description(),
+        Err(err) => js::warn(&format!(
+            "treff: creating an offer failed: {}",
+            js::describe(&err)
+        )),
+    }
+}
+
+impl Inner {
+    fn send_local_description(&self) {
+        let Some(description) = self.pc.local_description() else {
+            return;
+        };
+        let kind = js::get_string(&description, "type").unwrap_or_default();
+        let sdp = description.sdp();
+        (self.on_event)(PeerEvent::Signal(SignalData::Description(
+            SessionDescription { kind, sdp },
+        )));
+    }
+
+    async fn on_candidate(&self, candidate: Option<IceCandidate>) -> Result<(), JsValue> {
+        if self.closed.get() {
+            return Ok(());
+        }
+        let init = candidate.map(|c| {
+            let init = RtcIceCandidateInit::new(&c.candidate);
+            init.set_sdp_mid(c.sdp_mid.as_deref());
+            init.set_sdp_m_line_index(c.sdp_m_line_index);
+            if let Some(ufrag) = &c.username_fragment {
+                let _ = Reflect::set(&init, &"usernameFragment".into(), &ufrag.into());
+            }
+            init
+        });
+        let promise = self
+            .pc
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
+        match JsFuture::from(promise).await {
+            // Candidates of an offer we ignored cannot be applied; that is expected.
+            Err(_) if self.ignore_offer.get() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    fn restart_ice(&self) {
+        if !self.closed.get() {
+            // restartIce() fires negotiationneeded; the offer carries new ICE credentials.
+            let _ = js::call(&self.pc, "restartIce", &[]);
+        }
+    }
+
+    /// The first transceiver whose receiver is of `kind` (m-line order).
+    fn first_transceiver(&self, kind: &str) -> Option<RtcRtpTransceiver> {
+        self.pc
+            .get_transceivers()
+            .iter()
+            .filter_map(|t| t.dyn_into::<RtcRtpTransceiver>().ok())
+            .find(|t| t.receiver().track().kind() == kind)
+    }
+
+    /// Makes the senders match `self.local`.
+    fn sync_tracks(&self) {
+        let local = self.local.borrow().clone();
+        let mut guard = self.senders.borrow_mut();
+        let senders = &mut *guard;
+        let stream = local.stream.clone().or_else(|| MediaStream::new().ok());
+        for (track, slot) in [
+            (&local.audio, &mut senders.audio),
+            (&local.video, &mut senders.video),
+        ] {
+            match (slot.as_ref(), track) {
+                (Some(sender), Some(track)) => {
+                    if sender.track().map(|t| t.id()) != Some(track.id()) {
+                        // Device switch: no renegotiation needed.
+                        let _ = sender.replace_track(Some(track));
+                    }
+                }
+                (None, Some(track)) => {
+                    if let Some(stream) = &stream {
+                        *slot = Some(self.attach(track, stream));
+                    }
+                }
+                (Some(sender), None) => {
+                    let _ = sender.replace_track(None);
+                }
+                (None, None) => {}
+            }
+        }
+        match (&senders.screen, &local.screen) {
+            (None, Some((track, stream))) => {
+                senders.screen = Some(self.pc.add_track_0(track, stream));
+            }
+            (Some(sender), Some((track, _))) => {
+                if sender.track().map(|t| t.id()) != Some(track.id()) {
+                    let _ = sender.replace_track(Some(track));
+                }
+            }
+            (Some(sender), None) => {
+                self.pc.remove_track(sender);
+                senders.screen = None;
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Sends `track`. `addTrack` reuses a transceiver of the same kind that the remote offer
+    /// created and that never sent, so the answer carries it without a new m-line.
+    fn attach(&self, track: &MediaStreamTrack, stream: &MediaStream) -> RtcRtpSender {
+        self.pc.add_track_0(track, stream)
+    }
+
+    fn on_track(&self, event: &RtcTrackEvent) {
+        let track = event.track();
+        let transceiver = event.transceiver();
+        let is_camera_line = self
+            .first_transceiver(&track.kind())
+            .map(|first| JsValue::from(first) == JsValue::from(transceiver))
+            .unwrap_or(true);
+        let mut remote = self.remote.borrow_mut();
+        remote.revision += 1;
+        let revision = remote.revision;
+        if track.kind() == "video" && !is_camera_line {
+            remote.screen_track = Some(track);
+            remote.screen = stream_of(&remote.screen_track.iter().cloned().collect::<Vec<_>>())
+                .map(|stream| StreamHandle { stream, revision });
+        } else {
+            let kind = track.kind();
+            remote.camera_tracks.retain(|t| t.kind() != kind);
+            remote.camera_tracks.push(track);
+            remote.camera =
+                stream_of(&remote.camera_tracks).map(|stream| StreamHandle { stream, revision });
+        }
+        let (camera, screen) = (remote.camera.clone(), remote.screen.clone());
+        drop(remote);
+        (self.on_event)(PeerEvent::Streams { camera, screen });
+    }
+}
+
+/// A fresh stream of `tracks`: a new object makes the `<video>` pick up every track.
+fn stream_of(tracks: &[MediaStreamTrack]) -> Option<MediaStream> {
+    let array: js_sys::Array = tracks.iter().cloned().collect();
+    MediaStream::new_with_tracks(&array).ok()
+}

@@ -1,0 +1,392 @@
+//! The signaling WebSocket: joins the room, keeps the connection alive and comes back after a
+//! network blip.
+//!
+//! One task owns the socket. It sends `join` (with the resume token of the last `welcome`, so the
+//! server gives the same peer id back), pings every `ping_interval_ms`, and treats three intervals
+//! of silence as a dead connection. A lost connection is retried with exponential backoff and
+//! jitter; only a refusal by the server (room full, invalid name), a takeover by another tab or
+//! [`Signaling::leave`] stop it. Everything that happens is reported as a [`SignalingEvent`].
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::{pin_mut, select, FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, WebSocketError};
+use gloo_timers::future::TimeoutFuture;
+use treff_shared::{
+    close_code, ClientMessage, DisplayName, ErrorCode, MediaState, RoomName, ServerMessage,
+};
+
+use crate::js;
+
+/// First retry delay; doubled per failed attempt.
+const BACKOFF_BASE_MS: f64 = 500.0;
+/// Longest retry delay.
+const BACKOFF_MAX_MS: f64 = 15_000.0;
+/// Ping interval until a `welcome` says otherwise.
+const DEFAULT_PING_MS: u64 = 10_000;
+/// Silence, in ping intervals, after which the connection counts as dead.
+const SILENT_INTERVALS: u64 = 3;
+
+/// What the signaling task reports.
+#[derive(Debug, Clone)]
+pub enum SignalingEvent {
+    /// Opening a connection; `attempt` is 0 for the first.
+    Connecting {
+        /// Number of the retry (0 for the first connection).
+        attempt: u32,
+    },
+    /// A frame from the server (`welcome` included).
+    Message(ServerMessage),
+    /// The connection ended and will be retried after `delay_ms`.
+    Lost {
+        /// Why, in words.
+        reason: String,
+        /// Number of the coming retry.
+        attempt: u32,
+        /// Delay before it.
+        delay_ms: u32,
+    },
+    /// The server refused the join; no retry.
+    Rejected {
+        /// The server's code.
+        code: ErrorCode,
+        /// The server's sentence.
+        message: String,
+    },
+    /// Another connection resumed this membership (the call was opened in another tab).
+    Replaced,
+}
+
+/// Why one connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Ended {
+    /// The socket could not be opened, closed, or went silent: retry.
+    #[error("{0}")]
+    Lost(String),
+    /// The server refused the join: do not retry.
+    #[error("{message}")]
+    Rejected {
+        /// The server's code.
+        code: ErrorCode,
+        /// The server's sentence.
+        message: String,
+    },
+    /// Closed with [`close_code::REPLACED`]: do not retry.
+    #[error("replaced by another connection")]
+    Replaced,
+    /// [`Signaling::leave`] was called.
+    #[error("left")]
+    Left,
+}
+
+/// Instructions from the handle to the connection task.
+enum Command {
+    /// Send a frame.
+    Send(String),
+    /// Send `leave` and close.
+    Leave,
+}
+
+/// What `join` carries; the media part is kept current for rejoins.
+struct JoinParams {
+    room: RoomName,
+    name: DisplayName,
+    media: MediaState,
+}
+
+struct Inner {
+    url: String,
+    join: RefCell<JoinParams>,
+    resume_token: RefCell<Option<String>>,
+    /// The current connection's command channel, present while joined.
+    commands: RefCell<Option<mpsc::UnboundedSender<Command>>>,
+    /// Set by `leave`, checked between connections.
+    stopped: Cell<bool>,
+    on_event: Box<dyn Fn(SignalingEvent)>,
+}
+
+/// Handle to the signaling connection; cloning shares it.
+#[derive(Clone)]
+pub struct Signaling {
+    inner: Rc<Inner>,
+}
+
+impl Signaling {
+    /// Starts connecting to `url` and joining `room` as `name`.
+    pub fn start(
+        url: String,
+        room: RoomName,
+        name: DisplayName,
+        media: MediaState,
+        on_event: impl Fn(SignalingEvent) + 'static,
+    ) -> Signaling {
+        let inner = Rc::new(Inner {
+            url,
+            join: RefCell::new(JoinParams { room, name, media }),
+            resume_token: RefCell::new(None),
+            commands: RefCell::new(None),
+            stopped: Cell::new(false),
+            on_event: Box::new(on_event),
+        });
+        wasm_bindgen_futures::spawn_local(run(inner.clone()));
+        Signaling { inner }
+    }
+
+    /// The WebSocket URL of the page's own server.
+    pub fn default_url() -> String {
+        let location = web_sys::window().map(|w| w.location());
+        let (protocol, host) = match location {
+            Some(l) => (
+                l.protocol().unwrap_or_default(),
+                l.host().unwrap_or_default(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let scheme = if protocol == "https:" { "wss" } else { "ws" };
+        format!("{scheme}://{host}/ws")
+    }
+
+    /// Sends a frame if the room is joined; returns whether it was handed to the socket.
+    pub fn send(&self, message: &ClientMessage) -> bool {
+        match self.inner.commands.borrow().as_ref() {
+            Some(tx) => tx.unbounded_send(Command::Send(message.encode())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Records the media state for later rejoins and tells the room.
+    pub fn set_media(&self, media: MediaState) {
+        self.inner.join.borrow_mut().media = media;
+        self.send(&ClientMessage::Media(media));
+    }
+
+    /// Leaves the room and stops reconnecting.
+    pub fn leave(&self) {
+        self.inner.stopped.set(true);
+        if let Some(tx) = self.inner.commands.borrow_mut().take() {
+            let _ = tx.unbounded_send(Command::Leave);
+        }
+    }
+}
+
+async fn run(inner: Rc<Inner>) {
+    let mut attempt: u32 = 0;
+    loop {
+        if inner.stopped.get() {
+            return;
+        }
+        (inner.on_event)(SignalingEvent::Connecting { attempt });
+        let (ended, welcomed) = connect_once(&inner).await;
+        inner.commands.borrow_mut().take();
+        match ended {
+            Ended::Left => return,
+            Ended::Replaced => {
+                (inner.on_event)(SignalingEvent::Replaced);
+                return;
+            }
+            Ended::Rejected { code, message } => {
+                (inner.on_event)(SignalingEvent::Rejected { code, message });
+                return;
+            }
+            Ended::Lost(reason) => {
+                if inner.stopped.get() {
+                    return;
+                }
+                if welcomed {
+                    attempt = 0;
+                }
+                attempt += 1;
+                let delay_ms = backoff_ms(attempt, js_sys::Math::random());
+                (inner.on_event)(SignalingEvent::Lost {
+                    reason,
+                    attempt,
+                    delay_ms,
+                });
+                TimeoutFuture::new(delay_ms).await;
+            }
+        }
+    }
+}
+
+/// Retry delay for the `attempt`-th retry (1-based): doubling from 0.5 s up to 15 s, with ±20 %
+/// jitter (`random` in 0..1) so that a restarted server is not hit by every client at once.
+fn backoff_ms(attempt: u32, random: f64) -> u32 {
+    let exp = attempt.saturating_sub(1).min(16) as i32;
+    let base = (BACKOFF_BASE_MS * 2f64.powi(exp)).min(BACKOFF_MAX_MS);
+    (base * (0.8 + 0.4 * random)).round() as u32
+}
+
+/// Whether an `error` answering `join` means "do not try again".
+fn is_refusal(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::RoomFull
+            | ErrorCode::TooManyRooms
+            | ErrorCode::InvalidRoom
+            | ErrorCode::InvalidName
+    )
+}
+
+/// What happened in one iteration of the connection loop.
+enum Event {
+    Incoming(Option<Result<Message, WebSocketError>>),
+    Command(Option<Command>),
+    Tick,
+}
+
+/// Runs one WebSocket connection until it ends; returns why, and whether it was welcomed.
+async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
+    let mut ws = match WebSocket::open(&inner.url) {
+        Ok(ws) => ws,
+        Err(err) => {
+            return (
+                Ended::Lost(format!("cannot open the connection: {err}")),
+                false,
+            )
+        }
+    };
+    let join = {
+        let params = inner.join.borrow();
+        ClientMessage::Join {
+            room: params.room.clone(),
+            name: params.name.clone(),
+            resume_token: inner.resume_token.borrow().clone(),
+            media: params.media,
+        }
+    };
+    // `send` waits until the socket is open (or has failed to open).
+    if ws.send(Message::Text(join.encode())).await.is_err() {
+        return (Ended::Lost("the server is unreachable".into()), false);
+    }
+    let (tx, mut rx) = mpsc::unbounded::<Command>();
+    let mut welcomed = false;
+    let mut interval = DEFAULT_PING_MS as f64;
+    let mut last_heard = js::now_ms();
+    let mut next_ping = last_heard + interval;
+
+    loop {
+        if inner.stopped.get() && !welcomed {
+            return (Ended::Left, welcomed);
+        }
+        let now = js::now_ms();
+        let deadline = last_heard + interval * SILENT_INTERVALS as f64;
+        if now >= deadline {
+            return (Ended::Lost("the server stopped answering".into()), welcomed);
+        }
+        let wait = (next_ping.min(deadline) - now).max(0.0) as u32;
+        let event = {
+            let incoming = ws.next().fuse();
+            let command = rx.next().fuse();
+            let tick = TimeoutFuture::new(wait).fuse();
+            pin_mut!(incoming, command, tick);
+            select! {
+                m = incoming => Event::Incoming(m),
+                c = command => Event::Command(c),
+                () = tick => Event::Tick,
+            }
+        };
+        match event {
+            Event::Tick => {
+                if js::now_ms() >= next_ping {
+                    next_ping = js::now_ms() + interval;
+                    let _ = ws.send(Message::Text(ClientMessage::Ping.encode())).await;
+                }
+            }
+            Event::Command(Some(Command::Send(text))) => {
+                if ws.send(Message::Text(text)).await.is_err() {
+                    return (Ended::Lost("sending failed".into()), welcomed);
+                }
+            }
+            Event::Command(Some(Command::Leave)) | Event::Command(None) => {
+                let _ = ws.send(Message::Text(ClientMessage::Leave.encode())).await;
+                let _ = ws.close(Some(1000), Some("leave"));
+                return (Ended::Left, welcomed);
+            }
+            Event::Incoming(None) => {
+                return (Ended::Lost("the connection closed".into()), welcomed);
+            }
+            Event::Incoming(Some(Err(WebSocketError::ConnectionClose(close)))) => {
+                if inner.stopped.get() {
+                    return (Ended::Left, welcomed);
+                }
+                return match close.code {
+                    close_code::REPLACED => (Ended::Replaced, welcomed),
+                    close_code::SERVER_RESTART => {
+                        (Ended::Lost("the server is restarting".into()), welcomed)
+                    }
+                    1006 if !welcomed => {
+                        (Ended::Lost("the server is unreachable".into()), welcomed)
+                    }
+                    code => (
+                        Ended::Lost(format!("the connection closed (code {code})")),
+                        welcomed,
+                    ),
+                };
+            }
+            // An `error` event is followed by a `close` event that carries the details.
+            Event::Incoming(Some(Err(_))) => {}
+            Event::Incoming(Some(Ok(Message::Bytes(_)))) => {}
+            Event::Incoming(Some(Ok(Message::Text(text)))) => {
+                last_heard = js::now_ms();
+                let message = match ServerMessage::decode(&text) {
+                    Ok(message) => message,
+                    Err(err) => {
+                        js::warn(&format!("treff: ignoring an unreadable frame: {err}"));
+                        continue;
+                    }
+                };
+                match &message {
+                    ServerMessage::Welcome(welcome) => {
+                        welcomed = true;
+                        interval = welcome.ping_interval_ms.max(100) as f64;
+                        next_ping = last_heard + interval;
+                        *inner.resume_token.borrow_mut() = Some(welcome.resume_token.clone());
+                        *inner.commands.borrow_mut() = Some(tx.clone());
+                    }
+                    ServerMessage::Error { code, message } if !welcomed => {
+                        if is_refusal(*code) {
+                            return (
+                                Ended::Rejected {
+                                    code: *code,
+                                    message: message.clone(),
+                                },
+                                welcomed,
+                            );
+                        }
+                        // The resume token may have expired with the server: join afresh.
+                        inner.resume_token.borrow_mut().take();
+                        return (Ended::Lost(message.clone()), welcomed);
+                    }
+                    _ => {}
+                }
+                (inner.on_event)(SignalingEvent::Message(message));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
+        assert_eq!(backoff_ms(1, 0.5), 500);
+        assert_eq!(backoff_ms(2, 0.5), 1000);
+        assert_eq!(backoff_ms(4, 0.5), 4000);
+        assert_eq!(backoff_ms(30, 0.5), 15_000);
+        assert_eq!(backoff_ms(1, 0.0), 400);
+        assert_eq!(backoff_ms(1, 1.0), 600);
+    }
+
+    #[test]
+    fn only_refusals_stop_reconnecting() {
+        assert!(is_refusal(ErrorCode::RoomFull));
+        assert!(is_refusal(ErrorCode::InvalidName));
+        assert!(!is_refusal(ErrorCode::Unavailable));
+        assert!(!is_refusal(ErrorCode::JoinTimeout));
+    }
+}

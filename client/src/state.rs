@@ -1,0 +1,585 @@
+//! The one state the UI renders, and the [`Action`]s that change it.
+//!
+//! Everything here is plain data plus a reducer, so the rules (chat de-duplication, unread count,
+//! what survives a resumed `welcome`) are unit-tested on the host. Handles to browser objects
+//! ([`StreamHandle`]) compare by identity and revision, never by content.
+
+use std::rc::Rc;
+
+use treff_shared::{ChatMessage, MediaState, Peer, PeerId, PeerStatus, Welcome};
+use web_sys::MediaStream;
+use yew::Reducible;
+
+/// A media stream to show in a `<video>`; equal when it is the same stream at the same revision.
+#[derive(Clone, Debug)]
+pub struct StreamHandle {
+    /// The stream itself (a JS object handle, cheap to clone).
+    pub stream: MediaStream,
+    /// Distinguishes handles to streams with the same id; bumped whenever the owner replaces it.
+    pub revision: u32,
+}
+
+impl PartialEq for StreamHandle {
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision && self.stream.id() == other.stream.id()
+    }
+}
+
+/// Which page is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// The join form.
+    #[default]
+    Join,
+    /// In a room (connected or trying to be).
+    Room,
+}
+
+/// The signaling connection as the person should understand it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Connection {
+    /// Not connected and not trying (before joining, after leaving).
+    #[default]
+    Idle,
+    /// Opening the WebSocket or waiting for `welcome`.
+    Connecting {
+        /// 0 for the first try, then the number of the retry.
+        attempt: u32,
+    },
+    /// `welcome` received; the room is live.
+    Connected,
+    /// The connection broke; the next try starts after a delay.
+    Retrying {
+        /// The number of the next retry.
+        attempt: u32,
+        /// When it starts, in Unix milliseconds.
+        at_ms: u64,
+        /// Why the last connection ended, in words.
+        reason: String,
+    },
+}
+
+/// How a peer-to-peer connection to one participant is doing (`RTCPeerConnection.connectionState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LinkState {
+    /// Negotiating or checking connectivity.
+    #[default]
+    Connecting,
+    /// Media can flow.
+    Connected,
+    /// Connectivity was lost; ICE may recover it.
+    Disconnected,
+    /// ICE failed; an ICE restart is under way.
+    Failed,
+}
+
+impl LinkState {
+    /// Maps the browser's `connectionState` string.
+    pub fn from_js(state: &str) -> LinkState {
+        match state {
+            "connected" => LinkState::Connected,
+            "disconnected" => LinkState::Disconnected,
+            "failed" => LinkState::Failed,
+            _ => LinkState::Connecting,
+        }
+    }
+}
+
+/// Another participant as the UI shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeerView {
+    /// Server-assigned id.
+    pub id: PeerId,
+    /// Display name.
+    pub name: String,
+    /// What they say they are sending.
+    pub media: MediaState,
+    /// Whether their signaling connection is up.
+    pub status: PeerStatus,
+    /// Our peer-to-peer link to them.
+    pub link: LinkState,
+    /// Their camera and microphone.
+    pub camera: Option<StreamHandle>,
+    /// Their shared screen.
+    pub screen: Option<StreamHandle>,
+}
+
+impl PeerView {
+    fn from_peer(peer: &Peer) -> PeerView {
+        PeerView {
+            id: peer.peer_id.clone(),
+            name: peer.name.to_string(),
+            media: peer.media,
+            status: peer.status,
+            link: LinkState::Connecting,
+            camera: None,
+            screen: None,
+        }
+    }
+}
+
+/// Which local media the browser gave us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Capture {
+    /// Not asked yet.
+    #[default]
+    None,
+    /// Camera and microphone.
+    Full,
+    /// Microphone only.
+    AudioOnly,
+    /// Nothing: others can still be seen and heard.
+    ReceiveOnly,
+}
+
+/// This participant's own media.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LocalView {
+    /// Camera and microphone stream for the own tile.
+    pub camera: Option<StreamHandle>,
+    /// The own screen share.
+    pub screen: Option<StreamHandle>,
+    /// What we tell the others we send.
+    pub media: MediaState,
+    /// What we could capture.
+    pub capture: Capture,
+}
+
+/// A capture device the person can pick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// `MediaDeviceInfo.deviceId`.
+    pub id: String,
+    /// A human label (may be generic before permission was granted).
+    pub label: String,
+}
+
+/// The available devices and the ones in use.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Devices {
+    /// Video inputs.
+    pub cameras: Vec<Device>,
+    /// Audio inputs.
+    pub microphones: Vec<Device>,
+    /// The camera in use.
+    pub camera: Option<String>,
+    /// The microphone in use.
+    pub microphone: Option<String>,
+}
+
+/// How serious a notice is; decides its colour and ARIA role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// Something worked (link copied).
+    Info,
+    /// Something is degraded but the call goes on (no camera).
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// A message shown in the page until dismissed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Key for dismissal.
+    pub id: u32,
+    /// Severity.
+    pub kind: NoticeKind,
+    /// What to tell the person.
+    pub text: String,
+}
+
+/// Which side panel is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Panel {
+    /// None: the grid uses the whole width.
+    #[default]
+    Closed,
+    /// The chat.
+    Chat,
+    /// The participant list.
+    People,
+}
+
+/// Everything the UI renders.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AppState {
+    /// Which page is shown.
+    pub screen: Screen,
+    /// The room asked for (canonical after `welcome`).
+    pub room: String,
+    /// Our display name.
+    pub name: String,
+    /// The signaling connection.
+    pub connection: Connection,
+    /// A refusal from the server (room full, invalid name) shown on the join page.
+    pub join_error: Option<String>,
+    /// Our current peer id.
+    pub self_id: Option<PeerId>,
+    /// Every peer id we had in this call, so that own messages stay marked after a restart.
+    pub own_ids: Vec<PeerId>,
+    /// The other participants, in join order.
+    pub peers: Vec<PeerView>,
+    /// Chat messages, oldest first, unique by id.
+    pub chat: Vec<ChatMessage>,
+    /// Messages from others that arrived while the chat was not open.
+    pub unread: usize,
+    /// The open side panel.
+    pub panel: Panel,
+    /// Our own media.
+    pub local: LocalView,
+    /// Capture devices.
+    pub devices: Devices,
+    /// Visible notices, oldest first.
+    pub notices: Vec<Notice>,
+    /// The id of the next notice.
+    pub next_notice: u32,
+}
+
+/// Everything that changes [`AppState`].
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// The person pressed "Join".
+    Joining {
+        /// Canonical room name.
+        room: String,
+        /// Display name.
+        name: String,
+    },
+    /// The signaling connection changed.
+    Connection(Connection),
+    /// The server accepted the join (first time or after a reconnect).
+    Welcome(Box<Welcome>),
+    /// The server refused the join; back to the join page with its message.
+    Rejected(String),
+    /// Someone entered.
+    PeerJoined(Peer),
+    /// Someone left for good.
+    PeerLeft(PeerId),
+    /// Someone's signaling connection broke or came back.
+    PeerStatus(PeerId, PeerStatus),
+    /// Someone's media changed.
+    PeerMedia(PeerId, MediaState),
+    /// Our link to someone changed.
+    Link(PeerId, LinkState),
+    /// Someone's streams changed.
+    RemoteStreams {
+        /// Whose.
+        peer: PeerId,
+        /// Camera and microphone.
+        camera: Option<StreamHandle>,
+        /// Screen share.
+        screen: Option<StreamHandle>,
+    },
+    /// A chat message arrived.
+    Chat(ChatMessage),
+    /// Our media changed.
+    Local(LocalView),
+    /// The device lists or selection changed.
+    Devices(Devices),
+    /// Show a notice.
+    Notify(NoticeKind, String),
+    /// Hide a notice.
+    Dismiss(u32),
+    /// Open or close a side panel (opening the open one closes it).
+    TogglePanel(Panel),
+    /// We left: back to the join page.
+    Left,
+}
+
+impl AppState {
+    /// The state at page load, with the join form prefilled.
+    pub fn new(room: String, name: String, panel: Panel) -> AppState {
+        AppState {
+            room,
+            name,
+            panel,
+            ..AppState::default()
+        }
+    }
+
+    /// Whether a chat message was sent by this participant.
+    pub fn is_own(&self, message: &ChatMessage) -> bool {
+        self.own_ids.contains(&message.from)
+    }
+
+    fn add_chat(&mut self, message: ChatMessage, live: bool) {
+        // Ids increase, so the common case is an append; history after a resume overlaps.
+        match self.chat.binary_search_by_key(&message.id, |m| m.id) {
+            Ok(_) => {}
+            Err(pos) => {
+                if live && self.panel != Panel::Chat && !self.is_own(&message) {
+                    self.unread += 1;
+                }
+                self.chat.insert(pos, message);
+            }
+        }
+    }
+
+    fn notify(&mut self, kind: NoticeKind, text: String) {
+        // The same sentence twice in a row (a retry loop) is shown once.
+        if self.notices.iter().any(|n| n.text == text) {
+            return;
+        }
+        self.notices.push(Notice {
+            id: self.next_notice,
+            kind,
+            text,
+        });
+        self.next_notice += 1;
+        if self.notices.len() > 4 {
+            self.notices.remove(0);
+        }
+    }
+
+    fn peer_mut(&mut self, id: &PeerId) -> Option<&mut PeerView> {
+        self.peers.iter_mut().find(|p| &p.id == id)
+    }
+
+    /// Applies one action.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Joining { room, name } => {
+                self.screen = Screen::Room;
+                self.room = room;
+                self.name = name;
+                self.join_error = None;
+                self.connection = Connection::Connecting { attempt: 0 };
+                self.peers.clear();
+                self.chat.clear();
+                self.own_ids.clear();
+                self.self_id = None;
+                self.unread = 0;
+                self.notices.clear();
+            }
+            Action::Connection(connection) => self.connection = connection,
+            Action::Welcome(welcome) => {
+                let same = self.self_id.as_ref() == Some(&welcome.peer_id) && welcome.resumed;
+                let old = std::mem::take(&mut self.peers);
+                self.peers = welcome
+                    .peers
+                    .iter()
+                    .map(|peer| {
+                        let mut view = PeerView::from_peer(peer);
+                        if same {
+                            if let Some(prev) = old.iter().find(|p| p.id == peer.peer_id) {
+                                view.link = prev.link;
+                                view.camera = prev.camera.clone();
+                                view.screen = prev.screen.clone();
+                            }
+                        }
+                        view
+                    })
+                    .collect();
+                if !self.own_ids.contains(&welcome.peer_id) {
+                    self.own_ids.push(welcome.peer_id.clone());
+                }
+                self.self_id = Some(welcome.peer_id.clone());
+                self.room = welcome.room.to_string();
+                self.connection = Connection::Connected;
+                for message in welcome.history {
+                    self.add_chat(message, false);
+                }
+            }
+            Action::Rejected(message) => {
+                self.screen = Screen::Join;
+                self.connection = Connection::Idle;
+                self.join_error = Some(message);
+                self.peers.clear();
+                self.local = LocalView::default();
+            }
+            Action::PeerJoined(peer) => {
+                let view = PeerView::from_peer(&peer);
+                match self.peer_mut(&peer.peer_id) {
+                    Some(existing) => *existing = view,
+                    None => self.peers.push(view),
+                }
+            }
+            Action::PeerLeft(id) => self.peers.retain(|p| p.id != id),
+            Action::PeerStatus(id, status) => {
+                if let Some(peer) = self.peer_mut(&id) {
+                    peer.status = status;
+                }
+            }
+            Action::PeerMedia(id, media) => {
+                if let Some(peer) = self.peer_mut(&id) {
+                    peer.media = media;
+                }
+            }
+            Action::Link(id, link) => {
+                if let Some(peer) = self.peer_mut(&id) {
+                    peer.link = link;
+                }
+            }
+            Action::RemoteStreams {
+                peer,
+                camera,
+                screen,
+            } => {
+                if let Some(view) = self.peer_mut(&peer) {
+                    view.camera = camera;
+                    view.screen = screen;
+                }
+            }
+            Action::Chat(message) => self.add_chat(message, true),
+            Action::Local(local) => self.local = local,
+            Action::Devices(devices) => self.devices = devices,
+            Action::Notify(kind, text) => self.notify(kind, text),
+            Action::Dismiss(id) => self.notices.retain(|n| n.id != id),
+            Action::TogglePanel(panel) => {
+                self.panel = if self.panel == panel {
+                    Panel::Closed
+                } else {
+                    panel
+                };
+                if self.panel == Panel::Chat {
+                    self.unread = 0;
+                }
+            }
+            Action::Left => {
+                let (room, name, panel) = (self.room.clone(), self.name.clone(), self.panel);
+                *self = AppState::new(room, name, panel);
+            }
+        }
+    }
+}
+
+impl Reducible for AppState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use treff_shared::{DisplayName, RoomName};
+
+    use super::*;
+
+    fn id(s: &str) -> PeerId {
+        PeerId::new(s).expect("test id")
+    }
+
+    fn chat(n: u64, from: &str) -> ChatMessage {
+        ChatMessage {
+            id: n,
+            from: id(from),
+            name: DisplayName::new("Someone").expect("test name"),
+            text: format!("message {n}"),
+            ts: 0,
+        }
+    }
+
+    fn peer(p: &str) -> Peer {
+        Peer {
+            peer_id: id(p),
+            name: DisplayName::new(p).expect("test name"),
+            media: MediaState::default(),
+            status: PeerStatus::Online,
+            offer: true,
+            polite: false,
+        }
+    }
+
+    fn welcome(me: &str, peers: &[&str], history: Vec<ChatMessage>, resumed: bool) -> Action {
+        Action::Welcome(Box::new(Welcome {
+            peer_id: id(me),
+            resume_token: "t".into(),
+            room: RoomName::new("team").expect("test room"),
+            peers: peers.iter().map(|p| peer(p)).collect(),
+            ice_servers: vec![],
+            history,
+            resumed,
+            ping_interval_ms: 1000,
+        }))
+    }
+
+    fn joined() -> AppState {
+        let mut state = AppState::default();
+        state.apply(Action::Joining {
+            room: "team".into(),
+            name: "Ada".into(),
+        });
+        state
+    }
+
+    #[test]
+    fn history_after_resume_is_not_duplicated() {
+        let mut state = joined();
+        state.apply(welcome("me", &[], vec![chat(1, "x"), chat(2, "x")], false));
+        state.apply(Action::Chat(chat(3, "x")));
+        state.apply(welcome(
+            "me",
+            &[],
+            vec![chat(2, "x"), chat(3, "x"), chat(4, "x")],
+            true,
+        ));
+        let ids: Vec<u64> = state.chat.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn unread_counts_only_others_live_messages_while_chat_is_closed() {
+        let mut state = joined();
+        state.apply(welcome("me", &[], vec![chat(1, "x")], false));
+        assert_eq!(state.unread, 0, "history is not unread");
+        state.apply(Action::Chat(chat(2, "x")));
+        state.apply(Action::Chat(chat(3, "me")));
+        state.apply(Action::Chat(chat(2, "x")));
+        assert_eq!(state.unread, 1);
+        assert!(state.is_own(&state.chat[2]));
+        state.apply(Action::TogglePanel(Panel::Chat));
+        assert_eq!(state.unread, 0);
+        state.apply(Action::Chat(chat(4, "x")));
+        assert_eq!(state.unread, 0, "an open chat has nothing unread");
+    }
+
+    #[test]
+    fn resumed_welcome_keeps_streams_of_peers_still_present_only() {
+        let mut state = joined();
+        state.apply(welcome("me", &["a", "b"], vec![], false));
+        state.apply(Action::Link(id("a"), LinkState::Connected));
+        state.apply(Action::Link(id("b"), LinkState::Connected));
+        state.apply(welcome("me", &["a", "c"], vec![], true));
+        let links: Vec<(&str, LinkState)> = state
+            .peers
+            .iter()
+            .map(|p| (p.id.as_str(), p.link))
+            .collect();
+        assert_eq!(
+            links,
+            vec![("a", LinkState::Connected), ("c", LinkState::Connecting)]
+        );
+    }
+
+    #[test]
+    fn welcome_with_a_new_peer_id_starts_over_but_keeps_own_messages_marked() {
+        let mut state = joined();
+        state.apply(welcome("me", &["a"], vec![chat(1, "me")], false));
+        state.apply(Action::Link(id("a"), LinkState::Connected));
+        state.apply(welcome("me2", &["a"], vec![], false));
+        assert_eq!(state.peers[0].link, LinkState::Connecting);
+        assert!(state.is_own(&state.chat[0]));
+        assert_eq!(state.self_id, Some(id("me2")));
+    }
+
+    #[test]
+    fn rejection_returns_to_the_join_page_with_the_message() {
+        let mut state = joined();
+        state.apply(Action::Rejected("The room is full.".into()));
+        assert_eq!(state.screen, Screen::Join);
+        assert_eq!(state.join_error.as_deref(), Some("The room is full."));
+    }
+
+    #[test]
+    fn repeated_notices_are_shown_once() {
+        let mut state = joined();
+        state.apply(Action::Notify(NoticeKind::Error, "x".into()));
+        state.apply(Action::Notify(NoticeKind::Error, "x".into()));
+        assert_eq!(state.notices.len(), 1);
+    }
+}
