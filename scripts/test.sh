@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of treff: formatting and lints, the Rust unit and integration tests (the real
+# server on loopback, real WebSockets), the web app build, and the browser tests in headless
+# Chromium inside a private network namespace. Installs what this machine lacks first.
+#
+#   scripts/test.sh
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install what is missing"
+bash scripts/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace --no-fail-fast
+
+step "build the web app"
+bash scripts/build-web.sh
+
+step "browser tests"
+bash scripts/test-browser.sh
