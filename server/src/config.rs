@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
-use treff_shared::IceServer;
+use std::sync::Arc;
 
+use clap::Parser;
+
+use crate::ice::IceConfig;
 use crate::room::RoomConfig;
 
 /// treff: a self-hosted video conference. Serves the web app and relays WebRTC signaling
@@ -40,10 +42,28 @@ pub struct Config {
     )]
     pub allowed_origins: Vec<String>,
 
-    /// STUN or TURN URLs handed to browsers (e.g. stun:stun.example.org:3478). Without any,
-    /// calls inside one network work with host candidates alone.
+    /// STUN URLs handed to browsers as they are (e.g. stun:stun.example.org:3478). Without
+    /// any ICE server, calls inside one network work with host candidates alone.
     #[arg(long = "ice-server", env = "TREFF_ICE_SERVERS", value_delimiter = ',')]
     pub ice_servers: Vec<String>,
+
+    /// TURN URLs (e.g. turn:turn.example.org:3478?transport=udp) for which each participant gets
+    /// short-lived credentials derived from --turn-secret. Comma-separated in the environment.
+    #[arg(
+        long = "turn-url",
+        env = "TREFF_TURN_URLS",
+        value_delimiter = ',',
+        requires = "turn_secret"
+    )]
+    pub turn_urls: Vec<String>,
+
+    /// Secret shared with the TURN server (coturn: use-auth-secret, static-auth-secret).
+    #[arg(long, env = "TREFF_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// Lifetime of issued TURN credentials; keep it longer than a call.
+    #[arg(long, env = "TREFF_TURN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub turn_ttl: Duration,
 
     /// Most participants in one room. Every participant sends to every other (a mesh), so
     /// upload bandwidth grows with the room: keep it small.
@@ -104,21 +124,25 @@ impl Config {
             history_len: self.chat_history,
             resume_grace: self.resume_grace,
             ping_interval: self.heartbeat_interval,
-            ice_servers: self.ice_server_list(),
+            ice: Arc::new(self.ice_config()),
             ..RoomConfig::default()
         }
     }
 
-    fn ice_server_list(&self) -> Vec<IceServer> {
-        self.ice_servers
-            .iter()
-            .filter(|url| !url.trim().is_empty())
-            .map(|url| IceServer {
-                urls: vec![url.trim().to_owned()],
-                username: None,
-                credential: None,
-            })
-            .collect()
+    /// The ICE servers handed to browsers.
+    pub fn ice_config(&self) -> IceConfig {
+        let clean = |urls: &[String]| {
+            urls.iter()
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect()
+        };
+        IceConfig {
+            plain_urls: clean(&self.ice_servers),
+            turn_urls: clean(&self.turn_urls),
+            turn_secret: self.turn_secret.clone(),
+            turn_ttl: self.turn_ttl,
+        }
     }
 }
 
@@ -153,9 +177,6 @@ mod tests {
         .unwrap();
         assert_eq!(c.resume_grace, Duration::from_millis(500));
         assert_eq!(c.allowed_origins, vec!["https://a.example"]);
-        assert_eq!(
-            c.room_config().ice_servers[0].urls,
-            vec!["stun:127.0.0.1:3478"]
-        );
+        assert_eq!(c.ice_config().plain_urls, vec!["stun:127.0.0.1:3478"]);
     }
 }

@@ -9,11 +9,13 @@
 //! | finding or creating rooms by name | [`registry`] |
 //! | one WebSocket connection | [`session`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
+//! | ICE servers and TURN credentials | [`ice`] |
 //! | TLS | [`tls`] |
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod http;
+pub mod ice;
 pub mod registry;
 pub mod room;
 pub mod room_actor;

@@ -16,6 +16,7 @@
 //! depends only on join order, so it is the same for both sides of every pair, whatever the ids.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -23,6 +24,8 @@ use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
     PeerStatus, RoomName, ServerMessage, SignalData, Welcome, MAX_CHAT_CHARS,
 };
+
+use crate::ice::IceConfig;
 
 /// Identifies one WebSocket connection (not a member: a member keeps its peer id across
 /// connections when it resumes).
@@ -41,8 +44,8 @@ pub struct RoomConfig {
     pub outbox_len: usize,
     /// `ping_interval_ms` told to clients in `welcome`.
     pub ping_interval: Duration,
-    /// ICE servers told to clients in `welcome`.
-    pub ice_servers: Vec<treff_shared::IceServer>,
+    /// ICE servers (and TURN credentials) told to each member in its `welcome`.
+    pub ice: Arc<IceConfig>,
 }
 
 impl Default for RoomConfig {
@@ -53,7 +56,7 @@ impl Default for RoomConfig {
             resume_grace: Duration::from_secs(20),
             outbox_len: 256,
             ping_interval: Duration::from_secs(5),
-            ice_servers: Vec::new(),
+            ice: Arc::new(IceConfig::default()),
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct JoinRequest {
     pub media: MediaState,
     /// Token from an earlier welcome, if reconnecting.
     pub resume_token: Option<String>,
+    /// Wall-clock time of the join in Unix seconds (TURN credentials expire relative to it).
+    pub unix_time: u64,
 }
 
 #[derive(Debug)]
@@ -251,7 +256,10 @@ impl Room {
             outbox: VecDeque::new(),
         });
         let me = self.members.len() - 1;
-        let mut out = vec![Output::one(req.conn, self.welcome(me, false))];
+        let mut out = vec![Output::one(
+            req.conn,
+            self.welcome(me, false, req.unix_time),
+        )];
         for other in 0..me {
             let peer = self.peer_view(me, other);
             self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
@@ -282,7 +290,10 @@ impl Room {
         let pending: Vec<ServerMessage> = member.outbox.drain(..).collect();
         let peer_id = member.peer_id.clone();
 
-        out.push(Output::one(req.conn, self.welcome(index, true)));
+        out.push(Output::one(
+            req.conn,
+            self.welcome(index, true, req.unix_time),
+        ));
         for msg in pending {
             out.push(Output::one(req.conn, msg));
         }
@@ -492,7 +503,7 @@ impl Room {
         }
     }
 
-    fn welcome(&self, me: usize, resumed: bool) -> ServerMessage {
+    fn welcome(&self, me: usize, resumed: bool, unix_time: u64) -> ServerMessage {
         let member = &self.members[me];
         ServerMessage::Welcome(Welcome {
             peer_id: member.peer_id.clone(),
@@ -502,7 +513,7 @@ impl Room {
                 .filter(|&i| i != me)
                 .map(|i| self.peer_view(i, me))
                 .collect(),
-            ice_servers: self.config.ice_servers.clone(),
+            ice_servers: self.config.ice.servers_for(&member.peer_id, unix_time),
             history: self.history.iter().cloned().collect(),
             resumed,
             ping_interval_ms: self.config.ping_interval.as_millis() as u64,
@@ -581,6 +592,7 @@ mod tests {
             name: DisplayName::new(name).unwrap(),
             media: MediaState::default(),
             resume_token: None,
+            unix_time: 0,
         })
         .unwrap()
     }
@@ -816,6 +828,7 @@ mod tests {
             name: DisplayName::new("Cy").unwrap(),
             media: MediaState::default(),
             resume_token: None,
+            unix_time: 0,
         });
         assert_eq!(refused.unwrap_err(), JoinError::Full(2));
         assert_eq!(r.len(), 2);
@@ -858,6 +871,7 @@ mod tests {
                 name: DisplayName::new("Ada").unwrap(),
                 media: MediaState::default(),
                 resume_token: Some(token),
+                unix_time: 0,
             })
             .unwrap();
         assert_eq!(joined.peer_id, a.peer_id);
@@ -917,6 +931,7 @@ mod tests {
                 name: DisplayName::new("Ada").unwrap(),
                 media: MediaState::default(),
                 resume_token: Some(token),
+                unix_time: 0,
             })
             .unwrap();
         assert!(!joined.resumed);
@@ -934,6 +949,7 @@ mod tests {
                 name: DisplayName::new("Ada").unwrap(),
                 media: MediaState::default(),
                 resume_token: Some(token),
+                unix_time: 0,
             })
             .unwrap();
         assert!(out.contains(&Output::Close {

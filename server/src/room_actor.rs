@@ -187,6 +187,7 @@ impl Handler<Join> for RoomActor {
             name: msg.name,
             media: msg.media,
             resume_token: msg.resume_token,
+            unix_time: unix_millis() / 1000,
         })?;
         self.sessions.insert(conn, msg.session);
         tracing::info!(

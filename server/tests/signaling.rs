@@ -424,3 +424,34 @@ async fn an_emptied_room_is_recreated_fresh() {
         a.close_normally().await;
     }
 }
+
+#[tokio::test]
+async fn welcome_carries_ice_servers_with_per_member_turn_credentials() {
+    let server = TestServer::start(|c| {
+        c.ice_servers = vec!["stun:127.0.0.1:3478".into()];
+        c.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        c.turn_secret = Some("north".into());
+        c.turn_ttl = Duration::from_secs(600);
+    });
+    let mut ada = Client::connect(&server).await;
+    let w = ada.join("r", "Ada").await;
+    assert_eq!(w.ice_servers[0].urls, vec!["stun:127.0.0.1:3478"]);
+    assert_eq!(w.ice_servers[0].credential, None);
+    let turn = &w.ice_servers[1];
+    let username = turn.username.as_deref().unwrap();
+    let (expiry, peer) = username.split_once(':').unwrap();
+    assert_eq!(peer, w.peer_id.as_str());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expiry: u64 = expiry.parse().unwrap();
+    assert!(
+        (now + 590..=now + 610).contains(&expiry),
+        "expires in the TTL"
+    );
+    assert_eq!(
+        turn.credential.as_deref(),
+        Some(treff_server::ice::turn_password("north", username).as_str())
+    );
+}
