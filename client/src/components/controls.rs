@@ -3,6 +3,7 @@
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use super::icons::{Icon, IconKind};
 use crate::state::{Device, Devices, Panel};
 
 /// Properties of [`Controls`].
@@ -115,30 +116,30 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
                     onclick={toggle(props.audio, &props.on_microphone)}
                     title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
-                    <span aria-hidden="true" class="icon">{if props.audio { "🎤" } else { "🔇" }}</span>
+                    <Icon kind={if props.audio { IconKind::Mic } else { IconKind::MicOff }} />
                     <span class="ctl-label">{"Microphone"}</span>
                 </button>
                 <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
                     aria-pressed={pressed(props.video)} disabled={!props.has_video}
                     onclick={toggle(props.video, &props.on_camera)}
                     title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
-                    <span aria-hidden="true" class="icon">{"📷"}</span>
+                    <Icon kind={if props.video { IconKind::Camera } else { IconKind::CameraOff }} />
                     <span class="ctl-label">{"Camera"}</span>
                 </button>
                 <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
                     aria-pressed={pressed(props.screen)} onclick={on_share}>
-                    <span aria-hidden="true" class="icon">{"🖥"}</span>
+                    <Icon kind={IconKind::Screen} />
                     <span class="ctl-label">{"Share screen"}</span>
                 </button>
                 <button type="button" class="ctl" aria-expanded={pressed(*settings_open)}
                     aria-controls="device-pickers" onclick={on_settings}>
-                    <span aria-hidden="true" class="icon">{"⚙"}</span>
+                    <Icon kind={IconKind::Sliders} />
                     <span class="ctl-label">{"Devices"}</span>
                 </button>
                 <button type="button" class={classes!("ctl", (props.panel == Panel::Chat).then_some("ctl-active"))}
                     aria-expanded={pressed(props.panel == Panel::Chat)} onclick={panel(Panel::Chat)}
                     aria-describedby="chat-unread">
-                    <span aria-hidden="true" class="icon">{"💬"}</span>
+                    <Icon kind={IconKind::Chat} />
                     <span class="ctl-label">{"Chat"}</span>
                     if props.unread > 0 {
                         <span class="badge" aria-hidden="true">{props.unread}</span>
@@ -148,13 +149,13 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <button type="button" class={classes!("ctl", (props.panel == Panel::People).then_some("ctl-active"))}
                     aria-expanded={pressed(props.panel == Panel::People)} onclick={panel(Panel::People)}
                     aria-describedby="people-count">
-                    <span aria-hidden="true" class="icon">{"👥"}</span>
+                    <Icon kind={IconKind::People} />
                     <span class="ctl-label">{"People"}</span>
                     <span class="count" aria-hidden="true">{props.people}</span>
                     <span id="people-count" class="sr-only">{format!("{} in the call", props.people)}</span>
                 </button>
                 <button type="button" class="ctl ctl-leave" onclick={on_leave}>
-                    <span aria-hidden="true" class="icon">{"✖"}</span>
+                    <Icon kind={IconKind::Leave} />
                     <span class="ctl-label">{"Leave"}</span>
                 </button>
             </div>

@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use super::icons::{Icon, IconKind};
 use super::video::Video;
 use crate::state::StreamHandle;
 
@@ -84,13 +85,16 @@ pub fn Tile(props: &TileProps) -> Html {
             }
             <figcaption class="tile-caption">
                 if !tile.is_screen {
-                    <span class={classes!("mic", (!tile.audio).then_some("mic-off"))}
+                    <span class={classes!("state", (!tile.audio).then_some("state-off"))}
                         title={if tile.audio { "Microphone on" } else { "Microphone off" }}>
-                        {if tile.audio { "🎤" } else { "🔇" }}
-                        <span class="sr-only">{if tile.audio { " microphone on" } else { " microphone off" }}</span>
+                        <Icon kind={if tile.audio { IconKind::Mic } else { IconKind::MicOff }} />
+                        <span class="sr-only">{if tile.audio { "microphone on" } else { "microphone off" }}</span>
                     </span>
                     if !tile.video {
-                        <span class="cam-off" title="Camera off">{"📷"}<span class="sr-only">{" camera off"}</span></span>
+                        <span class="state state-off" title="Camera off">
+                            <Icon kind={IconKind::CameraOff} />
+                            <span class="sr-only">{"camera off"}</span>
+                        </span>
                     }
                 }
                 <span class="tile-name">{tile.name.clone()}</span>

@@ -5,6 +5,7 @@ mod app;
 mod chat;
 mod controls;
 mod grid;
+mod icons;
 mod join;
 mod notices;
 mod participants;

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine (as root) lacks to build treff's web app and to test it
+# in a browser. Idempotent: every step checks first and does nothing when already satisfied.
+#
+#   scripts/install-deps.sh          everything (build + browser tests)
+#   scripts/install-deps.sh --run    only what building and running needs (no browser)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+MODE=all
+for arg in "$@"; do
+    case "$arg" in
+        --run) MODE=run ;;
+        --all) MODE=all ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) echo "install-deps: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf 'install-deps: %s\n' "$*"; }
+
+as_root() {
+    if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+# Installs the given Debian packages that are not installed yet (apt-get update only if needed).
+apt_install() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} == 0 ]] && return 0
+    if [[ $APT_UPDATED == 0 ]]; then
+        log "apt-get update"
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Debian's rustc-web builds wasm32 by rebuilding std (-Zbuild-std); rustup's toolchain here has
+# no wasm32 target to download. Skipped when rustup already has the target.
+web_toolchain() {
+    if command -v rustup >/dev/null 2>&1 \
+        && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        log "rustup has wasm32-unknown-unknown"
+        return 0
+    fi
+    apt_install rustc-web cargo-web rust-web-src lld-22
+}
+
+# Node and npm run wasm-opt (npm's binaryen; Debian's is too old for rustc's output) and the
+# browser tests.
+node_tools() {
+    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+}
+
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+wasm_bindgen_cli() {
+    local want have
+    want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+    if [[ -z "$want" ]]; then
+        log "no wasm-bindgen in Cargo.lock; skipping the CLI"
+        return 0
+    fi
+    have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+    if [[ "$have" == "$want" ]]; then
+        log "wasm-bindgen $have"
+        return 0
+    fi
+    log "cargo install wasm-bindgen-cli $want (a few minutes)"
+    # No --locked: the CLI's own lockfile pins a crate the registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$want" --force
+}
+
+# npm packages in e2e/: binaryen (wasm-opt) always, playwright-core for the browser tests.
+# package-lock.json is committed, so `npm ci` installs exactly those versions.
+npm_packages() {
+    local stamp="e2e/node_modules/.package-lock.json"
+    if [[ -f "$stamp" && ! "e2e/package-lock.json" -nt "$stamp" \
+        && -x e2e/node_modules/.bin/wasm-opt && -d e2e/node_modules/playwright-core ]]; then
+        log "e2e/node_modules up to date"
+        return 0
+    fi
+    log "npm ci in e2e/"
+    (cd e2e && npm ci --no-audit --no-fund)
+}
+
+# Headless Chromium with fake camera and microphone, and ffmpeg to make test videos.
+browser() {
+    apt_install chromium chromium-driver ffmpeg
+}
+
+# Tools the browser test script uses: unshare (util-linux) and ip (iproute2) for the private
+# network namespace, curl to wait for the server.
+test_tools() {
+    apt_install util-linux iproute2 curl
+}
+
+web_toolchain
+node_tools
+wasm_bindgen_cli
+npm_packages
+if [[ $MODE == all ]]; then
+    browser
+    test_tools
+fi
+log "done"
