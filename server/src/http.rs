@@ -1,4 +1,5 @@
-//! HTTP routes: the WebSocket endpoint with its origin check, `/healthz`, and the web app.
+//! HTTP routes: the WebSocket endpoint with its origin check, `/healthz`, `/metrics`, and the
+//! web app.
 //!
 //! Every path that is not an API route serves a file from the static directory; a path
 //! without a file extension (a deep link such as `/room/team`) serves `index.html`, so the
@@ -38,6 +39,7 @@ pub fn configure(static_dir: PathBuf) -> impl Fn(&mut web::ServiceConfig) + Clon
     move |cfg: &mut web::ServiceConfig| {
         cfg.route("/ws", web::get().to(websocket))
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
             .service(
                 Files::new("/", &static_dir)
                     .index_file("index.html")
@@ -114,6 +116,13 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             "sessions": state.stats.sessions(),
             "rooms": state.stats.rooms(),
         }))
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(state.stats.encode())
 }
 
 fn spa_fallback(

@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use treff_shared::{DisplayName, ErrorCode, MediaState, RoomName};
+use treff_shared::{DisplayName, ErrorCode, MediaState, RoomName, ServerMessage};
 
 use crate::registry::RoomStopped;
 use crate::room::{ConnId, Input, JoinError, JoinRequest, Joined, Output, Room, RoomConfig};
@@ -111,6 +111,9 @@ impl RoomActor {
         for output in outputs {
             match output {
                 Output::Send { to, msg } => {
+                    if let ServerMessage::Error { code, .. } = &msg {
+                        self.stats.error(*code);
+                    }
                     let frame = ByteString::from(msg.encode());
                     for conn in to {
                         if let Some(session) = self.sessions.get(&conn) {
@@ -140,8 +143,9 @@ impl RoomActor {
             let delay = deadline.saturating_duration_since(Instant::now());
             self.timer = Some(ctx.run_later(delay, |act, ctx| {
                 act.timer = None;
-                let outputs = act.room.handle_timeout(Instant::now());
                 let before = act.room.len();
+                let outputs = act.room.handle_timeout(Instant::now());
+                act.stats.participants(act.room.len() as i64 - before as i64);
                 act.deliver(outputs);
                 tracing::debug!(room = %act.room.name(), dropped = before - act.room.len(), "resume grace ended");
                 act.after_change(ctx);
@@ -190,6 +194,9 @@ impl Handler<Join> for RoomActor {
             unix_time: unix_millis() / 1000,
         })?;
         self.sessions.insert(conn, msg.session);
+        if !joined.resumed {
+            self.stats.participants(1);
+        }
         tracing::info!(
             room = %self.room.name(),
             peer = %joined.peer_id,
@@ -220,7 +227,10 @@ impl Handler<FromSession> for RoomActor {
             },
             other => other,
         };
+        let before = self.room.len();
         let outputs = self.room.handle(msg.conn, input, Instant::now());
+        self.stats
+            .participants(self.room.len() as i64 - before as i64);
         if ends_connection {
             self.sessions.remove(&msg.conn);
         }

@@ -103,6 +103,7 @@ impl WsSession {
     /// Answers a rejected frame, and closes the connection if it keeps happening.
     fn reject(&mut self, ctx: &mut ws::WebsocketContext<Self>, code: ErrorCode, message: String) {
         tracing::debug!(conn = self.conn, %code, "frame rejected");
+        self.stats.error(code);
         self.send(ctx, &ServerMessage::Error { code, message });
         let now = Instant::now();
         if now.duration_since(self.errors.1) > ERROR_WINDOW {
@@ -136,6 +137,7 @@ impl WsSession {
             Ok(msg) => msg,
             Err(err) => return self.reject(ctx, err.code, err.message),
         };
+        self.stats.frame(msg.type_index());
         let input = match (msg, &self.state) {
             (ClientMessage::Ping, _) => return self.send(ctx, &ServerMessage::Pong),
             (

@@ -152,3 +152,54 @@ async fn wss_works_with_a_certificate_from_gen_certs() {
     tls.read_to_string(&mut raw).unwrap();
     assert_eq!(common::parse_http(&raw).0, 200);
 }
+
+/// Reads one sample, e.g. `treff_frames_total{type="signal"}`, from a /metrics scrape.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in:\n{scrape}"))
+}
+
+#[tokio::test]
+async fn metrics_move_when_frames_are_relayed() {
+    let server = TestServer::start(|_| {});
+    let (status, head, before) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(head.contains("openmetrics-text"), "{head}");
+    assert_eq!(sample(&before, "treff_frames_total{type=\"signal\"}"), 0.0);
+    assert_eq!(sample(&before, "treff_sessions"), 0.0);
+
+    let mut ada = Client::connect(&server).await;
+    let a = ada.join("m", "Ada").await.peer_id;
+    let mut bob = Client::connect(&server).await;
+    bob.join("m", "Bob").await;
+    for _ in 0..3 {
+        bob.send(&treff_shared::ClientMessage::Signal {
+            to: a.clone(),
+            data: treff_shared::SignalData::Candidate(None),
+        })
+        .await;
+    }
+    bob.send_text("{oops").await;
+    bob.send_text(r#"{"type":"signal","to":"ghost","data":{"candidate":null}}"#)
+        .await;
+    ada.recv().await; // peer-joined
+    for _ in 0..3 {
+        ada.recv().await;
+    }
+    bob.recv().await;
+    bob.recv().await;
+
+    let (_, _, after) = server.get("/metrics");
+    assert_eq!(sample(&after, "treff_frames_total{type=\"signal\"}"), 4.0);
+    assert_eq!(sample(&after, "treff_frames_total{type=\"join\"}"), 2.0);
+    assert_eq!(sample(&after, "treff_errors_total{code=\"bad-json\"}"), 1.0);
+    assert_eq!(
+        sample(&after, "treff_errors_total{code=\"unknown-peer\"}"),
+        1.0
+    );
+    assert_eq!(sample(&after, "treff_sessions"), 2.0);
+    assert_eq!(sample(&after, "treff_rooms"), 1.0);
+    assert_eq!(sample(&after, "treff_participants"), 2.0);
+}

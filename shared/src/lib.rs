@@ -268,6 +268,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::BadJson,
+        ErrorCode::UnknownType,
+        ErrorCode::InvalidFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::BinaryFrame,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::InvalidRoom,
+        ErrorCode::InvalidName,
+        ErrorCode::UnknownPeer,
+        ErrorCode::SignalToSelf,
+        ErrorCode::InvalidChat,
+        ErrorCode::RoomFull,
+        ErrorCode::TooManyRooms,
+        ErrorCode::JoinTimeout,
+        ErrorCode::Unavailable,
+    ];
+
     /// The code as it appears on the wire, e.g. `"bad-json"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -330,10 +350,27 @@ impl DecodeError {
     }
 }
 
-/// Wire names of every [`ClientMessage`] variant, to tell an unknown type from a bad field.
-const CLIENT_TYPES: &[&str] = &["join", "leave", "signal", "chat", "media", "ping"];
+/// Wire names of every [`ClientMessage`] variant, in declaration order.
+pub const CLIENT_TYPES: &[&str] = &["join", "leave", "signal", "chat", "media", "ping"];
 
 impl ClientMessage {
+    /// The frame's `type` as it appears on the wire, e.g. `"signal"`.
+    pub fn type_name(&self) -> &'static str {
+        CLIENT_TYPES[self.type_index()]
+    }
+
+    /// Position of the frame's type in [`CLIENT_TYPES`] (for per-type counters).
+    pub fn type_index(&self) -> usize {
+        match self {
+            ClientMessage::Join { .. } => 0,
+            ClientMessage::Leave => 1,
+            ClientMessage::Signal { .. } => 2,
+            ClientMessage::Chat { .. } => 3,
+            ClientMessage::Media(_) => 4,
+            ClientMessage::Ping => 5,
+        }
+    }
+
     /// Parses one text frame.
     ///
     /// The fast path is a single serde pass; only a frame that fails it is parsed a second time
@@ -584,6 +621,19 @@ mod tests {
             code(r#"{"type":"join","room":"ok","name":"a\u0007b"}"#),
             ErrorCode::InvalidName
         );
+    }
+
+    #[test]
+    fn type_names_match_the_wire() {
+        for msg in [
+            ClientMessage::Leave,
+            ClientMessage::Ping,
+            ClientMessage::Chat { text: "x".into() },
+            ClientMessage::Media(MediaState::default()),
+        ] {
+            let json: serde_json::Value = serde_json::from_str(&msg.encode()).unwrap();
+            assert_eq!(json["type"], msg.type_name());
+        }
     }
 
     #[test]
