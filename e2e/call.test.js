@@ -6,133 +6,26 @@
 // has loopback.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { mkdirSync, openSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  SCREENSHOTS, inboundStats, joinAs, launchBrowser, newPage, peerId, sleep, startServer,
+  waitFor, waitForVideo, framesDecoded,
+} from './helpers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TREFF_BIN = process.env.TREFF_BIN || join(ROOT, 'target/debug/treff');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const RESULTS = join(ROOT, 'e2e/results');
-const SCREENSHOTS = join(ROOT, 'docs/screenshots');
 const ROOM = 'e2e-room';
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--autoplay-policy=no-user-gesture-required',
-];
-
 let server;
 let browser;
-let baseUrl;
-
-/** A free TCP port on loopback. */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` (async, returns a truthy value when done) until it succeeds or time runs out. */
-async function waitFor(what, check, timeoutMs = 15000, intervalMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    }
-    await sleep(intervalMs);
-  }
-}
 
 before(async () => {
-  mkdirSync(RESULTS, { recursive: true });
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  const log = openSync(join(RESULTS, 'server.log'), 'w');
-  server = spawn(TREFF_BIN, ['--listen', `127.0.0.1:${port}`, '--static-dir', join(ROOT, 'static')], {
-    stdio: ['ignore', log, log],
-  });
-  server.once('exit', (code, signal) => {
-    if (code !== null && code !== 0) console.error(`treff exited with ${code ?? signal}`);
-  });
-  await waitFor('GET /healthz', async () => (await fetch(`${baseUrl}/healthz`)).status === 200);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  server = await startServer({ name: 'call' });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await Promise.race([new Promise((r) => server.once('exit', r)), sleep(3000)]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
+  await server?.stop();
 });
-
-/** A page in its own browser context (own localStorage), logging console errors to stderr. */
-async function newPage(label) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[${label}] ${msg.text()}`);
-  });
-  page.on('pageerror', (err) => console.error(`[${label}] page error: ${err.message}`));
-  return page;
-}
-
-/** Stats of every connection of a page, summarised per kind of inbound stream. */
-function inboundStats(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const [peer, pc] of window.__treff.peerConnections()) {
-      const report = await pc.getStats();
-      for (const s of report.values()) {
-        if (s.type === 'inbound-rtp') {
-          out.push({
-            peer,
-            kind: s.kind,
-            framesDecoded: s.framesDecoded ?? 0,
-            packetsReceived: s.packetsReceived ?? 0,
-            audioLevel: s.audioLevel ?? 0,
-          });
-        }
-      }
-    }
-    return out;
-  });
-}
-
-async function joinAs(page, name, roomToType) {
-  if (roomToType !== undefined) await page.getByLabel('Room').fill(roomToType);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Join', exact: true }).click();
-}
 
 async function openChat(page) {
   const field = page.getByLabel('Message');
@@ -141,36 +34,31 @@ async function openChat(page) {
 }
 
 test('two people see and hear each other and chat', async () => {
-  const ada = await newPage('ada');
-  const bob = await newPage('bob');
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const ada = await newPage(browser, 'ada');
+  const bob = await newPage(browser, 'bob');
 
-  await ada.goto(`${baseUrl}/`);
-  await ada.getByRole('button', { name: 'Join', exact: true }).waitFor();
+  await ada.goto(`${server.url}/`);
   await ada.getByLabel('Room').fill(ROOM);
   await ada.getByLabel('Your name').fill('Ada');
   await ada.screenshot({ path: join(SCREENSHOTS, 'join.png') });
-  await joinAs(ada, "Ada");
+  await joinAs(ada, 'Ada');
   await ada.waitForURL(`**/room/${ROOM}`);
-  await waitFor('Ada to be welcomed', () => ada.evaluate(() => window.__treff.peerId()));
+  await waitFor('Ada to be welcomed', () => peerId(ada));
 
   // A deep link prefills the room.
-  await bob.goto(`${baseUrl}/room/${ROOM}`);
+  await bob.goto(`${server.url}/room/${ROOM}`);
   assert.equal(await bob.getByLabel('Room').inputValue(), ROOM);
   const joinedAt = Date.now();
-  await joinAs(bob, "Bob");
+  await joinAs(bob, 'Bob');
 
   // Each side decodes the other's video, and the count keeps rising.
-  const decoding = async (page) => {
-    const video = (await inboundStats(page)).find((s) => s.kind === 'video');
-    return video && video.framesDecoded > 0 ? video.framesDecoded : 0;
-  };
-  const [adaFirst, bobFirst] = await Promise.all([
-    waitFor('Ada to decode video', () => decoding(ada)),
-    waitFor('Bob to decode video', () => decoding(bob)),
+  await Promise.all([
+    waitFor('Ada to decode video', () => framesDecoded(ada)),
+    waitFor('Bob to decode video', () => framesDecoded(bob)),
   ]);
   const firstFrameMs = Date.now() - joinedAt;
-  await waitFor('Ada framesDecoded to rise', async () => (await decoding(ada)) > adaFirst + 10);
-  await waitFor('Bob framesDecoded to rise', async () => (await decoding(bob)) > bobFirst + 10);
+  await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
 
   // Audio arrives with a real level (the fake microphone beeps).
   for (const [who, page] of [['Ada', ada], ['Bob', bob]]) {
@@ -181,12 +69,13 @@ test('two people see and hear each other and chat', async () => {
   }
   console.log(`first frames decoded on both sides ${firstFrameMs} ms after Bob pressed Join`);
 
-  // Each remote video is named after its participant.
+  // Each remote video is named after its participant; the controls say what is on.
   await ada.getByLabel('Video of Bob').waitFor();
   await bob.getByLabel('Video of Ada').waitFor();
-  assert.equal(await ada.getByRole('button', { name: 'Microphone', exact: true }).getAttribute('aria-pressed'), 'true');
-  assert.equal(await ada.getByRole('button', { name: 'Camera', exact: true }).getAttribute('aria-pressed'), 'true');
-  assert.equal(await ada.getByRole('button', { name: 'Share screen', exact: true }).getAttribute('aria-pressed'), 'false');
+  const pressed = (page, name) => page.getByRole('button', { name, exact: true }).getAttribute('aria-pressed');
+  assert.equal(await pressed(ada, 'Microphone'), 'true');
+  assert.equal(await pressed(ada, 'Camera'), 'true');
+  assert.equal(await pressed(ada, 'Share screen'), 'false');
 
   // Chat: text typed on one side shows up, as text, on the other.
   const text = 'Hello Bob <b>not bold</b>';
@@ -203,7 +92,7 @@ test('two people see and hear each other and chat', async () => {
 
   // Turning the camera off is announced to the other side.
   await bob.getByRole('button', { name: 'Camera', exact: true }).click();
-  assert.equal(await bob.getByRole('button', { name: 'Camera', exact: true }).getAttribute('aria-pressed'), 'false');
+  assert.equal(await pressed(bob, 'Camera'), 'false');
   await ada.locator('.tile', { hasText: 'Bob' }).locator('.placeholder').waitFor();
 
   // Leaving closes the connection on both sides.

@@ -1,0 +1,65 @@
+// What a person sees when things go wrong: a refusal by the server, and a server restart in the
+// middle of a call (the pages reconnect by themselves and the call comes back).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  joinAs, launchBrowser, newPage, peerId, startServer, waitFor, waitForVideo,
+} from './helpers.js';
+
+const cleanup = [];
+after(async () => {
+  for (const step of cleanup.reverse()) await step().catch(() => {});
+});
+
+test("a full room shows the server's message on the join page", async () => {
+  const server = await startServer({ name: 'full', args: ['--room-capacity', '1'] });
+  cleanup.push(server.stop);
+  const browser = await launchBrowser();
+  cleanup.push(() => browser.close());
+  const ada = await newPage(browser, 'ada');
+  const bob = await newPage(browser, 'bob');
+
+  await ada.goto(`${server.url}/room/small`);
+  await joinAs(ada, 'Ada');
+  await waitFor('Ada to be welcomed', () => peerId(ada));
+
+  await bob.goto(`${server.url}/room/small`);
+  await joinAs(bob, 'Bob');
+  const alert = bob.getByRole('alert').filter({ hasText: 'The room is full' });
+  await alert.waitFor();
+  assert.ok(await bob.getByRole('button', { name: 'Join', exact: true }).isVisible());
+});
+
+test('after a server restart both pages rejoin and the call resumes', async () => {
+  let server = await startServer({ name: 'restart-1' });
+  cleanup.push(() => server.stop());
+  const browser = await launchBrowser();
+  cleanup.push(() => browser.close());
+  const ada = await newPage(browser, 'ada');
+  const bob = await newPage(browser, 'bob');
+  for (const [page, name] of [[ada, 'Ada'], [bob, 'Bob']]) {
+    await page.goto(`${server.url}/room/restart`);
+    await joinAs(page, name);
+    await waitFor(`${name} to be welcomed`, () => peerId(page));
+  }
+  await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
+  const before = [await peerId(ada), await peerId(bob)];
+
+  await server.stop();
+  // The person is told, and the page keeps trying.
+  await ada.getByRole('status').filter({ hasText: /server/i }).first().waitFor();
+
+  server = await startServer({ name: 'restart-2', port: server.port });
+  // The new server does not know the old resume tokens: new ids, new connections.
+  await waitFor('both pages to rejoin with new ids', async () => {
+    const [a, b] = [await peerId(ada), await peerId(bob)];
+    return a && b && a !== before[0] && b !== before[1];
+  }, 30000);
+  await waitFor('exactly one connection per page, to the new id', async () => {
+    const ids = await Promise.all([ada, bob].map((p) => p.evaluate(() => [...window.__treff.peerConnections().keys()])));
+    return ids[0].length === 1 && ids[1].length === 1
+      && ids[0][0] === (await peerId(bob)) && ids[1][0] === (await peerId(ada));
+  });
+  await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
+  assert.equal(await ada.getByLabel('Video of Bob').count(), 1, 'no stale tile of the old Bob');
+});
