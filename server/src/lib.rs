@@ -52,7 +52,7 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
     let registry =
         registry::Registry::new(config.room_config(), config.max_rooms, stats.clone()).start();
     let state = web::Data::new(http::AppState {
-        registry,
+        registry: registry.clone(),
         session_config: Arc::new(session::SessionConfig {
             max_frame_bytes: config.max_frame_bytes,
             join_timeout: config.join_timeout,
@@ -66,6 +66,9 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
     let routes = http::configure(config.static_dir.clone());
     let mut server =
         HttpServer::new(move || App::new().app_data(state.clone()).configure(routes.clone()))
+            // SIGTERM and Ctrl-C are handled by `shutdown_on_signal`, which first tells
+            // clients to reconnect.
+            .disable_signals()
             .shutdown_timeout(5)
             // Without it a second small frame (an ICE candidate right after an offer) waits for the
             // peer's delayed ACK, about 40 ms.
@@ -79,7 +82,36 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
         (Some(cert), Some(key)) => server.listen_openssl(listener, tls::acceptor(cert, key)?)?,
         _ => server.listen(listener)?,
     };
-    Ok(server.run())
+    let server = server.run();
+    actix_web::rt::spawn(shutdown_on_signal(registry, server.handle()));
+    Ok(server)
+}
+
+/// On SIGTERM or SIGINT: close every member's WebSocket with 1012 (server restarting), so
+/// clients reconnect with backoff and resume, then stop gracefully within the shutdown timeout.
+async fn shutdown_on_signal(
+    registry: actix::Addr<registry::Registry>,
+    server: actix_web::dev::ServerHandle,
+) {
+    use actix_web::rt::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for signals; stop the server with SIGKILL");
+        return;
+    };
+    tokio_select(term.recv(), int.recv()).await;
+    tracing::info!("signal received: closing sessions, then stopping");
+    let _ = registry.send(registry::Shutdown).await;
+    // Give the sessions a moment to write their close frames.
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    server.stop(true).await;
+}
+
+/// Waits for whichever of two futures finishes first.
+async fn tokio_select<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
+    futures_util::future::select(Box::pin(a), Box::pin(b)).await;
 }
 
 /// A listener on `addr` with a deep accept backlog, so a burst of joins is not dropped.

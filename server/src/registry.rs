@@ -31,6 +31,11 @@ pub struct RoomStopped {
     pub instance: u64,
 }
 
+/// The server is shutting down: tell every member to reconnect later, admit nobody new.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
 /// Owns the map from room names to room actors.
 pub struct Registry {
     rooms: HashMap<RoomName, (u64, Addr<RoomActor>)>,
@@ -38,6 +43,7 @@ pub struct Registry {
     room_config: RoomConfig,
     max_rooms: usize,
     stats: Arc<Stats>,
+    shutting_down: bool,
 }
 
 impl Registry {
@@ -49,6 +55,7 @@ impl Registry {
             room_config,
             max_rooms,
             stats,
+            shutting_down: false,
         }
     }
 }
@@ -61,6 +68,12 @@ impl Handler<FindRoom> for Registry {
     type Result = Result<Addr<RoomActor>, JoinRefused>;
 
     fn handle(&mut self, msg: FindRoom, ctx: &mut Self::Context) -> Self::Result {
+        if self.shutting_down {
+            return Err(JoinRefused {
+                code: ErrorCode::Unavailable,
+                message: "The server is restarting; try again in a moment.".into(),
+            });
+        }
         if let Some((_, addr)) = self.rooms.get(&msg.name) {
             if addr.connected() {
                 return Ok(addr.clone());
@@ -101,6 +114,21 @@ impl Handler<RoomStopped> for Registry {
             .is_some_and(|(instance, _)| *instance == msg.instance)
         {
             self.rooms.remove(&msg.name);
+        }
+    }
+}
+
+impl Handler<Shutdown> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) {
+        self.shutting_down = true;
+        tracing::info!(
+            rooms = self.rooms.len(),
+            "shutting down: asking every member to reconnect"
+        );
+        for (_, room) in self.rooms.values() {
+            room.do_send(Shutdown);
         }
     }
 }

@@ -11,9 +11,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use treff_shared::{DisplayName, ErrorCode, MediaState, RoomName, ServerMessage};
+use treff_shared::{close_code, DisplayName, ErrorCode, MediaState, RoomName, ServerMessage};
 
-use crate::registry::RoomStopped;
+use crate::registry::{RoomStopped, Shutdown};
 use crate::room::{ConnId, Input, JoinError, JoinRequest, Joined, Output, Room, RoomConfig};
 use crate::stats::Stats;
 
@@ -237,6 +237,19 @@ impl Handler<FromSession> for RoomActor {
         self.deliver(outputs);
         if ends_connection {
             self.after_change(ctx);
+        }
+    }
+}
+
+impl Handler<Shutdown> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) {
+        for (_, session) in self.sessions.drain() {
+            session.do_send(ToSession::Close {
+                code: close_code::SERVER_RESTART,
+                reason: "server restarting",
+            });
         }
     }
 }

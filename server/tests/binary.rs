@@ -1,0 +1,82 @@
+//! The `treff` binary itself: flags, startup log, and graceful shutdown on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Client;
+use treff_shared::close_code;
+
+#[test]
+fn help_explains_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_treff"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--static-dir",
+        "--tls-cert",
+        "--tls-key",
+        "--allowed-origin",
+        "--room-capacity",
+        "--max-frame-bytes",
+        "--chat-history",
+        "--join-timeout",
+        "--resume-grace",
+        "--log",
+        "TREFF_LISTEN",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("0.0.0.0:8000"));
+}
+
+#[tokio::test]
+async fn sigterm_tells_members_to_reconnect_and_exits() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_treff"))
+        .args(["--listen", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+        .env("TREFF_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The startup log names the bound address.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("server logs its address").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    let url = format!("ws://{addr}/ws");
+    let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut client = Client::from_stream(ws);
+    client.join("r", "Ada").await;
+
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    client.expect_close(close_code::SERVER_RESTART).await;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "clean exit: {status}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "drains within the shutdown timeout"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
