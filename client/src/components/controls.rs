@@ -105,12 +105,11 @@ pub fn Controls(props: &ControlsProps) -> Html {
     };
     html! {
         <nav class="controls" aria-label="Call controls">
-            if *settings_open {
-                <div class="device-pickers" id="device-pickers">
-                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
-                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
-                </div>
-            }
+            // Always in the page: beside the buttons on wide screens, behind "Devices" on narrow ones.
+            <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
+                { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
+                { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
+            </div>
             <div class="control-row">
                 <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
                     aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
@@ -131,7 +130,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     <Icon kind={IconKind::Screen} />
                     <span class="ctl-label">{"Share screen"}</span>
                 </button>
-                <button type="button" class="ctl" aria-expanded={pressed(*settings_open)}
+                <button type="button" class="ctl ctl-devices" aria-expanded={pressed(*settings_open)}
                     aria-controls="device-pickers" onclick={on_settings}>
                     <Icon kind={IconKind::Sliders} />
                     <span class="ctl-label">{"Devices"}</span>
@@ -159,6 +158,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     <span class="ctl-label">{"Leave"}</span>
                 </button>
             </div>
+            <div class="controls-spacer"></div>
         </nav>
     }
 }
