@@ -1,7 +1,9 @@
-// What a person sees when things go wrong: a refusal by the server, and a server restart in the
-// middle of a call (the pages reconnect by themselves and the call comes back).
+// What a person sees when things go wrong: a refusal by the server, a network blip (the page
+// resumes its place and keeps its calls) and a server restart in the middle of a call (the pages
+// rejoin by themselves and the call comes back).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   joinAs, launchBrowser, newPage, peerId, startServer, waitFor, waitForVideo,
 } from './helpers.js';
@@ -62,4 +64,42 @@ test('after a server restart both pages rejoin and the call resumes', async () =
   });
   await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
   assert.equal(await ada.getByLabel('Video of Bob').count(), 1, 'no stale tile of the old Bob');
+});
+
+test('a network blip resumes the same peer id and keeps the call; others see "Reconnecting…"', async (t) => {
+  const server = await startServer({ name: 'blip' });
+  cleanup.push(server.stop);
+  const browser = await launchBrowser();
+  cleanup.push(() => browser.close());
+  const ada = await newPage(browser, 'ada');
+  const bob = await newPage(browser, 'bob');
+  for (const [page, name] of [[ada, 'Ada'], [bob, 'Bob']]) {
+    await page.goto(`${server.url}/room/blip`);
+    await joinAs(page, name);
+    await waitFor(`${name} to be welcomed`, () => peerId(page));
+  }
+  await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
+  const adaId = await peerId(ada);
+  await ada.evaluate(() => { window.keptConnection = [...window.__treff.peerConnections().values()][0]; });
+
+  // Ada's browser goes offline and every signaling socket is torn down by the kernel (as a
+  // broken network would); media keeps flowing peer to peer.
+  await ada.context().setOffline(true);
+  const killed = execFileSync('ss', ['-K', '-tn', 'dst', '127.0.0.1', 'dport', '=', `:${server.port}`], { encoding: 'utf8' });
+  if (!killed.includes('127.0.0.1')) {
+    t.skip('this kernel cannot destroy sockets (ss -K)');
+    return;
+  }
+  const adaTile = bob.locator('.tile', { hasText: 'Ada' });
+  await adaTile.getByText('Reconnecting…').waitFor();
+  await ada.getByRole('status').filter({ hasText: 'Retrying in' }).waitFor();
+
+  await ada.context().setOffline(false);
+  await waitFor('Ada to be back', async () => (await adaTile.getByText('Reconnecting…').count()) === 0, 20000);
+  assert.equal(await peerId(ada), adaId, 'the resume token gives the same peer id back');
+  assert.ok(
+    await ada.evaluate(() => window.keptConnection === [...window.__treff.peerConnections().values()][0]),
+    'the peer connection survives a resume',
+  );
+  await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
 });

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use futures::channel::mpsc;
 use futures::{pin_mut, select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
-use gloo_net::websocket::{Message, WebSocketError};
+use gloo_net::websocket::{Message, State, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 use treff_shared::{
     close_code, ClientMessage, DisplayName, ErrorCode, MediaState, RoomName, ServerMessage,
@@ -257,8 +257,13 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             media: params.media,
         }
     };
-    // `send` waits until the socket is open (or has failed to open).
-    if ws.send(Message::Text(join.encode())).await.is_err() {
+    // Wait until the socket is open or has failed to open: sending on a failed socket only
+    // earns a console warning.
+    let ready = futures::future::poll_fn(|cx| ws.poll_ready_unpin(cx)).await;
+    if ready.is_err()
+        || !matches!(ws.state(), State::Open)
+        || ws.send(Message::Text(join.encode())).await.is_err()
+    {
         return (Ended::Lost("the server is unreachable".into()), false);
     }
     let (tx, mut rx) = mpsc::unbounded::<Command>();
