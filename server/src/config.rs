@@ -1,6 +1,6 @@
 //! The server's configuration: one clap struct, every flag also an environment variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +10,18 @@ use clap::Parser;
 
 use crate::ice::IceConfig;
 use crate::room::RoomConfig;
+use crate::turn_relay::TurnRelayConfig;
+
+/// A combination of flags that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--turn` listens on all interfaces but nobody said which address browsers should use.
+    #[error(
+        "--turn needs --turn-public-ip (the address browsers reach this machine at) when \
+         --turn-listen is 0.0.0.0 or [::]"
+    )]
+    TurnPublicIp,
+}
 
 /// treff: a self-hosted video conference. Serves the web app and relays WebRTC signaling
 /// between browsers over a WebSocket; media flows peer to peer.
@@ -60,6 +72,29 @@ pub struct Config {
     /// Secret shared with the TURN server (coturn: use-auth-secret, static-auth-secret).
     #[arg(long, env = "TREFF_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
+
+    /// Start the embedded TURN relay (UDP), for setups without coturn. Browsers get its URL
+    /// and short-lived credentials automatically.
+    #[arg(long, env = "TREFF_TURN")]
+    pub turn: bool,
+
+    /// UDP address of the embedded TURN relay.
+    #[arg(long, env = "TREFF_TURN_LISTEN", default_value = "0.0.0.0:3478")]
+    pub turn_listen: SocketAddr,
+
+    /// The address browsers reach the embedded relay at (this machine's public or LAN IP).
+    /// Needed when --turn-listen is 0.0.0.0 or [::].
+    #[arg(long, env = "TREFF_TURN_PUBLIC_IP")]
+    pub turn_public_ip: Option<IpAddr>,
+
+    /// TURN realm of the embedded relay.
+    #[arg(long, env = "TREFF_TURN_REALM", default_value = "treff")]
+    pub turn_realm: String,
+
+    /// Let the embedded relay reach private, loopback and link-local addresses (refused by
+    /// default, so a public relay is no door into the host's own networks).
+    #[arg(long, env = "TREFF_TURN_ALLOW_PRIVATE")]
+    pub turn_allow_private: bool,
 
     /// Lifetime of issued TURN credentials; keep it longer than a call.
     #[arg(long, env = "TREFF_TURN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
@@ -115,6 +150,30 @@ impl Config {
         let mut config = Config::try_parse_from(["treff"]).unwrap();
         config.listen = listen;
         config
+    }
+
+    /// The embedded TURN relay's settings, if `--turn` is on. Without `--turn-secret`, a
+    /// random secret is made for this run.
+    pub fn turn_relay(&self) -> Result<Option<TurnRelayConfig>, ConfigError> {
+        if !self.turn {
+            return Ok(None);
+        }
+        let public_ip = match (self.turn_public_ip, self.turn_listen.ip()) {
+            (Some(ip), _) => ip,
+            (None, ip) if !ip.is_unspecified() => ip,
+            (None, _) => return Err(ConfigError::TurnPublicIp),
+        };
+        let secret = self.turn_secret.clone().unwrap_or_else(|| {
+            let bytes: [u8; 24] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        });
+        Ok(Some(TurnRelayConfig {
+            listen: self.turn_listen,
+            public_ip,
+            realm: self.turn_realm.clone(),
+            secret,
+            allow_private: self.turn_allow_private,
+        }))
     }
 
     /// The room rules derived from this configuration.

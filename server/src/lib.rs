@@ -10,6 +10,7 @@
 //! | one WebSocket connection | [`session`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
 //! | ICE servers and TURN credentials | [`ice`] |
+//! | the embedded TURN relay | [`turn_relay`] |
 //! | TLS | [`tls`] |
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod room_actor;
 pub mod session;
 pub mod stats;
 pub mod tls;
+pub mod turn_relay;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
@@ -43,14 +45,43 @@ pub enum ServerError {
     /// The listener could not be used.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    /// The flags do not fit together.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The embedded TURN relay could not start.
+    #[error(transparent)]
+    Turn(#[from] turn_relay::TurnRelayError),
 }
 
 /// Starts the server on `listener`. Must be called inside an actix system; the returned
 /// [`Server`] runs until it is awaited to completion or stopped through its handle.
 pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError> {
     let stats = Arc::new(stats::Stats::default());
-    let registry =
-        registry::Registry::new(config.room_config(), config.max_rooms, stats.clone()).start();
+    let mut room_config = config.room_config();
+    if let Some(relay) = config.turn_relay()? {
+        let mut ice = config.ice_config();
+        ice.turn_urls.push(relay.url());
+        ice.turn_secret = Some(relay.secret.clone());
+        room_config.ice = Arc::new(ice);
+        let socket = std::net::UdpSocket::bind(relay.listen).map_err(|source| {
+            turn_relay::TurnRelayError::Bind {
+                addr: relay.listen,
+                source,
+            }
+        })?;
+        let stats = stats.clone();
+        actix_web::rt::spawn(async move {
+            match turn_relay::start(relay, socket, stats).await {
+                // The relay runs as long as the process; keep its handle alive.
+                Ok(server) => {
+                    std::future::pending::<()>().await;
+                    drop(server);
+                }
+                Err(err) => tracing::error!(error = %err, "embedded TURN relay failed"),
+            }
+        });
+    }
+    let registry = registry::Registry::new(room_config, config.max_rooms, stats.clone()).start();
     let state = web::Data::new(http::AppState {
         registry: registry.clone(),
         session_config: Arc::new(session::SessionConfig {
