@@ -94,9 +94,20 @@ export async function startServer({ port, args = [], name = 'server' } = {}) {
   return { url, port, stop };
 }
 
-/** Headless Chromium with fake camera and microphone. */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+/**
+ * Headless Chromium with fake camera and microphone. With `grantMedia: false` the permission
+ * prompt is not auto-accepted, so getUserMedia fails as if the person said no.
+ */
+export function launchBrowser({ grantMedia = true } = {}) {
+  // Without a media permission Chromium hides host addresses behind mDNS names, which nothing
+  // resolves in the test's network namespace; a real network has STUN or working mDNS.
+  const args = grantMedia
+    ? CHROMIUM_ARGS
+    : [
+      ...CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream'),
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+    ];
+  return chromium.launch({ executablePath: CHROMIUM, args });
 }
 
 /** A page in its own context (own localStorage); console errors go to stderr. */

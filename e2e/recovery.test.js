@@ -1,4 +1,4 @@
-// What a person sees when things go wrong: a refusal by the server, a network blip (the page
+// What a person sees when things go wrong: a refusal by the server, a denied camera, a network blip (the page
 // resumes its place and keeps its calls) and a server restart in the middle of a call (the pages
 // rejoin by themselves and the call comes back).
 import { test, after } from 'node:test';
@@ -30,6 +30,30 @@ test("a full room shows the server's message on the join page", async () => {
   const alert = bob.getByRole('alert').filter({ hasText: 'The room is full' });
   await alert.waitFor();
   assert.ok(await bob.getByRole('button', { name: 'Join', exact: true }).isVisible());
+});
+
+test('with camera and microphone denied the page says so and still receives the others', async () => {
+  const server = await startServer({ name: 'denied' });
+  cleanup.push(server.stop);
+  const denying = await launchBrowser({ grantMedia: false });
+  cleanup.push(() => denying.close());
+  const granting = await launchBrowser();
+  cleanup.push(() => granting.close());
+  const ada = await newPage(denying, 'ada');
+  const bob = await newPage(granting, 'bob');
+
+  await ada.goto(`${server.url}/room/denied`);
+  await joinAs(ada, 'Ada');
+  await ada.getByRole('alert').filter({ hasText: 'denied' }).waitFor();
+  await waitFor('Ada to be welcomed anyway', () => peerId(ada));
+  assert.ok(await ada.getByRole('button', { name: 'Camera', exact: true }).isDisabled());
+  assert.equal(await ada.getByRole('button', { name: 'Microphone', exact: true }).getAttribute('aria-pressed'), 'false');
+
+  // Bob joins later, so Bob offers to a peer that sends nothing; Ada must still get his media.
+  await bob.goto(`${server.url}/room/denied`);
+  await joinAs(bob, 'Bob');
+  await waitForVideo('Ada', ada);
+  await bob.locator('.tile', { hasText: 'Ada' }).locator('.placeholder').waitFor();
 });
 
 test('after a server restart both pages rejoin and the call resumes', async () => {
