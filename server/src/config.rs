@@ -134,6 +134,42 @@ pub struct Config {
     #[arg(long, env = "TREFF_RESUME_GRACE", default_value = "20s", value_parser = humantime::parse_duration)]
     pub resume_grace: Duration,
 
+    /// Frames per second a session may send on average (beyond it: `rate-limited`).
+    #[arg(long, env = "TREFF_FRAME_RATE", default_value_t = 50.0)]
+    pub frame_rate: f32,
+
+    /// Frames a session may send in a burst (an offer and its ICE candidates come at once).
+    #[arg(long, env = "TREFF_FRAME_BURST", default_value_t = 200.0)]
+    pub frame_burst: f32,
+
+    /// Chat messages per second a session may send on average.
+    #[arg(long, env = "TREFF_CHAT_RATE", default_value_t = 1.0)]
+    pub chat_rate: f32,
+
+    /// Chat messages a session may send in a burst.
+    #[arg(long, env = "TREFF_CHAT_BURST", default_value_t = 10.0)]
+    pub chat_burst: f32,
+
+    /// Open WebSocket sessions allowed from one client address (a school behind one NAT
+    /// address counts once per device).
+    #[arg(long, env = "TREFF_MAX_SESSIONS_PER_IP", default_value_t = 100)]
+    pub max_sessions_per_ip: usize,
+
+    /// Longest chat message, in characters (at most 2000).
+    #[arg(long, env = "TREFF_MAX_CHAT_CHARS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u16).range(1..=2000))]
+    pub max_chat_chars: u16,
+
+    /// Longest display name, in characters (at most 40).
+    #[arg(long, env = "TREFF_MAX_NAME_CHARS", default_value_t = 40,
+          value_parser = clap::value_parser!(u16).range(1..=40))]
+    pub max_name_chars: u16,
+
+    /// Longest room name, in characters (at most 64).
+    #[arg(long, env = "TREFF_MAX_ROOM_CHARS", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub max_room_chars: u16,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. "info" or "treff_server=debug").
     #[arg(long, env = "TREFF_LOG", default_value = "info")]
     pub log: String,
@@ -184,6 +220,7 @@ impl Config {
             resume_grace: self.resume_grace,
             ping_interval: self.heartbeat_interval,
             ice: Arc::new(self.ice_config()),
+            max_chat_chars: usize::from(self.max_chat_chars),
             ..RoomConfig::default()
         }
     }

@@ -16,6 +16,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
+use crate::limits::AddressLimiter;
 use crate::registry::Registry;
 use crate::session::{SessionConfig, WsSession};
 use crate::stats::Stats;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub allowed_origins: Vec<String>,
     /// Source of connection ids.
     pub next_conn: AtomicU64,
+    /// Open sessions per client address.
+    pub addresses: Arc<AddressLimiter>,
 }
 
 /// Registers every route on an app.
@@ -67,11 +70,21 @@ async fn websocket(
         }
     }
     let conn = state.next_conn.fetch_add(1, Ordering::Relaxed);
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    // Over the limit the upgrade still succeeds, so the browser can read the error frame.
+    let address = state.addresses.acquire(ip);
+    if address.is_none() {
+        tracing::info!(%ip, "too many sessions from one address");
+    }
     let session = WsSession::new(
         conn,
         state.session_config.clone(),
         state.registry.clone(),
         state.stats.clone(),
+        address,
     );
     // Frames up to 16 times the limit are read and answered with `frame-too-large`; beyond
     // that the codec refuses them and the connection closes with 1009 (message too big).

@@ -8,6 +8,7 @@
 //! | the room actor delivering those rules' output | [`room_actor`] |
 //! | finding or creating rooms by name | [`registry`] |
 //! | one WebSocket connection | [`session`] |
+//! | rate limits and per-address limits | [`limits`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
 //! | ICE servers and TURN credentials | [`ice`] |
 //! | the embedded TURN relay | [`turn_relay`] |
@@ -17,6 +18,7 @@
 pub mod config;
 pub mod http;
 pub mod ice;
+pub mod limits;
 pub mod registry;
 pub mod room;
 pub mod room_actor;
@@ -89,10 +91,15 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             join_timeout: config.join_timeout,
             heartbeat_interval: config.heartbeat_interval,
             client_timeout: config.client_timeout,
+            frame_rate: (config.frame_rate, config.frame_burst),
+            chat_rate: (config.chat_rate, config.chat_burst),
+            max_name_chars: usize::from(config.max_name_chars),
+            max_room_chars: usize::from(config.max_room_chars),
         }),
         stats,
         allowed_origins: config.allowed_origins.clone(),
         next_conn: AtomicU64::new(1),
+        addresses: limits::AddressLimiter::new(config.max_sessions_per_ip),
     });
     let routes = http::configure(config.static_dir.clone());
     let mut server =

@@ -46,6 +46,8 @@ pub struct RoomConfig {
     pub ping_interval: Duration,
     /// ICE servers (and TURN credentials) told to each member in its `welcome`.
     pub ice: Arc<IceConfig>,
+    /// Longest chat message accepted, in characters.
+    pub max_chat_chars: usize,
 }
 
 impl Default for RoomConfig {
@@ -57,6 +59,7 @@ impl Default for RoomConfig {
             outbox_len: 256,
             ping_interval: Duration::from_secs(5),
             ice: Arc::new(IceConfig::default()),
+            max_chat_chars: MAX_CHAT_CHARS,
         }
     }
 }
@@ -418,12 +421,13 @@ impl Room {
 
     fn chat(&mut self, from: usize, conn: ConnId, text: String, ts: u64, out: &mut Vec<Output>) {
         let chars = text.chars().count();
-        if text.trim().is_empty() || chars > MAX_CHAT_CHARS {
+        let max = self.config.max_chat_chars;
+        if text.trim().is_empty() || chars > max {
             out.push(Output::one(
                 conn,
                 ServerMessage::error(
                     ErrorCode::InvalidChat,
-                    format!("A chat message must have 1 to {MAX_CHAT_CHARS} characters and not be blank."),
+                    format!("A chat message must have 1 to {max} characters and not be blank."),
                 ),
             ));
             return;

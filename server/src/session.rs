@@ -22,6 +22,7 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use treff_shared::{close_code, ClientMessage, ErrorCode, RoomName, ServerMessage};
 
+use crate::limits::{AddressGuard, TokenBucket};
 use crate::registry::{FindRoom, Registry};
 use crate::room::{ConnId, Input};
 use crate::room_actor::{FromSession, Join, JoinRefused, RoomActor, ToSession};
@@ -45,6 +46,14 @@ pub struct SessionConfig {
     pub heartbeat_interval: Duration,
     /// Silence after which the connection is declared lost.
     pub client_timeout: Duration,
+    /// Average frames per second allowed, and the burst.
+    pub frame_rate: (f32, f32),
+    /// Average chat messages per second allowed, and the burst.
+    pub chat_rate: (f32, f32),
+    /// Longest display name, in characters.
+    pub max_name_chars: usize,
+    /// Longest room name, in characters.
+    pub max_room_chars: usize,
 }
 
 /// Where a session is in its life.
@@ -73,18 +82,29 @@ pub struct WsSession {
     errors: (u32, Instant),
     /// Set on the first successful join: the join deadline no longer applies after a leave.
     ever_joined: bool,
+    /// Rate limit of all frames.
+    frames: TokenBucket,
+    /// Rate limit of chat messages.
+    chats: TokenBucket,
+    /// This session's place in the per-address limit; `None` when the address was over it.
+    address: Option<AddressGuard>,
 }
 
 impl WsSession {
-    /// A session for connection `conn`.
+    /// A session for connection `conn`; `address` is `None` when the client's address already
+    /// has too many sessions, and the session then only says so and closes.
     pub fn new(
         conn: ConnId,
         config: Arc<SessionConfig>,
         registry: Addr<Registry>,
         stats: Arc<Stats>,
+        address: Option<AddressGuard>,
     ) -> WsSession {
         let now = Instant::now();
         WsSession {
+            frames: TokenBucket::new(config.frame_rate.0, config.frame_rate.1, now),
+            chats: TokenBucket::new(config.chat_rate.0, config.chat_rate.1, now),
+            address,
             conn,
             config,
             registry,
@@ -133,6 +153,13 @@ impl WsSession {
             );
             return self.reject(ctx, ErrorCode::FrameTooLarge, message);
         }
+        if !self.frames.try_take(Instant::now()) {
+            let message = format!(
+                "More than {} frames per second; this frame was dropped, slow down.",
+                self.config.frame_rate.0
+            );
+            return self.reject(ctx, ErrorCode::RateLimited, message);
+        }
         let msg = match ClientMessage::decode(text) {
             Ok(msg) => msg,
             Err(err) => return self.reject(ctx, err.code, err.message),
@@ -149,6 +176,20 @@ impl WsSession {
                 },
                 State::Idle,
             ) => {
+                if room.as_str().chars().count() > self.config.max_room_chars {
+                    let message = format!(
+                        "A room name on this server has at most {} characters.",
+                        self.config.max_room_chars
+                    );
+                    return self.reject(ctx, ErrorCode::InvalidRoom, message);
+                }
+                if name.as_str().chars().count() > self.config.max_name_chars {
+                    let message = format!(
+                        "A display name on this server has at most {} characters.",
+                        self.config.max_name_chars
+                    );
+                    return self.reject(ctx, ErrorCode::InvalidName, message);
+                }
                 let join = Join {
                     conn: self.conn,
                     session: ctx.address().recipient(),
@@ -169,7 +210,16 @@ impl WsSession {
             (ClientMessage::Leave, State::Joined { .. }) => Input::Leave,
             (ClientMessage::Signal { to, data }, _) => Input::Signal { to, data },
             // The room stamps the time, so a client cannot backdate its messages.
-            (ClientMessage::Chat { text }, _) => Input::Chat { text, ts: 0 },
+            (ClientMessage::Chat { text }, _) => {
+                if !self.chats.try_take(Instant::now()) {
+                    let message = format!(
+                        "More than {} chat messages per second; this one was not sent.",
+                        self.config.chat_rate.0
+                    );
+                    return self.reject(ctx, ErrorCode::RateLimited, message);
+                }
+                Input::Chat { text, ts: 0 }
+            }
             (ClientMessage::Media(media), _) => Input::Media(media),
         };
         if let State::Joined { room } = &self.state {
@@ -238,6 +288,18 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.stats.sessions_open(1);
+        if self.address.is_none() {
+            let message =
+                "Too many open connections from your address; close another tab or device first."
+                    .to_owned();
+            self.stats.error(ErrorCode::TooManySessions);
+            self.send(
+                ctx,
+                &ServerMessage::error(ErrorCode::TooManySessions, message),
+            );
+            self.close(ctx, close_code::TOO_MANY_SESSIONS, "too many sessions");
+            return;
+        }
         ctx.run_later(self.config.join_timeout, |act, ctx| {
             if matches!(act.state, State::Idle) && !act.ever_joined {
                 let message = format!(

@@ -265,11 +265,16 @@ pub enum ErrorCode {
     JoinTimeout,
     /// The server is busy or shutting down; try again.
     Unavailable,
+    /// Frames (or chat messages) arrive faster than the server's rate limit; the frame was
+    /// dropped.
+    RateLimited,
+    /// This client address already has as many open sessions as the server allows.
+    TooManySessions,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::InvalidFrame,
@@ -286,6 +291,8 @@ impl ErrorCode {
         ErrorCode::TooManyRooms,
         ErrorCode::JoinTimeout,
         ErrorCode::Unavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::TooManySessions,
     ];
 
     /// The code as it appears on the wire, e.g. `"bad-json"`.
@@ -307,6 +314,8 @@ impl ErrorCode {
             ErrorCode::TooManyRooms => "too-many-rooms",
             ErrorCode::JoinTimeout => "join-timeout",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::TooManySessions => "too-many-sessions",
         }
     }
 }
@@ -327,6 +336,8 @@ pub mod close_code {
     pub const REPLACED: u16 = 4003;
     /// The heartbeat went silent for longer than the client timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4004;
+    /// The client address has too many open sessions.
+    pub const TOO_MANY_SESSIONS: u16 = 4007;
     /// The server is shutting down or restarting: reconnect with backoff and resume.
     pub const SERVER_RESTART: u16 = 1012;
 }
@@ -621,6 +632,16 @@ mod tests {
             code(r#"{"type":"join","room":"ok","name":"a\u0007b"}"#),
             ErrorCode::InvalidName
         );
+    }
+
+    #[test]
+    fn error_code_names_match_serde() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
     }
 
     #[test]

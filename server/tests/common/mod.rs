@@ -193,7 +193,9 @@ impl Client {
             })))
             .await
             .unwrap();
-        let _ = self.next_event(PATIENCE).await;
+        // Wait for the server's close: dropping the socket earlier could cut the close frame
+        // off (the server then sees a broken connection, not a normal close).
+        while let Some(Event::Frame(_)) = self.next_event(PATIENCE).await {}
     }
 
     /// Drops the TCP connection without a close frame, like a crashed browser.
