@@ -101,8 +101,10 @@ struct Inner {
     url: String,
     join: RefCell<JoinParams>,
     resume_token: RefCell<Option<String>>,
-    /// The current connection's command channel, present while joined.
+    /// The current connection's command channel, present while a socket is open.
     commands: RefCell<Option<mpsc::UnboundedSender<Command>>>,
+    /// The current connection got its `welcome`: frames other than `join` may be sent.
+    joined: Cell<bool>,
     /// Set by `leave`, checked between connections.
     stopped: Cell<bool>,
     on_event: Box<dyn Fn(SignalingEvent)>,
@@ -128,6 +130,7 @@ impl Signaling {
             join: RefCell::new(JoinParams { room, name, media }),
             resume_token: RefCell::new(None),
             commands: RefCell::new(None),
+            joined: Cell::new(false),
             stopped: Cell::new(false),
             on_event: Box::new(on_event),
         });
@@ -151,6 +154,9 @@ impl Signaling {
 
     /// Sends a frame if the room is joined; returns whether it was handed to the socket.
     pub fn send(&self, message: &ClientMessage) -> bool {
+        if !self.inner.joined.get() {
+            return false;
+        }
         match self.inner.commands.borrow().as_ref() {
             Some(tx) => tx.unbounded_send(Command::Send(message.encode())).is_ok(),
             None => false,
@@ -180,6 +186,7 @@ async fn run(inner: Rc<Inner>) {
         }
         (inner.on_event)(SignalingEvent::Connecting { attempt });
         let (ended, welcomed) = connect_once(&inner).await;
+        inner.joined.set(false);
         inner.commands.borrow_mut().take();
         match ended {
             Ended::Left => return,
@@ -267,15 +274,19 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
         return (Ended::Lost("the server is unreachable".into()), false);
     }
     let (tx, mut rx) = mpsc::unbounded::<Command>();
+    // From here on `leave` reaches this connection, welcomed or not.
+    *inner.commands.borrow_mut() = Some(tx);
+    if inner.stopped.get() {
+        // `leave` came while the socket was opening.
+        let _ = ws.close(Some(1000), Some("leave"));
+        return (Ended::Left, false);
+    }
     let mut welcomed = false;
     let mut interval = DEFAULT_PING_MS as f64;
     let mut last_heard = js::now_ms();
     let mut next_ping = last_heard + interval;
 
     loop {
-        if inner.stopped.get() && !welcomed {
-            return (Ended::Left, welcomed);
-        }
         let now = js::now_ms();
         let deadline = last_heard + interval * SILENT_INTERVALS as f64;
         if now >= deadline {
@@ -349,7 +360,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                         interval = welcome.ping_interval_ms.max(100) as f64;
                         next_ping = last_heard + interval;
                         *inner.resume_token.borrow_mut() = Some(welcome.resume_token.clone());
-                        *inner.commands.borrow_mut() = Some(tx.clone());
+                        inner.joined.set(true);
                     }
                     ServerMessage::Error { code, message } if !welcomed => {
                         if is_refusal(*code) {
