@@ -57,9 +57,16 @@ web_toolchain() {
 }
 
 # Node and npm run wasm-opt (npm's binaryen; Debian's is too old for rustc's output) and the
-# browser tests.
+# browser tests. playwright-core needs Node.js 20 or newer (Debian 12's own nodejs is 18).
 node_tools() {
-    command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+    command -v node >/dev/null 2>&1 || apt_install nodejs
+    command -v npm >/dev/null 2>&1 || apt_install npm
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]')"
+    if (( major < 20 )); then
+        echo "install-deps: Node.js $(node --version) is too old; the browser tests need 20 or newer" >&2
+        return 1
+    fi
 }
 
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
