@@ -111,6 +111,18 @@ test_tools() {
     apt_install util-linux iproute2 curl
 }
 
+# The server links openssl; scripts/gen-certs.sh uses the openssl command.
+server_build() {
+    apt_install pkg-config libssl-dev openssl
+}
+
+# The deployment test validates compose.yaml with docker-compose (no container engine needed);
+# the TURN tests run Debian's coturn on loopback.
+server_test_tools() {
+    apt_install docker-compose coturn
+}
+
+server_build
 web_toolchain
 node_tools
 wasm_bindgen_cli
@@ -118,5 +130,6 @@ npm_packages
 if [[ $MODE == all ]]; then
     browser
     test_tools
+    server_test_tools
 fi
 log "done"
