@@ -5,7 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use treff_shared::{
-    ClientMessage, DisplayName, ErrorCode, MediaState, PeerId, RoomName, ServerMessage,
+    ClientMessage, DisplayName, ErrorCode, LeaveReason, MediaState, PeerId, Role, RoomName,
+    ServerMessage,
 };
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -478,6 +479,35 @@ impl Inner {
                 (self.dispatch)(Action::PeerMedia(peer_id, media));
             }
             ServerMessage::Pong => {}
+            ServerMessage::Removed { reason } => {
+                self.shutdown();
+                let message = match reason {
+                    LeaveReason::RoomEnded => "A moderator ended the room for everyone.",
+                    _ => "A moderator removed you from the room.",
+                };
+                (self.dispatch)(Action::Rejected(message.into()));
+            }
+            ServerMessage::MuteRequested { .. } => (self.dispatch)(Action::Notify(
+                NoticeKind::Info,
+                "A moderator asks you to turn your microphone off.".into(),
+            )),
+            ServerMessage::RoomState { locked } => {
+                let message = if locked {
+                    "A moderator locked the room: nobody new can join."
+                } else {
+                    "A moderator unlocked the room."
+                };
+                (self.dispatch)(Action::Notify(NoticeKind::Info, message.into()));
+            }
+            ServerMessage::Role { peer_id, role } => {
+                let me = self.self_id.borrow().as_ref() == Some(&peer_id);
+                if me && role == Role::Moderator {
+                    (self.dispatch)(Action::Notify(
+                        NoticeKind::Info,
+                        "You are now a moderator of this room.".into(),
+                    ));
+                }
+            }
             ServerMessage::Error { code, message } => match code {
                 // A signal raced with a departure: nothing the person can act on.
                 ErrorCode::UnknownPeer | ErrorCode::SignalToSelf => {

@@ -262,6 +262,8 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             name: params.name.clone(),
             resume_token: inner.resume_token.borrow().clone(),
             media: params.media,
+            password: None,
+            token: None,
         }
     };
     // Wait until the socket is open or has failed to open: sending on a failed socket only

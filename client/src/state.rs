@@ -456,7 +456,7 @@ impl Reducible for AppState {
 
 #[cfg(test)]
 mod tests {
-    use treff_shared::{DisplayName, RoomName};
+    use treff_shared::{DisplayName, Role, RoomName};
 
     use super::*;
 
@@ -480,6 +480,7 @@ mod tests {
             name: DisplayName::new(p).expect("test name"),
             media: MediaState::default(),
             status: PeerStatus::Online,
+            role: Role::Participant,
             offer: true,
             polite: false,
         }
@@ -494,6 +495,8 @@ mod tests {
             ice_servers: vec![],
             history,
             resumed,
+            role: Role::Moderator,
+            locked: false,
             ping_interval_ms: 1000,
         }))
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use clap::Parser;
+use treff_shared::Role;
 
+use crate::auth::{TokenKeyError, TokenVerifier};
 use crate::ice::IceConfig;
 use crate::room::RoomConfig;
 use crate::turn_relay::TurnRelayConfig;
@@ -21,6 +23,9 @@ pub enum ConfigError {
          --turn-listen is 0.0.0.0 or [::]"
     )]
     TurnPublicIp,
+    /// The token public key could not be loaded.
+    #[error(transparent)]
+    TokenKey(#[from] TokenKeyError),
 }
 
 /// treff: a self-hosted video conference. Serves the web app and relays WebRTC signaling
@@ -170,6 +175,23 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub max_room_chars: u16,
 
+    /// Secret for join tokens signed with HS256. With it (or --token-public-key) every join
+    /// needs a token naming the room, the display name and the role (see docs/SECURITY.md).
+    #[arg(long, env = "TREFF_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+
+    /// PEM public key (RSA for RS256, EC P-256 for ES256) that join tokens are signed for.
+    #[arg(long, env = "TREFF_TOKEN_PUBLIC_KEY", conflicts_with = "token_secret")]
+    pub token_public_key: Option<PathBuf>,
+
+    /// Clock difference tolerated when checking a token's expiry.
+    #[arg(long, env = "TREFF_TOKEN_LEEWAY", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub token_leeway: Duration,
+
+    /// Wrong room-password guesses allowed per client address and minute (after a burst of 5).
+    #[arg(long, env = "TREFF_PASSWORD_GUESSES", default_value_t = 5.0)]
+    pub password_guesses: f32,
+
     /// Log filter, in tracing's EnvFilter syntax (e.g. "info" or "treff_server=debug").
     #[arg(long, env = "TREFF_LOG", default_value = "info")]
     pub log: String,
@@ -177,6 +199,55 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TREFF_WORKERS")]
     pub workers: Option<usize>,
+
+    /// A command other than serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands of the `treff` binary besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a join token signed with --token-secret, for administrators and login systems.
+    Token(TokenArgs),
+}
+
+/// Arguments of `treff token`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// The room the token admits to ("*" for any room).
+    #[arg(long)]
+    pub room: String,
+    /// The display name the holder gets.
+    #[arg(long)]
+    pub name: String,
+    /// The holder's role.
+    #[arg(long, value_enum, default_value = "participant")]
+    pub role: RoleArg,
+    /// How long the token is valid.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+}
+
+/// A role, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// May lock the room, remove members, ask them to mute, end the room.
+    Moderator,
+    /// Sends and receives media and chat.
+    Participant,
+    /// Receives media only.
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Moderator => Role::Moderator,
+            RoleArg::Participant => Role::Participant,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
 }
 
 impl Config {
@@ -212,6 +283,17 @@ impl Config {
         }))
     }
 
+    /// The token verifier, when tokens are configured.
+    pub fn tokens(&self) -> Result<Option<TokenVerifier>, ConfigError> {
+        if let Some(secret) = &self.token_secret {
+            return Ok(Some(TokenVerifier::hs256(secret, self.token_leeway)));
+        }
+        match &self.token_public_key {
+            Some(path) => Ok(Some(TokenVerifier::public_key(path, self.token_leeway)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The room rules derived from this configuration.
     pub fn room_config(&self) -> RoomConfig {
         RoomConfig {
@@ -221,6 +303,8 @@ impl Config {
             ping_interval: self.heartbeat_interval,
             ice: Arc::new(self.ice_config()),
             max_chat_chars: usize::from(self.max_chat_chars),
+            // With tokens, roles come from the login system only.
+            promote_moderators: self.token_secret.is_none() && self.token_public_key.is_none(),
             ..RoomConfig::default()
         }
     }

@@ -79,12 +79,16 @@ async fn websocket(
     if address.is_none() {
         tracing::info!(%ip, "too many sessions from one address");
     }
+    let query_token = web::Query::<WsQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token);
     let session = WsSession::new(
         conn,
         state.session_config.clone(),
         state.registry.clone(),
         state.stats.clone(),
-        address,
+        (ip, address),
+        query_token,
     );
     // Frames up to 16 times the limit are read and answered with `frame-too-large`; beyond
     // that the codec refuses them and the connection closes with 1009 (message too big).
@@ -92,6 +96,13 @@ async fn websocket(
     ws::WsResponseBuilder::new(session, &req, stream)
         .codec(actix_http::ws::Codec::new().max_size(hard_limit))
         .start()
+}
+
+/// Query parameters of `/ws`.
+#[derive(Debug, serde::Deserialize)]
+struct WsQuery {
+    /// A join token, for clients that cannot put it into the join frame.
+    token: Option<String>,
 }
 
 /// True when `origin` is the server's own (same host and port as `host`) or listed.

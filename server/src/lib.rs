@@ -4,6 +4,7 @@
 //! | concern | module |
 //! |---|---|
 //! | flags and defaults | [`config`] |
+//! | passwords, wrong-guess limit, join tokens | [`auth`] |
 //! | the rules of a room (sans-IO, unit-tested) | [`room`] |
 //! | the room actor delivering those rules' output | [`room_actor`] |
 //! | finding or creating rooms by name | [`registry`] |
@@ -15,6 +16,7 @@
 //! | TLS | [`tls`] |
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod ice;
@@ -83,7 +85,10 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             }
         });
     }
-    let registry = registry::Registry::new(room_config, config.max_rooms, stats.clone()).start();
+    let guesses = Arc::new(auth::GuessLimiter::new(config.password_guesses, 5.0));
+    let registry =
+        registry::Registry::new(room_config, config.max_rooms, stats.clone(), guesses).start();
+    let tokens = config.tokens()?.map(Arc::new);
     let state = web::Data::new(http::AppState {
         registry: registry.clone(),
         session_config: Arc::new(session::SessionConfig {
@@ -95,6 +100,7 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             chat_rate: (config.chat_rate, config.chat_burst),
             max_name_chars: usize::from(config.max_name_chars),
             max_room_chars: usize::from(config.max_room_chars),
+            tokens,
         }),
         stats,
         allowed_origins: config.allowed_origins.clone(),

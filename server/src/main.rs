@@ -4,11 +4,22 @@
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use treff_server::auth::mint_token;
+use treff_server::config::Command;
 use treff_server::Config;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(Command::Token(args)) = &config.command {
+        let secret = config
+            .token_secret
+            .as_deref()
+            .context("treff token needs --token-secret (or TREFF_TOKEN_SECRET)")?;
+        let token = mint_token(secret, &args.room, &args.name, args.role.into(), args.ttl);
+        println!("{token}");
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
         .init();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use treff_shared::{ErrorCode, RoomName};
 
+use crate::auth::GuessLimiter;
 use crate::room::RoomConfig;
 use crate::room_actor::{JoinRefused, RoomActor};
 use crate::stats::Stats;
@@ -43,18 +44,25 @@ pub struct Registry {
     room_config: RoomConfig,
     max_rooms: usize,
     stats: Arc<Stats>,
+    guesses: Arc<GuessLimiter>,
     shutting_down: bool,
 }
 
 impl Registry {
     /// An empty registry creating rooms with `room_config`, at most `max_rooms` at once.
-    pub fn new(room_config: RoomConfig, max_rooms: usize, stats: Arc<Stats>) -> Registry {
+    pub fn new(
+        room_config: RoomConfig,
+        max_rooms: usize,
+        stats: Arc<Stats>,
+        guesses: Arc<GuessLimiter>,
+    ) -> Registry {
         Registry {
             rooms: HashMap::new(),
             next_instance: 1,
             room_config,
             max_rooms,
             stats,
+            guesses,
             shutting_down: false,
         }
     }
@@ -97,6 +105,7 @@ impl Handler<FindRoom> for Registry {
             instance,
             ctx.address().recipient(),
             self.stats.clone(),
+            self.guesses.clone(),
         )
         .start();
         self.rooms.insert(msg.name, (instance, addr.clone()));

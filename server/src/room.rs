@@ -14,6 +14,15 @@
 //! perfect-negotiation pattern. A newcomer therefore offers to everyone already present, and
 //! nobody present has to react to `peer-joined` other than by waiting for an offer. The rule
 //! depends only on join order, so it is the same for both sides of every pair, whatever the ids.
+//!
+//! # Roles
+//!
+//! The member who creates a room is its moderator (unless a token assigns roles). Moderators may
+//! lock the room, remove members, ask them to mute and end the room. When the last moderator
+//! leaves, the earliest remaining participant takes over, so a room never loses its controls.
+//! Viewers receive only: the room refuses their media announcements and any session description
+//! of theirs that would send media. A password, set by the creator, is checked by the shell
+//! (hashing is slow and belongs off this struct); the room only records that it was verified.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,7 +31,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
-    PeerStatus, RoomName, ServerMessage, SignalData, Welcome, MAX_CHAT_CHARS,
+    PeerStatus, Role, RoomName, ServerMessage, SignalData, Welcome, MAX_CHAT_CHARS,
 };
 
 use crate::ice::IceConfig;
@@ -48,6 +57,8 @@ pub struct RoomConfig {
     pub ice: Arc<IceConfig>,
     /// Longest chat message accepted, in characters.
     pub max_chat_chars: usize,
+    /// Promote a participant when the last moderator leaves (off when tokens assign roles).
+    pub promote_moderators: bool,
 }
 
 impl Default for RoomConfig {
@@ -60,6 +71,7 @@ impl Default for RoomConfig {
             ping_interval: Duration::from_secs(5),
             ice: Arc::new(IceConfig::default()),
             max_chat_chars: MAX_CHAT_CHARS,
+            promote_moderators: true,
         }
     }
 }
@@ -117,6 +129,14 @@ pub enum Input {
     Leave,
     /// The connection broke or went silent: hold the member for the grace period.
     Lost,
+    /// Moderator: lock or unlock the room.
+    Lock(bool),
+    /// Moderator: remove a member.
+    Kick(PeerId),
+    /// Moderator: ask a member to mute.
+    RequestMute(PeerId),
+    /// Moderator: end the room for everyone.
+    EndRoom,
 }
 
 /// Why a join was refused.
@@ -125,6 +145,15 @@ pub enum JoinError {
     /// The room already has `capacity` members.
     #[error("The room is full ({0} participants); try again later or use another room.")]
     Full(usize),
+    /// A moderator locked the room.
+    #[error("The room is locked: a moderator must unlock it before anyone new can join.")]
+    Locked,
+    /// The room has a password and the join did not prove it.
+    #[error("This room has a password; enter it to join.")]
+    PasswordRequired,
+    /// The password was checked and does not match.
+    #[error("The password is not right.")]
+    WrongPassword,
 }
 
 impl JoinError {
@@ -132,6 +161,9 @@ impl JoinError {
     pub fn code(&self) -> ErrorCode {
         match self {
             JoinError::Full(_) => ErrorCode::RoomFull,
+            JoinError::Locked => ErrorCode::RoomLocked,
+            JoinError::PasswordRequired => ErrorCode::PasswordRequired,
+            JoinError::WrongPassword => ErrorCode::WrongPassword,
         }
     }
 }
@@ -158,6 +190,35 @@ pub struct JoinRequest {
     pub resume_token: Option<String>,
     /// Wall-clock time of the join in Unix seconds (TURN credentials expire relative to it).
     pub unix_time: u64,
+    /// The role a token assigned; `None` lets the room decide (creator: moderator).
+    pub role: Option<Role>,
+    /// What the shell established about the room password.
+    pub password: Password,
+}
+
+/// What the shell established about the room password for one join.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Password {
+    /// No password was given (or none was needed).
+    #[default]
+    None,
+    /// The given password matched the room's hash.
+    Verified,
+    /// The hash of a password for a room this join creates.
+    Set(String),
+}
+
+/// What a join needs before [`Room::join`] can decide, as seen by the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The join resumes a member: no checks.
+    Resume,
+    /// The room is empty: this join creates it (and may set its password).
+    Create,
+    /// The room has a password: verify the given one against this hash first.
+    Password(String),
+    /// Nothing to verify.
+    Open,
 }
 
 #[derive(Debug)]
@@ -166,6 +227,7 @@ struct Member {
     name: DisplayName,
     resume_token: String,
     media: MediaState,
+    role: Role,
     /// The live connection, or `None` while the member is being resumed.
     conn: Option<ConnId>,
     /// When the connection broke; the member is dropped at `lost_at + grace`.
@@ -193,6 +255,10 @@ pub struct Room {
     members: Vec<Member>,
     history: VecDeque<ChatMessage>,
     next_chat_id: u64,
+    /// PHC string of the room's password, set by its creator.
+    password_hash: Option<String>,
+    /// A locked room admits resumes only.
+    locked: bool,
 }
 
 impl Room {
@@ -204,6 +270,8 @@ impl Room {
             members: Vec::new(),
             history: VecDeque::new(),
             next_chat_id: 1,
+            password_hash: None,
+            locked: false,
         }
     }
 
@@ -232,6 +300,19 @@ impl Room {
         self.index_of_conn(conn).map(|i| &self.members[i].peer_id)
     }
 
+    /// What the shell must establish before calling [`Room::join`] for this resume token.
+    pub fn admission(&self, resume_token: Option<&str>) -> Admission {
+        if resume_token.is_some_and(|t| self.members.iter().any(|m| m.resume_token == t)) {
+            Admission::Resume
+        } else if self.members.is_empty() {
+            Admission::Create
+        } else if let Some(hash) = &self.password_hash {
+            Admission::Password(hash.clone())
+        } else {
+            Admission::Open
+        }
+    }
+
     /// Admits a connection: either a new member or, with a valid resume token, an existing one.
     pub fn join(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
         let resumed = req
@@ -245,15 +326,43 @@ impl Room {
     }
 
     fn admit(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+        let creating = self.members.is_empty();
+        if !creating {
+            if self.locked {
+                return Err(JoinError::Locked);
+            }
+            if self.password_hash.is_some() && req.password != Password::Verified {
+                return Err(JoinError::PasswordRequired);
+            }
+        }
         if self.members.len() >= self.config.capacity {
             return Err(JoinError::Full(self.config.capacity));
         }
+        if creating {
+            // A new room starts unlocked, with the creator's password if any.
+            self.locked = false;
+            self.password_hash = match req.password {
+                Password::Set(hash) => Some(hash),
+                _ => None,
+            };
+        }
+        let role = req.role.unwrap_or(if creating {
+            Role::Moderator
+        } else {
+            Role::Participant
+        });
+        let media = if role == Role::Viewer {
+            MediaState::default()
+        } else {
+            req.media
+        };
         let peer_id = self.fresh_peer_id();
         self.members.push(Member {
             peer_id: peer_id.clone(),
             name: req.name,
             resume_token: random_token(),
-            media: req.media,
+            media,
+            role,
             conn: Some(req.conn),
             lost_at: None,
             outbox: VecDeque::new(),
@@ -287,8 +396,13 @@ impl Room {
             });
         }
         let was_lost = member.lost_at.take().is_some();
-        let media_changed = member.media != req.media;
-        member.media = req.media;
+        let media = if member.role == Role::Viewer {
+            MediaState::default()
+        } else {
+            req.media
+        };
+        let media_changed = member.media != media;
+        member.media = media;
         member.name = req.name;
         let pending: Vec<ServerMessage> = member.outbox.drain(..).collect();
         let peer_id = member.peer_id.clone();
@@ -315,7 +429,7 @@ impl Room {
                 index,
                 ServerMessage::Media {
                     peer_id: peer_id.clone(),
-                    media: req.media,
+                    media,
                 },
                 &mut out,
             );
@@ -339,12 +453,74 @@ impl Room {
         match input {
             Input::Signal { to, data } => self.signal(from, conn, to, data, &mut out),
             Input::Chat { text, ts } => self.chat(from, conn, text, ts, &mut out),
+            Input::Media(media)
+                if self.members[from].role == Role::Viewer && media != MediaState::default() =>
+            {
+                out.push(forbidden(
+                    conn,
+                    "Viewers receive only; they cannot send media.",
+                ));
+            }
             Input::Media(media) => {
                 self.members[from].media = media;
                 let peer_id = self.members[from].peer_id.clone();
                 self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
             }
             Input::Leave => self.remove(from, LeaveReason::Left, &mut out),
+            Input::Lock(_) | Input::Kick(_) | Input::RequestMute(_) | Input::EndRoom
+                if self.members[from].role != Role::Moderator =>
+            {
+                out.push(forbidden(conn, "Only a moderator may do this."));
+            }
+            Input::Lock(locked) => {
+                self.locked = locked;
+                let to = self.members.iter().filter_map(|m| m.conn).collect();
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::RoomState { locked },
+                });
+            }
+            Input::Kick(target) => match self.index_of_peer(&target) {
+                None => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not in this room."),
+                    ),
+                )),
+                Some(index) if index == from => {
+                    out.push(forbidden(conn, "Use leave to leave the room yourself."));
+                }
+                Some(index) => {
+                    self.eject(index, LeaveReason::Kicked, close_code::KICKED, &mut out);
+                    self.remove(index, LeaveReason::Kicked, &mut out);
+                }
+            },
+            Input::RequestMute(target) => match self.index_of_peer(&target) {
+                Some(index) if index != from => {
+                    let by = self.members[from].peer_id.clone();
+                    self.deliver(index, ServerMessage::MuteRequested { by }, &mut out);
+                }
+                _ => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not another member of this room."),
+                    ),
+                )),
+            },
+            Input::EndRoom => {
+                for index in 0..self.members.len() {
+                    self.eject(
+                        index,
+                        LeaveReason::RoomEnded,
+                        close_code::ROOM_ENDED,
+                        &mut out,
+                    );
+                }
+                self.members.clear();
+                self.history.clear();
+            }
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
@@ -412,6 +588,13 @@ impl Room {
             ));
             return;
         }
+        if self.members[from].role == Role::Viewer && sends_media(&data) {
+            out.push(forbidden(
+                conn,
+                "Viewers receive only; a session description of theirs must not send media.",
+            ));
+            return;
+        }
         let msg = ServerMessage::Signal {
             from: self.members[from].peer_id.clone(),
             data,
@@ -455,6 +638,21 @@ impl Room {
         });
     }
 
+    /// Tells a member it was removed and closes its connection (it gets no `peer-left`).
+    fn eject(&mut self, index: usize, reason: LeaveReason, code: u16, out: &mut Vec<Output>) {
+        if let Some(conn) = self.members[index].conn.take() {
+            out.push(Output::one(conn, ServerMessage::Removed { reason }));
+            out.push(Output::Close {
+                conn,
+                code,
+                reason: match reason {
+                    LeaveReason::Kicked => "removed by a moderator",
+                    _ => "the room ended",
+                },
+            });
+        }
+    }
+
     fn remove(&mut self, index: usize, reason: LeaveReason, out: &mut Vec<Output>) {
         let gone = self.members.remove(index);
         let to: Vec<ConnId> = self.members.iter().filter_map(|m| m.conn).collect();
@@ -478,6 +676,28 @@ impl Room {
                 self.config.outbox_len,
             );
         }
+        self.promote_if_needed(out);
+    }
+
+    /// Without any moderator left, the earliest participant becomes one (unless tokens decide).
+    fn promote_if_needed(&mut self, out: &mut Vec<Output>) {
+        if !self.config.promote_moderators || self.members.iter().any(|m| m.role == Role::Moderator)
+        {
+            return;
+        }
+        let Some(index) = self
+            .members
+            .iter()
+            .position(|m| m.role == Role::Participant)
+        else {
+            return;
+        };
+        self.members[index].role = Role::Moderator;
+        let msg = ServerMessage::Role {
+            peer_id: self.members[index].peer_id.clone(),
+            role: Role::Moderator,
+        };
+        self.broadcast_except(usize::MAX, msg, out);
     }
 
     /// Sends to one member now, or keeps the frame for it while it is being resumed.
@@ -520,6 +740,8 @@ impl Room {
             ice_servers: self.config.ice.servers_for(&member.peer_id, unix_time),
             history: self.history.iter().cloned().collect(),
             resumed,
+            role: member.role,
+            locked: self.locked,
             ping_interval_ms: self.config.ping_interval.as_millis() as u64,
         })
     }
@@ -532,6 +754,7 @@ impl Room {
             name: m.name.clone(),
             media: m.media,
             status: m.status(),
+            role: m.role,
             offer: viewer > subject,
             polite: viewer < subject,
         }
@@ -567,6 +790,21 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn forbidden(conn: ConnId, message: &str) -> Output {
+    Output::one(conn, ServerMessage::error(ErrorCode::Forbidden, message))
+}
+
+/// True when a session description would send media (any m-line that is sendrecv or sendonly).
+fn sends_media(data: &SignalData) -> bool {
+    match data {
+        SignalData::Description(desc) => desc
+            .sdp
+            .lines()
+            .any(|line| matches!(line.trim_end(), "a=sendrecv" | "a=sendonly")),
+        SignalData::Candidate(_) => false,
+    }
+}
+
 fn push_bounded(queue: &mut VecDeque<ServerMessage>, msg: ServerMessage, limit: usize) {
     if queue.len() >= limit {
         queue.pop_front();
@@ -597,6 +835,8 @@ mod tests {
             media: MediaState::default(),
             resume_token: None,
             unix_time: 0,
+            role: None,
+            password: Password::None,
         })
         .unwrap()
     }
@@ -833,6 +1073,8 @@ mod tests {
             media: MediaState::default(),
             resume_token: None,
             unix_time: 0,
+            role: None,
+            password: Password::None,
         });
         assert_eq!(refused.unwrap_err(), JoinError::Full(2));
         assert_eq!(r.len(), 2);
@@ -876,6 +1118,8 @@ mod tests {
                 media: MediaState::default(),
                 resume_token: Some(token),
                 unix_time: 0,
+                role: None,
+                password: Password::None,
             })
             .unwrap();
         assert_eq!(joined.peer_id, a.peer_id);
@@ -918,15 +1162,22 @@ mod tests {
         let t0 = Instant::now();
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
-        join(&mut r, 2, "Bob");
+        let (b, _) = join(&mut r, 2, "Bob");
         r.handle(1, Input::Lost, t0);
         let out = r.handle_timeout(t0 + Duration::from_secs(20));
         assert_eq!(
             frames_to(&out, 2),
-            vec![ServerMessage::PeerLeft {
-                peer_id: a.peer_id.clone(),
-                reason: LeaveReason::Timeout
-            }]
+            vec![
+                ServerMessage::PeerLeft {
+                    peer_id: a.peer_id.clone(),
+                    reason: LeaveReason::Timeout
+                },
+                // Ada created the room; without her, Bob takes over the controls.
+                ServerMessage::Role {
+                    peer_id: b.peer_id,
+                    role: Role::Moderator
+                }
+            ]
         );
         // The old token now makes a new member.
         let (joined, _) = r
@@ -936,6 +1187,8 @@ mod tests {
                 media: MediaState::default(),
                 resume_token: Some(token),
                 unix_time: 0,
+                role: None,
+                password: Password::None,
             })
             .unwrap();
         assert!(!joined.resumed);
@@ -954,6 +1207,8 @@ mod tests {
                 media: MediaState::default(),
                 resume_token: Some(token),
                 unix_time: 0,
+                role: None,
+                password: Password::None,
             })
             .unwrap();
         assert!(out.contains(&Output::Close {

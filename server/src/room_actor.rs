@@ -6,15 +6,20 @@
 //! deadline the room reports.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
+use actix_web::web;
 use bytestring::ByteString;
-use treff_shared::{close_code, DisplayName, ErrorCode, MediaState, RoomName, ServerMessage};
+use treff_shared::{close_code, DisplayName, ErrorCode, MediaState, Role, RoomName, ServerMessage};
 
+use crate::auth::{self, GuessLimiter};
 use crate::registry::{RoomStopped, Shutdown};
-use crate::room::{ConnId, Input, JoinError, JoinRequest, Joined, Output, Room, RoomConfig};
+use crate::room::{
+    Admission, ConnId, Input, JoinError, JoinRequest, Joined, Output, Password, Room, RoomConfig,
+};
 use crate::stats::Stats;
 
 /// What a room (or the server) tells one session.
@@ -46,6 +51,12 @@ pub struct Join {
     pub media: MediaState,
     /// Resume token from the join frame.
     pub resume_token: Option<String>,
+    /// Password from the join frame.
+    pub password: Option<String>,
+    /// The role a verified token grants.
+    pub role: Option<Role>,
+    /// The client's address (wrong password guesses are limited per address).
+    pub ip: IpAddr,
 }
 
 /// A frame or connection event from a joined session.
@@ -68,6 +79,16 @@ pub struct JoinRefused {
     pub message: String,
 }
 
+impl JoinRefused {
+    /// The server cannot take the join right now.
+    pub fn unavailable() -> JoinRefused {
+        JoinRefused {
+            code: ErrorCode::Unavailable,
+            message: "The server could not open the room right now; try again.".into(),
+        }
+    }
+}
+
 impl From<JoinError> for JoinRefused {
     fn from(err: JoinError) -> Self {
         JoinRefused {
@@ -86,6 +107,7 @@ pub struct RoomActor {
     registry: Recipient<RoomStopped>,
     timer: Option<SpawnHandle>,
     stats: Arc<Stats>,
+    guesses: Arc<GuessLimiter>,
 }
 
 impl RoomActor {
@@ -96,6 +118,7 @@ impl RoomActor {
         instance: u64,
         registry: Recipient<RoomStopped>,
         stats: Arc<Stats>,
+        guesses: Arc<GuessLimiter>,
     ) -> RoomActor {
         RoomActor {
             room: Room::new(name, config),
@@ -104,6 +127,7 @@ impl RoomActor {
             registry,
             timer: None,
             stats,
+            guesses,
         }
     }
 
@@ -181,10 +205,14 @@ impl Actor for RoomActor {
     }
 }
 
-impl Handler<Join> for RoomActor {
-    type Result = Result<Joined, JoinRefused>;
-
-    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+impl RoomActor {
+    /// Runs the join through the room's rules once the password question is settled.
+    fn admit(
+        &mut self,
+        msg: Join,
+        password: Password,
+        ctx: &mut Context<Self>,
+    ) -> Result<Joined, JoinRefused> {
         let conn = msg.conn;
         let (joined, outputs) = self.room.join(JoinRequest {
             conn,
@@ -192,6 +220,8 @@ impl Handler<Join> for RoomActor {
             media: msg.media,
             resume_token: msg.resume_token,
             unix_time: unix_millis() / 1000,
+            role: msg.role,
+            password,
         })?;
         self.sessions.insert(conn, msg.session);
         if !joined.resumed {
@@ -210,11 +240,58 @@ impl Handler<Join> for RoomActor {
     }
 }
 
+impl Handler<Join> for RoomActor {
+    type Result = ResponseActFuture<Self, Result<Joined, JoinRefused>>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Self::Context) -> Self::Result {
+        let given = msg.password.clone().filter(|p| !p.is_empty());
+        match (self.room.admission(msg.resume_token.as_deref()), given) {
+            (Admission::Resume | Admission::Open, _) | (Admission::Create, None) => {
+                Box::pin(fut::ready(self.admit(msg, Password::None, ctx)))
+            }
+            (Admission::Create, Some(password)) => {
+                // Hashing is slow on purpose: off the room's thread.
+                let hashing = web::block(move || auth::hash_password(&password));
+                Box::pin(
+                    hashing
+                        .into_actor(self)
+                        .map(move |hash, act, ctx| match hash {
+                            Ok(hash) => act.admit(msg, Password::Set(hash), ctx),
+                            Err(_) => Err(JoinRefused::unavailable()),
+                        }),
+                )
+            }
+            (Admission::Password(_), None) => {
+                Box::pin(fut::ready(Err(JoinError::PasswordRequired.into())))
+            }
+            (Admission::Password(hash), Some(password)) => {
+                if !self.guesses.try_guess(msg.ip, Instant::now()) {
+                    return Box::pin(fut::ready(Err(JoinRefused {
+                        code: ErrorCode::RateLimited,
+                        message: "Too many wrong passwords from your address; wait a minute."
+                            .into(),
+                    })));
+                }
+                let checking = web::block(move || auth::verify_password(&password, &hash));
+                Box::pin(checking.into_actor(self).map(move |ok, act, ctx| match ok {
+                    Ok(true) => act.admit(msg, Password::Verified, ctx),
+                    Ok(false) => {
+                        tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
+                        Err(JoinError::WrongPassword.into())
+                    }
+                    Err(_) => Err(JoinRefused::unavailable()),
+                }))
+            }
+        }
+    }
+}
+
 impl Handler<FromSession> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: FromSession, ctx: &mut Self::Context) {
         let ends_connection = matches!(msg.input, Input::Leave | Input::Lost);
+        let may_empty = ends_connection || matches!(msg.input, Input::Kick(_) | Input::EndRoom);
         if ends_connection {
             if let Some(peer) = self.room.peer_of(msg.conn) {
                 tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");
@@ -235,7 +312,7 @@ impl Handler<FromSession> for RoomActor {
             self.sessions.remove(&msg.conn);
         }
         self.deliver(outputs);
-        if ends_connection {
+        if may_empty {
             self.after_change(ctx);
         }
     }

@@ -15,6 +15,7 @@
 //!   noticed within `client_timeout + heartbeat_interval` = 15 s.
 //! - A lost member keeps its place for the room's resume grace period.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use actix::prelude::*;
 use actix_web_actors::ws;
 use treff_shared::{close_code, ClientMessage, ErrorCode, RoomName, ServerMessage};
 
+use crate::auth::{TokenVerifier, MAX_PASSWORD_BYTES};
 use crate::limits::{AddressGuard, TokenBucket};
 use crate::registry::{FindRoom, Registry};
 use crate::room::{ConnId, Input};
@@ -54,6 +56,8 @@ pub struct SessionConfig {
     pub max_name_chars: usize,
     /// Longest room name, in characters.
     pub max_room_chars: usize,
+    /// When set, every join needs a token this verifier accepts.
+    pub tokens: Option<Arc<TokenVerifier>>,
 }
 
 /// Where a session is in its life.
@@ -88,6 +92,11 @@ pub struct WsSession {
     chats: TokenBucket,
     /// This session's place in the per-address limit; `None` when the address was over it.
     address: Option<AddressGuard>,
+    /// The client's address.
+    ip: IpAddr,
+    /// A token given in the upgrade URL (`/ws?token=...`), for clients that cannot put it in
+    /// the join frame.
+    query_token: Option<String>,
 }
 
 impl WsSession {
@@ -98,10 +107,14 @@ impl WsSession {
         config: Arc<SessionConfig>,
         registry: Addr<Registry>,
         stats: Arc<Stats>,
-        address: Option<AddressGuard>,
+        client: (IpAddr, Option<AddressGuard>),
+        query_token: Option<String>,
     ) -> WsSession {
         let now = Instant::now();
+        let (ip, address) = client;
         WsSession {
+            ip,
+            query_token,
             frames: TokenBucket::new(config.frame_rate.0, config.frame_rate.1, now),
             chats: TokenBucket::new(config.chat_rate.0, config.chat_rate.1, now),
             address,
@@ -173,9 +186,34 @@ impl WsSession {
                     name,
                     resume_token,
                     media,
+                    password,
+                    token,
                 },
                 State::Idle,
             ) => {
+                let (name, role) = match (&self.config.tokens, token.or(self.query_token.clone())) {
+                    (None, _) => (name, None),
+                    (Some(_), None) => {
+                        let message = "This server admits only with a signed token (from your \
+                                       organisation's login); none was given."
+                            .to_owned();
+                        return self.reject(ctx, ErrorCode::TokenRequired, message);
+                    }
+                    (Some(tokens), Some(token)) => match tokens.verify(&token, &room) {
+                        Ok((name, role)) => (name, Some(role)),
+                        Err(err) => {
+                            return self.reject(ctx, ErrorCode::InvalidToken, err.to_string())
+                        }
+                    },
+                };
+                if password
+                    .as_ref()
+                    .is_some_and(|p| p.len() > MAX_PASSWORD_BYTES)
+                {
+                    let message =
+                        format!("A room password has at most {MAX_PASSWORD_BYTES} bytes.");
+                    return self.reject(ctx, ErrorCode::InvalidFrame, message);
+                }
                 if room.as_str().chars().count() > self.config.max_room_chars {
                     let message = format!(
                         "A room name on this server has at most {} characters.",
@@ -196,6 +234,9 @@ impl WsSession {
                     name,
                     media,
                     resume_token,
+                    password,
+                    role,
+                    ip: self.ip,
                 };
                 return self.join(room, join, ctx);
             }
@@ -221,6 +262,10 @@ impl WsSession {
                 Input::Chat { text, ts: 0 }
             }
             (ClientMessage::Media(media), _) => Input::Media(media),
+            (ClientMessage::Lock { locked }, _) => Input::Lock(locked),
+            (ClientMessage::Kick { peer_id }, _) => Input::Kick(peer_id),
+            (ClientMessage::RequestMute { peer_id }, _) => Input::RequestMute(peer_id),
+            (ClientMessage::EndRoom, _) => Input::EndRoom,
         };
         if let State::Joined { room } = &self.state {
             let leaving = input == Input::Leave;

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use treff_server::room::{ConnId, Input, JoinRequest, Output, Room, RoomConfig};
+use treff_server::room::{ConnId, Input, JoinRequest, Output, Password, Room, RoomConfig};
 use treff_shared::{
     ClientMessage, DisplayName, MediaState, PeerId, RoomName, ServerMessage, SignalData,
 };
@@ -91,6 +91,7 @@ enum Op {
     Chat { conn: u8, blank: bool },
     Media { conn: u8, audio: bool },
     Wait { secs: u8 },
+    Moderate { conn: u8, action: u8, target: u8 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -103,6 +104,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (conn.clone(), any::<bool>()).prop_map(|(conn, blank)| Op::Chat { conn, blank }),
         1 => (conn.clone(), any::<bool>()).prop_map(|(conn, audio)| Op::Media { conn, audio }),
         1 => (0u8..30).prop_map(|secs| Op::Wait { secs }),
+        2 => (conn.clone(), 0u8..8, 0u8..12).prop_map(|(conn, action, target)| Op::Moderate { conn, action, target }),
     ]
 }
 
@@ -172,6 +174,8 @@ impl Model {
                     media: MediaState::default(),
                     resume_token: token,
                     unix_time: 0,
+                    role: None,
+                    password: Password::None,
                 });
                 if let Ok((joined, out)) = result {
                     for o in &out {
@@ -256,6 +260,27 @@ impl Model {
                     .get_mut(&room)
                     .unwrap()
                     .handle(c, Input::Media(media), now);
+                self.deliver(room, out);
+            }
+            Op::Moderate {
+                conn,
+                action,
+                target,
+            } => {
+                let c = self.conn_of(conn);
+                let Some(&room) = self.joined.get(&c) else {
+                    return;
+                };
+                let ids = self.rooms[&room].member_ids();
+                let target = ids[target as usize % ids.len()].clone();
+                let input = match action {
+                    0 | 1 => Input::Kick(target),
+                    2 => Input::Lock(true),
+                    3 | 4 => Input::Lock(false),
+                    5 | 6 => Input::RequestMute(target),
+                    _ => Input::EndRoom,
+                };
+                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
                 self.deliver(room, out);
             }
             Op::Wait { secs } => {

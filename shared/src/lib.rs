@@ -55,6 +55,14 @@ pub enum ClientMessage {
         /// Microphone, camera and screen state at the moment of joining.
         #[serde(default)]
         media: MediaState,
+        /// The room's password: sets it when this join creates the room, and must match it
+        /// when the room has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+        /// A signed token (JWT) naming the room, the display name and the role; required when
+        /// the server is configured for tokens.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
     },
     /// Leave the room at once; the others get `peer-left` immediately.
     Leave,
@@ -74,6 +82,23 @@ pub enum ClientMessage {
     Media(MediaState),
     /// Application-level heartbeat; the server answers `pong`.
     Ping,
+    /// Moderators only: lock the room (nobody new may join) or unlock it.
+    Lock {
+        /// True to lock.
+        locked: bool,
+    },
+    /// Moderators only: remove a member from the room.
+    Kick {
+        /// The member to remove.
+        peer_id: PeerId,
+    },
+    /// Moderators only: ask a member to turn its microphone off.
+    RequestMute {
+        /// The member asked.
+        peer_id: PeerId,
+    },
+    /// Moderators only: end the room for everyone.
+    EndRoom,
 }
 
 /// A server-to-browser frame.
@@ -120,6 +145,29 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
+    /// The room was locked or unlocked by a moderator.
+    RoomState {
+        /// True when nobody new may join.
+        locked: bool,
+    },
+    /// A member's role changed (e.g. the moderator left and another member took over).
+    Role {
+        /// The member whose role changed.
+        peer_id: PeerId,
+        /// Its new role.
+        role: Role,
+    },
+    /// A moderator asks the receiver to turn its microphone off.
+    MuteRequested {
+        /// The moderator who asked.
+        by: PeerId,
+    },
+    /// The receiver was removed from the room (kicked, or the room ended); the server closes
+    /// the connection right after. Do not reconnect.
+    Removed {
+        /// Why.
+        reason: LeaveReason,
+    },
     /// A frame was rejected; the connection stays usable unless a close follows.
     Error {
         /// Machine-readable reason.
@@ -146,6 +194,10 @@ pub struct Welcome {
     pub history: Vec<ChatMessage>,
     /// True when this join took back an existing peer id (existing calls may continue).
     pub resumed: bool,
+    /// The receiver's role in the room.
+    pub role: Role,
+    /// True when the room is locked (nobody new may join).
+    pub locked: bool,
     /// How often the client should send `ping`, in milliseconds.
     pub ping_interval_ms: u64,
 }
@@ -161,6 +213,8 @@ pub struct Peer {
     pub media: MediaState,
     /// Whether its signaling connection is up or being resumed.
     pub status: PeerStatus,
+    /// Its role in the room.
+    pub role: Role,
     /// True when the receiver must send the first offer to this member.
     pub offer: bool,
     /// True when the receiver is the polite side of this pair (it rolls back on glare).
@@ -181,6 +235,20 @@ pub struct MediaState {
     pub screen: bool,
 }
 
+/// What a member may do in its room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// May lock the room, remove members, ask them to mute, and end the room. The member who
+    /// creates a room is its moderator, unless tokens assign roles.
+    Moderator,
+    /// Sends and receives media and chat.
+    #[default]
+    Participant,
+    /// Receives media only (may still chat).
+    Viewer,
+}
+
 /// Whether a member's signaling connection is currently up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -199,6 +267,10 @@ pub enum LeaveReason {
     Left,
     /// Its connection broke and it did not resume within the grace period.
     Timeout,
+    /// A moderator removed it.
+    Kicked,
+    /// A moderator ended the room for everyone.
+    RoomEnded,
 }
 
 /// One chat message as delivered.
@@ -270,11 +342,23 @@ pub enum ErrorCode {
     RateLimited,
     /// This client address already has as many open sessions as the server allows.
     TooManySessions,
+    /// The room has a password and the join frame has none.
+    PasswordRequired,
+    /// The password does not match the room's.
+    WrongPassword,
+    /// The server requires a signed token and the join has none.
+    TokenRequired,
+    /// The token is malformed, badly signed, expired, or for another room.
+    InvalidToken,
+    /// The sender's role does not allow this frame (moderator actions, media as a viewer).
+    Forbidden,
+    /// The room is locked: nobody new may join.
+    RoomLocked,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::InvalidFrame,
@@ -293,6 +377,12 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::RateLimited,
         ErrorCode::TooManySessions,
+        ErrorCode::PasswordRequired,
+        ErrorCode::WrongPassword,
+        ErrorCode::TokenRequired,
+        ErrorCode::InvalidToken,
+        ErrorCode::Forbidden,
+        ErrorCode::RoomLocked,
     ];
 
     /// The code as it appears on the wire, e.g. `"bad-json"`.
@@ -316,6 +406,12 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::TooManySessions => "too-many-sessions",
+            ErrorCode::PasswordRequired => "password-required",
+            ErrorCode::WrongPassword => "wrong-password",
+            ErrorCode::TokenRequired => "token-required",
+            ErrorCode::InvalidToken => "invalid-token",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RoomLocked => "room-locked",
         }
     }
 }
@@ -336,6 +432,10 @@ pub mod close_code {
     pub const REPLACED: u16 = 4003;
     /// The heartbeat went silent for longer than the client timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4004;
+    /// A moderator removed this member; do not reconnect.
+    pub const KICKED: u16 = 4005;
+    /// A moderator ended the room; do not reconnect.
+    pub const ROOM_ENDED: u16 = 4006;
     /// The client address has too many open sessions.
     pub const TOO_MANY_SESSIONS: u16 = 4007;
     /// The server is shutting down or restarting: reconnect with backoff and resume.
@@ -362,7 +462,18 @@ impl DecodeError {
 }
 
 /// Wire names of every [`ClientMessage`] variant, in declaration order.
-pub const CLIENT_TYPES: &[&str] = &["join", "leave", "signal", "chat", "media", "ping"];
+pub const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "leave",
+    "signal",
+    "chat",
+    "media",
+    "ping",
+    "lock",
+    "kick",
+    "request-mute",
+    "end-room",
+];
 
 impl ClientMessage {
     /// The frame's `type` as it appears on the wire, e.g. `"signal"`.
@@ -379,6 +490,10 @@ impl ClientMessage {
             ClientMessage::Chat { .. } => 3,
             ClientMessage::Media(_) => 4,
             ClientMessage::Ping => 5,
+            ClientMessage::Lock { .. } => 6,
+            ClientMessage::Kick { .. } => 7,
+            ClientMessage::RequestMute { .. } => 8,
+            ClientMessage::EndRoom => 9,
         }
     }
 
@@ -499,6 +614,8 @@ mod tests {
                 name: DisplayName::new("Ada").unwrap(),
                 resume_token: None,
                 media: MediaState::default(),
+                password: None,
+                token: None,
             }
         );
         let resumed = ClientMessage::decode(
@@ -557,6 +674,7 @@ mod tests {
                     name: DisplayName::new("Bob").unwrap(),
                     media: MediaState::default(),
                     status: PeerStatus::Online,
+                    role: Role::Moderator,
                     offer: true,
                     polite: false,
                 }],
@@ -567,6 +685,8 @@ mod tests {
                 }],
                 history: vec![chat.clone()],
                 resumed: false,
+                role: Role::Participant,
+                locked: false,
                 ping_interval_ms: 5000,
             }),
             ServerMessage::PeerStatus {
@@ -579,6 +699,15 @@ mod tests {
             },
             ServerMessage::Chat(chat),
             ServerMessage::Pong,
+            ServerMessage::RoomState { locked: true },
+            ServerMessage::Role {
+                peer_id: p.clone(),
+                role: Role::Viewer,
+            },
+            ServerMessage::MuteRequested { by: p.clone() },
+            ServerMessage::Removed {
+                reason: LeaveReason::Kicked,
+            },
         ];
         for frame in frames {
             assert_eq!(ServerMessage::decode(&frame.encode()).unwrap(), frame);
@@ -596,6 +725,22 @@ mod tests {
                 video: true,
                 screen: true,
             }),
+            ClientMessage::Lock { locked: true },
+            ClientMessage::Kick {
+                peer_id: PeerId::new("p2").unwrap(),
+            },
+            ClientMessage::RequestMute {
+                peer_id: PeerId::new("p2").unwrap(),
+            },
+            ClientMessage::EndRoom,
+            ClientMessage::Join {
+                room: RoomName::new("r").unwrap(),
+                name: DisplayName::new("Ada").unwrap(),
+                resume_token: None,
+                media: MediaState::default(),
+                password: Some("pw".into()),
+                token: Some("a.b.c".into()),
+            },
             ClientMessage::Signal {
                 to: PeerId::new("p9").unwrap(),
                 data: SignalData::Description(SessionDescription {
@@ -651,6 +796,8 @@ mod tests {
             ClientMessage::Ping,
             ClientMessage::Chat { text: "x".into() },
             ClientMessage::Media(MediaState::default()),
+            ClientMessage::EndRoom,
+            ClientMessage::Lock { locked: false },
         ] {
             let json: serde_json::Value = serde_json::from_str(&msg.encode()).unwrap();
             assert_eq!(json["type"], msg.type_name());

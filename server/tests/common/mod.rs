@@ -171,13 +171,37 @@ impl Client {
     }
 
     pub async fn join_with(&mut self, room: &str, name: &str, token: Option<String>) -> Welcome {
+        self.send_join(room, name, token, None, None).await;
+        self.expect_welcome().await
+    }
+
+    /// Sends a join frame with every optional field.
+    pub async fn send_join(
+        &mut self,
+        room: &str,
+        name: &str,
+        resume_token: Option<String>,
+        password: Option<&str>,
+        token: Option<&str>,
+    ) {
         self.send(&ClientMessage::Join {
             room: RoomName::new(room).unwrap(),
             name: DisplayName::new(name).unwrap(),
-            resume_token: token,
+            resume_token,
             media: MediaState::default(),
+            password: password.map(str::to_owned),
+            token: token.map(str::to_owned),
         })
         .await;
+    }
+
+    /// A join frame with neither password nor token.
+    pub async fn join_frame_without_token(&mut self) {
+        self.send_join("team", "Ada", None, None, None).await;
+    }
+
+    /// The next frame, which must be a welcome.
+    pub async fn expect_welcome(&mut self) -> Welcome {
         match self.recv().await {
             ServerMessage::Welcome(w) => w,
             other => panic!("expected welcome, got {other:?}"),
