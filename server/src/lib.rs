@@ -108,17 +108,21 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
         addresses: limits::AddressLimiter::new(config.max_sessions_per_ip),
     });
     let routes = http::configure(config.static_dir.clone());
-    let mut server =
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(routes.clone()))
-            // SIGTERM and Ctrl-C are handled by `shutdown_on_signal`, which first tells
-            // clients to reconnect.
-            .disable_signals()
-            .shutdown_timeout(5)
-            // Without it a second small frame (an ICE candidate right after an offer) waits for the
-            // peer's delayed ACK, about 40 ms.
-            .tcp_nodelay(true)
-            // A WebSocket upgrade is one small request; keep slow or idle HTTP clients short.
-            .client_request_timeout(Duration::from_secs(10));
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(http::security_headers())
+            .app_data(state.clone())
+            .configure(routes.clone())
+    })
+    // SIGTERM and Ctrl-C are handled by `shutdown_on_signal`, which first tells
+    // clients to reconnect.
+    .disable_signals()
+    .shutdown_timeout(5)
+    // Without it a second small frame (an ICE candidate right after an offer) waits for the
+    // peer's delayed ACK, about 40 ms.
+    .tcp_nodelay(true)
+    // A WebSocket upgrade is one small request; keep slow or idle HTTP clients short.
+    .client_request_timeout(Duration::from_secs(10));
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }

@@ -203,3 +203,31 @@ async fn metrics_move_when_frames_are_relayed() {
     assert_eq!(sample(&after, "treff_rooms"), 1.0);
     assert_eq!(sample(&after, "treff_participants"), 2.0);
 }
+
+#[test]
+fn the_web_app_is_served_with_security_headers() {
+    let dir = static_dir();
+    let server = TestServer::start(|c| c.static_dir = dir.clone());
+    for path in ["/", "/room/team", "/pkg/app.js", "/healthz"] {
+        let (_, head, _) = server.get(path);
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("x-content-type-options: nosniff"),
+            "{path}: {head}"
+        );
+        assert!(head.contains("frame-ancestors 'none'"), "{path}: {head}");
+        assert!(
+            head.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{path}: {head}"
+        );
+        let script_src = head
+            .split("script-src")
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or("");
+        assert!(
+            !script_src.contains("unsafe-inline"),
+            "no inline scripts: {script_src}"
+        );
+    }
+}
