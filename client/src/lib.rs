@@ -2,8 +2,9 @@
 //!
 //! Non-UI code lives in plain modules: [`signaling`] (the WebSocket to the server), [`peer`] and
 //! [`mesh`] (one `RTCPeerConnection` per other participant), [`media`] (camera, microphone,
-//! screen) and [`call`] (which ties them together). [`state`] is the one state the UI renders;
-//! [`components`] render it. [`hook`] exposes a tiny `window.__treff` for browser tests.
+//! screen), [`token`] (invitation tokens) and [`call`] (which ties them together). [`state`] is
+//! the one state the UI renders; [`components`] render it. [`hook`] exposes a tiny
+//! `window.__treff` for browser tests.
 #![forbid(unsafe_code)]
 
 pub mod call;
@@ -16,6 +17,7 @@ pub mod peer;
 pub mod route;
 pub mod signaling;
 pub mod state;
+pub mod token;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -1,5 +1,5 @@
-//! The page's address and what the browser remembers: `/room/<name>` deep links and the display
-//! name in `localStorage`.
+//! The page's address and what the browser remembers: `/room/<name>` deep links, the join token
+//! of an invitation link (`?token=...`) and the display name in `localStorage`.
 
 /// `localStorage` key of the remembered display name.
 const NAME_KEY: &str = "treff.name";
@@ -45,13 +45,31 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The value of `token` in a query string like `?a=1&token=xyz`, percent-decoded.
+pub fn token_from_query(query: &str) -> Option<String> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == "token")
+        .map(|(_, value)| percent_decode(&value.replace('+', " ")))
+        .filter(|token| !token.is_empty())
+}
+
+/// The join token in the current address, if any.
+pub fn current_token() -> Option<String> {
+    let query = web_sys::window()?.location().search().ok()?;
+    token_from_query(&query)
+}
+
 /// The room in the current address, if any.
 pub fn current_room() -> Option<String> {
     let path = web_sys::window()?.location().pathname().ok()?;
     room_from_path(&path)
 }
 
-/// Puts `/room/<room>` in the address bar (a new history entry unless it is already there).
+/// Puts `/room/<room>` in the address bar (a new history entry unless it is already there). The
+/// query string stays, so that reloading an invitation link keeps its token.
 pub fn push_room(room: &str) {
     let Some(window) = web_sys::window() else {
         return;
@@ -60,8 +78,10 @@ pub fn push_room(room: &str) {
     if window.location().pathname().ok().as_deref() == Some(path.as_str()) {
         return;
     }
+    let query = window.location().search().unwrap_or_default();
     if let Ok(history) = window.history() {
-        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+        let url = format!("{path}{query}");
+        let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }
 
@@ -104,5 +124,15 @@ mod tests {
         assert_eq!(room_path("küche"), "/room/k%C3%BCche");
         assert_eq!(room_from_path(&room_path("küche")), Some("küche".into()));
         assert_eq!(room_from_path("/room/bad%zz"), Some("bad%zz".into()));
+    }
+
+    #[test]
+    fn the_token_is_read_from_the_query() {
+        assert_eq!(token_from_query("?token=a.b.c"), Some("a.b.c".into()));
+        assert_eq!(token_from_query("?x=1&token=a.b.c&y=2"), Some("a.b.c".into()));
+        assert_eq!(token_from_query("?token=a%2Eb"), Some("a.b".into()));
+        assert_eq!(token_from_query("?tokens=a"), None);
+        assert_eq!(token_from_query("?token="), None);
+        assert_eq!(token_from_query(""), None);
     }
 }
