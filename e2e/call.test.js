@@ -39,7 +39,7 @@ test('two people see and hear each other and chat', async () => {
   const bob = await newPage(browser, 'bob');
 
   await ada.goto(`${server.url}/`);
-  await ada.getByLabel('Room').fill(ROOM);
+  await ada.getByLabel('Room', { exact: true }).fill(ROOM);
   await ada.getByLabel('Your name').fill('Ada');
   await ada.screenshot({ path: join(SCREENSHOTS, 'join.png') });
   await joinAs(ada, 'Ada');
@@ -48,7 +48,7 @@ test('two people see and hear each other and chat', async () => {
 
   // A deep link prefills the room.
   await bob.goto(`${server.url}/room/${ROOM}`);
-  assert.equal(await bob.getByLabel('Room').inputValue(), ROOM);
+  assert.equal(await bob.getByLabel('Room', { exact: true }).inputValue(), ROOM);
   const joinedAt = Date.now();
   await joinAs(bob, 'Bob');
 

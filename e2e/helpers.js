@@ -157,7 +157,7 @@ export async function waitForVideo(who, page, timeoutMs = 15000) {
 
 /** Fills the join form and presses Join. */
 export async function joinAs(page, name, room) {
-  if (room !== undefined) await page.getByLabel('Room').fill(room);
+  if (room !== undefined) await page.getByLabel('Room', { exact: true }).fill(room);
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Join', exact: true }).click();
 }
