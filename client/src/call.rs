@@ -1,5 +1,11 @@
 //! One call from "Join" to "Leave": glues the signaling connection, the mesh and local media
 //! together and reports everything the UI shows as [`Action`]s.
+//!
+//! Roles change what a call does. A viewer never asks for a camera or microphone and its
+//! connections only receive: with no local tracks a link offers `recvonly` transceivers and
+//! answers without adding any, so the room never sees it try to send. A moderator's actions
+//! (lock, remove, ask to mute, end the room) are plain frames; the room enforces who may send
+//! them.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -15,9 +21,9 @@ use web_sys::{MediaStream, MediaStreamTrack};
 
 use crate::mesh::{Mesh, MeshEvent};
 use crate::peer::{LocalTracks, PeerEvent};
-use crate::signaling::{Signaling, SignalingEvent};
+use crate::signaling::{Credentials, Signaling, SignalingEvent};
 use crate::state::{Action, Capture, Connection, Devices, LocalView, NoticeKind, StreamHandle};
-use crate::{hook, js, media, route};
+use crate::{hook, js, media, route, token};
 
 /// Our own media as the call holds it.
 #[derive(Default)]
@@ -36,6 +42,10 @@ struct Inner {
     mesh: Mesh,
     local: RefCell<Local>,
     self_id: RefCell<Option<PeerId>>,
+    /// We only watch: nothing is captured and nothing is sent.
+    viewer: Cell<bool>,
+    /// We asked the server to end the room, so its `removed` is our own doing.
+    ending: Cell<bool>,
     ended: Cell<bool>,
     /// Keeps the `devicechange` listener alive.
     device_listener: RefCell<Option<Closure<dyn FnMut()>>>,
@@ -48,8 +58,20 @@ pub struct Call {
 }
 
 impl Call {
-    /// Captures camera and microphone, then connects and joins `room` as `name`.
-    pub fn join(room: RoomName, name: DisplayName, dispatch: impl Fn(Action) + 'static) -> Call {
+    /// Captures camera and microphone (unless the invitation makes us a viewer), then connects
+    /// and joins `room` as `name` with the password and token in `credentials`.
+    pub fn join(
+        room: RoomName,
+        name: DisplayName,
+        credentials: Credentials,
+        dispatch: impl Fn(Action) + 'static,
+    ) -> Call {
+        let viewer = credentials
+            .token
+            .as_deref()
+            .and_then(token::peek)
+            .and_then(|claims| claims.role)
+            == Some(Role::Viewer);
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let weak = weak.clone();
             Inner {
@@ -62,28 +84,46 @@ impl Call {
                 }),
                 local: RefCell::new(Local::default()),
                 self_id: RefCell::new(None),
+                viewer: Cell::new(viewer),
+                ending: Cell::new(false),
                 ended: Cell::new(false),
                 device_listener: RefCell::new(None),
             }
         });
         let call = Call { inner };
+        if viewer {
+            (call.inner.dispatch)(Action::OwnRole(Role::Viewer));
+        }
         let this = call.clone();
         spawn_local(async move {
-            this.capture().await;
+            if viewer {
+                this.inner.local.borrow_mut().capture = Capture::ReceiveOnly;
+                this.inner.publish_local();
+            } else {
+                this.capture().await;
+            }
             if this.inner.ended.get() {
                 return;
             }
             let weak = Rc::downgrade(&this.inner);
             let media = this.inner.local.borrow().media;
-            let signaling =
-                Signaling::start(Signaling::default_url(), room, name, media, move |event| {
+            let signaling = Signaling::start(
+                Signaling::default_url(),
+                room,
+                name,
+                media,
+                credentials,
+                move |event| {
                     if let Some(inner) = weak.upgrade() {
                         inner.on_signaling_event(event);
                     }
-                });
+                },
+            );
             *this.inner.signaling.borrow_mut() = Some(signaling);
-            this.refresh_devices().await;
-            this.watch_devices();
+            if !viewer {
+                this.refresh_devices().await;
+                this.watch_devices();
+            }
         });
         call
     }
@@ -172,6 +212,9 @@ impl Call {
     }
 
     fn set_enabled(&self, video: bool, on: bool) {
+        if self.inner.viewer.get() {
+            return;
+        }
         let track = {
             let local = self.inner.local.borrow();
             local
@@ -202,6 +245,9 @@ impl Call {
 
     /// Switches to another camera (`video`) or microphone, keeping its on/off state.
     pub fn select_device(&self, video: bool, device_id: String) {
+        if self.inner.viewer.get() {
+            return;
+        }
         let this = self.clone();
         spawn_local(async move {
             let track = match media::open_device(video, &device_id).await {
@@ -247,6 +293,9 @@ impl Call {
 
     /// Starts or stops sharing the screen.
     pub fn toggle_screen(&self) {
+        if self.inner.viewer.get() {
+            return;
+        }
         if self.inner.local.borrow().screen.is_some() {
             self.inner.stop_screen();
             return;
@@ -304,10 +353,37 @@ impl Call {
         sent
     }
 
-    /// Leaves: tells the room, closes every connection and stops every track.
+    /// Moderators: locks the room (nobody new may join) or unlocks it. The lock indicator
+    /// follows the room's answer, not the click.
+    pub fn set_locked(&self, locked: bool) {
+        self.inner.send_or_tell(&ClientMessage::Lock { locked });
+    }
+
+    /// Moderators: removes a participant from the room.
+    pub fn remove(&self, peer: PeerId) {
+        self.inner
+            .send_or_tell(&ClientMessage::Kick { peer_id: peer });
+    }
+
+    /// Moderators: asks a participant to turn the microphone off (it is their choice).
+    pub fn ask_to_mute(&self, peer: PeerId) {
+        self.inner
+            .send_or_tell(&ClientMessage::RequestMute { peer_id: peer });
+    }
+
+    /// Moderators: ends the room for everyone (us included).
+    pub fn end_room(&self) {
+        if self.inner.send_or_tell(&ClientMessage::EndRoom) {
+            self.inner.ending.set(true);
+        }
+    }
+
+    /// Leaves: tells the room, closes every connection and stops every track. A call that
+    /// already ended (refused, removed) is only cleaned up: the page already shows why.
     pub fn leave(&self) {
-        self.inner.shutdown();
-        (self.inner.dispatch)(Action::Left);
+        if self.inner.shutdown() {
+            (self.inner.dispatch)(Action::Left);
+        }
     }
 }
 
@@ -322,6 +398,22 @@ impl Inner {
         if let Some(signaling) = self.signaling.borrow().as_ref() {
             signaling.send(message);
         }
+    }
+
+    /// Sends a frame the person asked for; says so when it cannot go out.
+    fn send_or_tell(&self, message: &ClientMessage) -> bool {
+        let sent = self
+            .signaling
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.send(message));
+        if !sent {
+            (self.dispatch)(Action::Notify(
+                NoticeKind::Error,
+                "That did not reach the room: the connection to the server is down.".into(),
+            ));
+        }
+        sent
     }
 
     fn publish_media(&self) {
@@ -340,11 +432,16 @@ impl Inner {
                 .screen
                 .as_ref()
                 .and_then(|s| media::first_track(s, true).map(|t| (t, s.clone())));
-            let tracks = LocalTracks {
-                audio: camera.as_ref().and_then(|s| media::first_track(s, false)),
-                video: camera.as_ref().and_then(|s| media::first_track(s, true)),
-                stream: camera.clone(),
-                screen,
+            let tracks = if self.viewer.get() {
+                // Only receive; the room refuses any description of ours that would send.
+                LocalTracks::default()
+            } else {
+                LocalTracks {
+                    audio: camera.as_ref().and_then(|s| media::first_track(s, false)),
+                    video: camera.as_ref().and_then(|s| media::first_track(s, true)),
+                    stream: camera.clone(),
+                    screen,
+                }
             };
             let handle = |stream: &Option<MediaStream>| {
                 stream.as_ref().map(|stream| StreamHandle {
@@ -378,10 +475,32 @@ impl Inner {
         }
     }
 
-    /// Closes everything; idempotent.
-    fn shutdown(&self) {
-        if self.ended.replace(true) {
+    /// A viewer (as `welcome` says) that captured anyway because its token was unreadable:
+    /// stops every track before any link sends.
+    fn become_viewer(&self) {
+        if self.viewer.replace(true) {
             return;
+        }
+        {
+            let mut local = self.local.borrow_mut();
+            for stream in [local.camera.take(), local.screen.take()]
+                .into_iter()
+                .flatten()
+            {
+                media::stop_all(&stream);
+            }
+            local.media = MediaState::default();
+            local.capture = Capture::ReceiveOnly;
+            local.revision += 1;
+        }
+        self.publish_media();
+        self.publish_local();
+    }
+
+    /// Closes everything; returns false when it was already closed.
+    fn shutdown(&self) -> bool {
+        if self.ended.replace(true) {
+            return false;
         }
         if let Some(signaling) = self.signaling.borrow_mut().take() {
             signaling.leave();
@@ -399,6 +518,19 @@ impl Inner {
         }
         self.device_listener.borrow_mut().take();
         hook::set_peer_id(None);
+        true
+    }
+
+    /// A moderator removed us or ended the room: the call is over, back to the join page.
+    fn removed(&self, reason: LeaveReason) {
+        let ours = self.ending.get();
+        self.shutdown();
+        let message = match reason {
+            LeaveReason::RoomEnded if ours => "You ended the room for everyone.",
+            LeaveReason::RoomEnded => "A moderator ended the room for everyone.",
+            _ => "A moderator removed you from the room.",
+        };
+        (self.dispatch)(Action::Rejected(message.into()));
     }
 
     fn on_mesh_event(&self, MeshEvent { peer, event }: MeshEvent) {
@@ -432,10 +564,17 @@ impl Inner {
                     reason,
                 }));
             }
-            SignalingEvent::Rejected { message, .. } => {
+            SignalingEvent::Rejected { code, message } => {
                 self.shutdown();
-                (self.dispatch)(Action::Rejected(message));
+                let action = match code {
+                    ErrorCode::PasswordRequired | ErrorCode::WrongPassword => {
+                        Action::PasswordRefused(message)
+                    }
+                    _ => Action::Rejected(message),
+                };
+                (self.dispatch)(action);
             }
+            SignalingEvent::Removed { reason } => self.removed(reason),
             SignalingEvent::Replaced => {
                 self.shutdown();
                 (self.dispatch)(Action::Rejected(
@@ -459,6 +598,9 @@ impl Inner {
                 }
                 hook::set_peer_id(Some(welcome.peer_id.as_str()));
                 route::push_room(welcome.room.as_str());
+                if welcome.role == Role::Viewer {
+                    self.become_viewer();
+                }
                 self.mesh.apply_welcome(&welcome, keep);
                 (self.dispatch)(Action::Welcome(Box::new(welcome)));
             }
@@ -479,28 +621,21 @@ impl Inner {
                 (self.dispatch)(Action::PeerMedia(peer_id, media));
             }
             ServerMessage::Pong => {}
-            ServerMessage::Removed { reason } => {
-                self.shutdown();
-                let message = match reason {
-                    LeaveReason::RoomEnded => "A moderator ended the room for everyone.",
-                    _ => "A moderator removed you from the room.",
-                };
-                (self.dispatch)(Action::Rejected(message.into()));
-            }
-            ServerMessage::MuteRequested { .. } => (self.dispatch)(Action::Notify(
-                NoticeKind::Info,
-                "A moderator asks you to turn your microphone off.".into(),
-            )),
+            // Signaling turns `removed` into `SignalingEvent::Removed`; this is only a fallback.
+            ServerMessage::Removed { reason } => self.removed(reason),
+            ServerMessage::MuteRequested { .. } => (self.dispatch)(Action::MuteRequested),
             ServerMessage::RoomState { locked } => {
+                (self.dispatch)(Action::Locked(locked));
                 let message = if locked {
-                    "A moderator locked the room: nobody new can join."
+                    "The room is locked: nobody new can join."
                 } else {
-                    "A moderator unlocked the room."
+                    "The room is unlocked: others can join again."
                 };
                 (self.dispatch)(Action::Notify(NoticeKind::Info, message.into()));
             }
             ServerMessage::Role { peer_id, role } => {
                 let me = self.self_id.borrow().as_ref() == Some(&peer_id);
+                (self.dispatch)(Action::Role(peer_id, role));
                 if me && role == Role::Moderator {
                     (self.dispatch)(Action::Notify(
                         NoticeKind::Info,

@@ -129,7 +129,10 @@ mod tests {
     #[test]
     fn the_token_is_read_from_the_query() {
         assert_eq!(token_from_query("?token=a.b.c"), Some("a.b.c".into()));
-        assert_eq!(token_from_query("?x=1&token=a.b.c&y=2"), Some("a.b.c".into()));
+        assert_eq!(
+            token_from_query("?x=1&token=a.b.c&y=2"),
+            Some("a.b.c".into())
+        );
         assert_eq!(token_from_query("?token=a%2Eb"), Some("a.b".into()));
         assert_eq!(token_from_query("?tokens=a"), None);
         assert_eq!(token_from_query("?token="), None);

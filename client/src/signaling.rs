@@ -4,8 +4,10 @@
 //! One task owns the socket. It sends `join` (with the resume token of the last `welcome`, so the
 //! server gives the same peer id back), pings every `ping_interval_ms`, and treats three intervals
 //! of silence as a dead connection. A lost connection is retried with exponential backoff and
-//! jitter; only a refusal by the server (room full, invalid name), a takeover by another tab or
-//! [`Signaling::leave`] stop it. Everything that happens is reported as a [`SignalingEvent`].
+//! jitter; only a refusal by the server (room full, wrong password, invalid token, ...), a
+//! removal by a moderator, a takeover by another tab or [`Signaling::leave`] stop it. Every join
+//! carries the room password and the invitation token, so a rejoin after a server restart is
+//! admitted like the first one. Everything that happens is reported as a [`SignalingEvent`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,7 +18,8 @@ use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, State, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 use treff_shared::{
-    close_code, ClientMessage, DisplayName, ErrorCode, MediaState, RoomName, ServerMessage,
+    close_code, ClientMessage, DisplayName, ErrorCode, LeaveReason, MediaState, RoomName,
+    ServerMessage,
 };
 
 use crate::js;
@@ -58,6 +61,11 @@ pub enum SignalingEvent {
     },
     /// Another connection resumed this membership (the call was opened in another tab).
     Replaced,
+    /// A moderator removed this member or ended the room; no retry.
+    Removed {
+        /// Which of the two.
+        reason: LeaveReason,
+    },
 }
 
 /// Why one connection ended.
@@ -77,6 +85,10 @@ enum Ended {
     /// Closed with [`close_code::REPLACED`]: do not retry.
     #[error("replaced by another connection")]
     Replaced,
+    /// `removed` arrived, or the close said so ([`close_code::KICKED`],
+    /// [`close_code::ROOM_ENDED`]): do not retry.
+    #[error("removed from the room")]
+    Removed(LeaveReason),
     /// [`Signaling::leave`] was called.
     #[error("left")]
     Left,
@@ -90,11 +102,22 @@ enum Command {
     Leave,
 }
 
+/// What a join proves besides the name. Deliberately without `Debug`: neither secret belongs in
+/// a log.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// The room password: sets it when this join creates the room, opens a room that has one.
+    pub password: Option<String>,
+    /// The invitation token (JWT), required by servers that run with tokens.
+    pub token: Option<String>,
+}
+
 /// What `join` carries; the media part is kept current for rejoins.
 struct JoinParams {
     room: RoomName,
     name: DisplayName,
     media: MediaState,
+    credentials: Credentials,
 }
 
 struct Inner {
@@ -123,11 +146,17 @@ impl Signaling {
         room: RoomName,
         name: DisplayName,
         media: MediaState,
+        credentials: Credentials,
         on_event: impl Fn(SignalingEvent) + 'static,
     ) -> Signaling {
         let inner = Rc::new(Inner {
             url,
-            join: RefCell::new(JoinParams { room, name, media }),
+            join: RefCell::new(JoinParams {
+                room,
+                name,
+                media,
+                credentials,
+            }),
             resume_token: RefCell::new(None),
             commands: RefCell::new(None),
             joined: Cell::new(false),
@@ -194,6 +223,10 @@ async fn run(inner: Rc<Inner>) {
                 (inner.on_event)(SignalingEvent::Replaced);
                 return;
             }
+            Ended::Removed(reason) => {
+                (inner.on_event)(SignalingEvent::Removed { reason });
+                return;
+            }
             Ended::Rejected { code, message } => {
                 (inner.on_event)(SignalingEvent::Rejected { code, message });
                 return;
@@ -226,7 +259,9 @@ fn backoff_ms(attempt: u32, random: f64) -> u32 {
     (base * (0.8 + 0.4 * random)).round() as u32
 }
 
-/// Whether an `error` answering `join` means "do not try again".
+/// Whether an `error` answering `join` means "do not try again": trying again would be refused
+/// the same way until the person changes something (or, for `rate-limited`, waits; retrying by
+/// itself would only use up the wrong-password allowance).
 fn is_refusal(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -234,7 +269,31 @@ fn is_refusal(code: ErrorCode) -> bool {
             | ErrorCode::TooManyRooms
             | ErrorCode::InvalidRoom
             | ErrorCode::InvalidName
+            | ErrorCode::PasswordRequired
+            | ErrorCode::WrongPassword
+            | ErrorCode::RoomLocked
+            | ErrorCode::TokenRequired
+            | ErrorCode::InvalidToken
+            | ErrorCode::TooManySessions
+            | ErrorCode::RateLimited
     )
+}
+
+/// What a close code the server sent means for reconnecting; `None`: reconnect.
+fn final_close(code: u16) -> Option<Ended> {
+    match code {
+        close_code::REPLACED => Some(Ended::Replaced),
+        close_code::KICKED => Some(Ended::Removed(LeaveReason::Kicked)),
+        close_code::ROOM_ENDED => Some(Ended::Removed(LeaveReason::RoomEnded)),
+        // Normally the `too-many-sessions` error arrives first and is the message shown.
+        close_code::TOO_MANY_SESSIONS => Some(Ended::Rejected {
+            code: ErrorCode::TooManySessions,
+            message: "Too many connections from your address; close other treff tabs and try \
+                      again."
+                .into(),
+        }),
+        _ => None,
+    }
 }
 
 /// What happened in one iteration of the connection loop.
@@ -262,8 +321,8 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             name: params.name.clone(),
             resume_token: inner.resume_token.borrow().clone(),
             media: params.media,
-            password: None,
-            token: None,
+            password: params.credentials.password.clone(),
+            token: params.credentials.token.clone(),
         }
     };
     // Wait until the socket is open or has failed to open: sending on a failed socket only
@@ -330,8 +389,10 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                 if inner.stopped.get() {
                     return (Ended::Left, welcomed);
                 }
+                if let Some(ended) = final_close(close.code) {
+                    return (ended, welcomed);
+                }
                 return match close.code {
-                    close_code::REPLACED => (Ended::Replaced, welcomed),
                     close_code::SERVER_RESTART => {
                         (Ended::Lost("the server is restarting".into()), welcomed)
                     }
@@ -363,6 +424,10 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                         next_ping = last_heard + interval;
                         *inner.resume_token.borrow_mut() = Some(welcome.resume_token.clone());
                         inner.joined.set(true);
+                    }
+                    // The server closes right after; that close must not look like a blip.
+                    ServerMessage::Removed { reason } => {
+                        return (Ended::Removed(*reason), welcomed);
                     }
                     ServerMessage::Error { code, message } if !welcomed => {
                         if is_refusal(*code) {
@@ -402,9 +467,47 @@ mod tests {
 
     #[test]
     fn only_refusals_stop_reconnecting() {
-        assert!(is_refusal(ErrorCode::RoomFull));
-        assert!(is_refusal(ErrorCode::InvalidName));
+        for code in [
+            ErrorCode::RoomFull,
+            ErrorCode::InvalidName,
+            ErrorCode::PasswordRequired,
+            ErrorCode::WrongPassword,
+            ErrorCode::RoomLocked,
+            ErrorCode::TokenRequired,
+            ErrorCode::InvalidToken,
+            ErrorCode::TooManySessions,
+            ErrorCode::RateLimited,
+        ] {
+            assert!(is_refusal(code), "{code}");
+        }
         assert!(!is_refusal(ErrorCode::Unavailable));
         assert!(!is_refusal(ErrorCode::JoinTimeout));
+    }
+
+    #[test]
+    fn removal_and_takeover_closes_are_final_and_blips_are_not() {
+        assert_eq!(
+            final_close(close_code::KICKED),
+            Some(Ended::Removed(LeaveReason::Kicked))
+        );
+        assert_eq!(
+            final_close(close_code::ROOM_ENDED),
+            Some(Ended::Removed(LeaveReason::RoomEnded))
+        );
+        assert_eq!(final_close(close_code::REPLACED), Some(Ended::Replaced));
+        assert!(matches!(
+            final_close(close_code::TOO_MANY_SESSIONS),
+            Some(Ended::Rejected {
+                code: ErrorCode::TooManySessions,
+                ..
+            })
+        ));
+        for code in [
+            1006,
+            close_code::SERVER_RESTART,
+            close_code::HEARTBEAT_TIMEOUT,
+        ] {
+            assert_eq!(final_close(code), None, "{code}");
+        }
     }
 }

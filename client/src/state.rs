@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use treff_shared::{ChatMessage, MediaState, Peer, PeerId, PeerStatus, Welcome};
+use treff_shared::{ChatMessage, MediaState, Peer, PeerId, PeerStatus, Role, Welcome};
 use web_sys::MediaStream;
 use yew::Reducible;
 
@@ -96,6 +96,8 @@ pub struct PeerView {
     pub media: MediaState,
     /// Whether their signaling connection is up.
     pub status: PeerStatus,
+    /// What they may do in the room (moderators get a badge).
+    pub role: Role,
     /// Our peer-to-peer link to them.
     pub link: LinkState,
     /// Their camera and microphone.
@@ -111,6 +113,7 @@ impl PeerView {
             name: peer.name.to_string(),
             media: peer.media,
             status: peer.status,
+            role: peer.role,
             link: LinkState::Connecting,
             camera: None,
             screen: None,
@@ -178,6 +181,13 @@ pub enum NoticeKind {
     Error,
 }
 
+/// Something the person can do right from a notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeAction {
+    /// A moderator asked: turn the own microphone off (never done without the person's click).
+    MuteMicrophone,
+}
+
 /// A message shown in the page until dismissed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
@@ -187,6 +197,8 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// What to tell the person.
     pub text: String,
+    /// A button offered with the text, if any.
+    pub action: Option<NoticeAction>,
 }
 
 /// Which side panel is open.
@@ -214,6 +226,13 @@ pub struct AppState {
     pub connection: Connection,
     /// A refusal from the server (room full, invalid name) shown on the join page.
     pub join_error: Option<String>,
+    /// The refusal was about the room password: the join page puts the cursor in its field.
+    pub password_refused: bool,
+    /// What we may do in the room: moderators get the moderator controls, viewers no capture
+    /// controls.
+    pub role: Role,
+    /// Nobody new may join the room (a moderator locked it).
+    pub locked: bool,
     /// Our current peer id.
     pub self_id: Option<PeerId>,
     /// Every peer id we had in this call, so that own messages stay marked after a restart.
@@ -252,6 +271,16 @@ pub enum Action {
     Welcome(Box<Welcome>),
     /// The server refused the join; back to the join page with its message.
     Rejected(String),
+    /// The server refused the join because the room password is missing or wrong.
+    PasswordRefused(String),
+    /// Our role as far as we know before `welcome` (a viewer's invitation).
+    OwnRole(Role),
+    /// Someone's role changed (ours included).
+    Role(PeerId, Role),
+    /// A moderator locked or unlocked the room.
+    Locked(bool),
+    /// A moderator asks us to turn the microphone off.
+    MuteRequested,
     /// Someone entered.
     PeerJoined(Peer),
     /// Someone left for good.
@@ -317,6 +346,10 @@ impl AppState {
     }
 
     fn notify(&mut self, kind: NoticeKind, text: String) {
+        self.notify_with(kind, text, None);
+    }
+
+    fn notify_with(&mut self, kind: NoticeKind, text: String, action: Option<NoticeAction>) {
         // The same sentence twice in a row (a retry loop) is shown once.
         if self.notices.iter().any(|n| n.text == text) {
             return;
@@ -325,6 +358,7 @@ impl AppState {
             id: self.next_notice,
             kind,
             text,
+            action,
         });
         self.next_notice += 1;
         if self.notices.len() > 4 {
@@ -336,6 +370,28 @@ impl AppState {
         self.peers.iter_mut().find(|p| &p.id == id)
     }
 
+    /// Whether we may lock the room, remove people and end the room.
+    pub fn is_moderator(&self) -> bool {
+        self.role == Role::Moderator
+    }
+
+    /// Whether we only watch: no camera, no microphone, nothing sent.
+    pub fn is_viewer(&self) -> bool {
+        self.role == Role::Viewer
+    }
+
+    /// Back to the join page with the server's reason; the call is over.
+    fn refused(&mut self, message: String, password: bool) {
+        self.screen = Screen::Join;
+        self.connection = Connection::Idle;
+        self.join_error = Some(message);
+        self.password_refused = password;
+        self.peers.clear();
+        self.local = LocalView::default();
+        self.role = Role::default();
+        self.locked = false;
+    }
+
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
         match action {
@@ -344,6 +400,9 @@ impl AppState {
                 self.room = room;
                 self.name = name;
                 self.join_error = None;
+                self.password_refused = false;
+                self.role = Role::default();
+                self.locked = false;
                 self.connection = Connection::Connecting { attempt: 0 };
                 self.peers.clear();
                 self.chat.clear();
@@ -376,17 +435,37 @@ impl AppState {
                 }
                 self.self_id = Some(welcome.peer_id.clone());
                 self.room = welcome.room.to_string();
+                self.role = welcome.role;
+                self.locked = welcome.locked;
                 self.connection = Connection::Connected;
                 for message in welcome.history {
                     self.add_chat(message, false);
                 }
             }
-            Action::Rejected(message) => {
-                self.screen = Screen::Join;
-                self.connection = Connection::Idle;
-                self.join_error = Some(message);
-                self.peers.clear();
-                self.local = LocalView::default();
+            Action::Rejected(message) => self.refused(message, false),
+            Action::PasswordRefused(message) => self.refused(message, true),
+            Action::OwnRole(role) => self.role = role,
+            Action::Role(id, role) => {
+                if self.self_id.as_ref() == Some(&id) {
+                    self.role = role;
+                } else if let Some(peer) = self.peer_mut(&id) {
+                    peer.role = role;
+                }
+            }
+            Action::Locked(locked) => self.locked = locked,
+            Action::MuteRequested => {
+                if self.local.media.audio {
+                    self.notify_with(
+                        NoticeKind::Warning,
+                        "A moderator asks you to turn your microphone off.".into(),
+                        Some(NoticeAction::MuteMicrophone),
+                    );
+                } else {
+                    self.notify(
+                        NoticeKind::Info,
+                        "A moderator asked you to turn your microphone off; it is off.".into(),
+                    );
+                }
             }
             Action::PeerJoined(peer) => {
                 let view = PeerView::from_peer(&peer);
@@ -422,7 +501,14 @@ impl AppState {
                 }
             }
             Action::Chat(message) => self.add_chat(message, true),
-            Action::Local(local) => self.local = local,
+            Action::Local(local) => {
+                if !local.media.audio {
+                    // Nothing left to ask once the microphone is off, however it was turned off.
+                    self.notices
+                        .retain(|n| n.action != Some(NoticeAction::MuteMicrophone));
+                }
+                self.local = local;
+            }
             Action::Devices(devices) => self.devices = devices,
             Action::Notify(kind, text) => self.notify(kind, text),
             Action::Dismiss(id) => self.notices.retain(|n| n.id != id),
@@ -576,6 +662,82 @@ mod tests {
         state.apply(Action::Rejected("The room is full.".into()));
         assert_eq!(state.screen, Screen::Join);
         assert_eq!(state.join_error.as_deref(), Some("The room is full."));
+    }
+
+    #[test]
+    fn roles_come_from_welcome_joins_and_role_frames() {
+        let mut state = joined();
+        let mut ada = peer("ada");
+        ada.role = Role::Moderator;
+        state.apply(Action::Welcome(Box::new(Welcome {
+            peers: vec![ada],
+            role: Role::Participant,
+            locked: true,
+            ..match welcome("me", &[], vec![], false) {
+                Action::Welcome(w) => *w,
+                _ => unreachable!(),
+            }
+        })));
+        assert!(!state.is_moderator());
+        assert!(state.locked);
+        assert_eq!(state.peers[0].role, Role::Moderator);
+        state.apply(Action::PeerJoined(peer("cy")));
+        assert_eq!(state.peers[1].role, Role::Participant);
+
+        // Ada leaves; the server makes us the moderator, and the controls follow at once.
+        state.apply(Action::PeerLeft(id("ada")));
+        state.apply(Action::Role(id("me"), Role::Moderator));
+        assert!(state.is_moderator());
+        state.apply(Action::Role(id("cy"), Role::Moderator));
+        assert_eq!(state.peers[0].role, Role::Moderator);
+        state.apply(Action::Locked(false));
+        assert!(!state.locked);
+    }
+
+    #[test]
+    fn a_refusal_forgets_role_and_lock_and_says_whether_it_was_the_password() {
+        let mut state = joined();
+        state.apply(welcome("me", &["a"], vec![], false));
+        state.apply(Action::Locked(true));
+        state.apply(Action::PasswordRefused("The password is not right.".into()));
+        assert_eq!(state.screen, Screen::Join);
+        assert!(state.password_refused);
+        assert_eq!(state.role, Role::Participant);
+        assert!(!state.locked);
+        state.apply(Action::Joining {
+            room: "team".into(),
+            name: "Ada".into(),
+        });
+        assert!(!state.password_refused);
+        state.apply(Action::Rejected("The room is locked.".into()));
+        assert!(!state.password_refused);
+    }
+
+    #[test]
+    fn a_mute_request_offers_the_button_until_the_microphone_is_off() {
+        let mut state = joined();
+        let on = LocalView {
+            media: MediaState {
+                audio: true,
+                ..MediaState::default()
+            },
+            ..LocalView::default()
+        };
+        state.apply(Action::Local(on.clone()));
+        state.apply(Action::MuteRequested);
+        assert_eq!(
+            state.notices[0].action,
+            Some(NoticeAction::MuteMicrophone),
+            "the microphone is only turned off by the person"
+        );
+        assert!(state.local.media.audio);
+        state.apply(Action::Local(LocalView::default()));
+        assert!(state.notices.is_empty());
+        state.apply(Action::MuteRequested);
+        assert_eq!(
+            state.notices[0].action, None,
+            "already off: nothing to press"
+        );
     }
 
     #[test]

@@ -80,7 +80,11 @@ mod tests {
         assert_eq!(base64url_decode("YWJjZA==").unwrap(), b"abcd");
         assert_eq!(base64url_decode("_-8").unwrap(), [0xff, 0xef]);
         assert_eq!(base64url_decode("Y"), None);
-        assert_eq!(base64url_decode("a+b/"), None, "standard base64 is not base64url");
+        assert_eq!(
+            base64url_decode("a+b/"),
+            None,
+            "standard base64 is not base64url"
+        );
     }
 
     #[test]

@@ -4,15 +4,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use treff_shared::{DisplayName, RoomName};
+use treff_shared::Role;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew::prelude::*;
 
-use super::join::JoinScreen;
+use super::join::{JoinForm, JoinScreen};
 use super::room::RoomView;
 use crate::call::Call;
 use crate::route;
-use crate::state::{Action, AppState, NoticeKind, Panel, Screen};
+use crate::signaling::Credentials;
+use crate::state::{Action, AppState, NoticeAction, NoticeKind, Panel, Screen};
+use crate::token::{self, Claims};
 
 /// Chat starts open where there is room for it.
 fn initial_panel() -> Panel {
@@ -24,6 +26,22 @@ fn initial_panel() -> Panel {
         Panel::Chat
     } else {
         Panel::Closed
+    }
+}
+
+/// The invitation this page was opened with (`?token=...`), read once.
+struct Invitation {
+    /// Sent with every join.
+    token: Option<String>,
+    /// What the token says, for the join form (never trusted: the server checks the token).
+    claims: Option<Claims>,
+}
+
+impl Invitation {
+    fn from_address() -> Invitation {
+        let token = route::current_token();
+        let claims = token.as_deref().and_then(token::peek);
+        Invitation { token, claims }
     }
 }
 
@@ -43,13 +61,23 @@ fn with_call<T: 'static>(slot: &CallSlot, f: impl Fn(&Call, T) + 'static) -> Cal
 /// The web app.
 #[component]
 pub fn App() -> Html {
-    let state = use_reducer(|| {
-        AppState::new(
-            route::current_room().unwrap_or_default(),
-            route::remembered_name().unwrap_or_default(),
-            initial_panel(),
-        )
-    });
+    let invitation = use_memo((), |()| Invitation::from_address());
+    let state = {
+        let claims = invitation.claims.clone();
+        use_reducer(move || {
+            let claims = claims.as_ref();
+            AppState::new(
+                route::current_room()
+                    .or_else(|| claims.and_then(|c| c.room()).map(str::to_owned))
+                    .unwrap_or_default(),
+                claims
+                    .and_then(|c| c.name.clone())
+                    .or_else(route::remembered_name)
+                    .unwrap_or_default(),
+                initial_panel(),
+            )
+        })
+    };
     let call: CallSlot = use_mut_ref(|| None);
 
     {
@@ -68,7 +96,17 @@ pub fn App() -> Html {
     let on_join = {
         let call = call.clone();
         let dispatcher = state.dispatcher();
-        Callback::from(move |(room, name): (RoomName, DisplayName)| {
+        let token = invitation.token.clone();
+        Callback::from(move |form: JoinForm| {
+            let JoinForm {
+                room,
+                name,
+                password,
+            } = form;
+            let credentials = Credentials {
+                password,
+                token: token.clone(),
+            };
             route::remember_name(name.as_str());
             route::push_room(room.as_str());
             dispatcher.dispatch(Action::Joining {
@@ -79,20 +117,28 @@ pub fn App() -> Html {
                 old.leave();
             }
             let dispatcher = dispatcher.clone();
-            let new = Call::join(room, name, move |action| dispatcher.dispatch(action));
+            let new = Call::join(room, name, credentials, move |action| {
+                dispatcher.dispatch(action)
+            });
             *call.borrow_mut() = Some(new);
         })
     };
 
     match state.screen {
-        Screen::Join => html! {
-            <JoinScreen
-                room={state.room.clone()}
-                name={state.name.clone()}
-                error={state.join_error.clone().map(AttrValue::from)}
-                {on_join}
-            />
-        },
+        Screen::Join => {
+            let claims = invitation.claims.as_ref();
+            html! {
+                <JoinScreen
+                    room={state.room.clone()}
+                    name={state.name.clone()}
+                    error={state.join_error.clone().map(AttrValue::from)}
+                    password_refused={state.password_refused}
+                    name_fixed={claims.is_some_and(|c| c.name.is_some())}
+                    viewer={claims.is_some_and(|c| c.role == Some(Role::Viewer))}
+                    {on_join}
+                />
+            }
+        }
         Screen::Room => {
             let dispatcher = state.dispatcher();
             let on_panel = {
@@ -102,6 +148,18 @@ pub fn App() -> Html {
             let on_dismiss = {
                 let d = dispatcher.clone();
                 Callback::from(move |id| d.dispatch(Action::Dismiss(id)))
+            };
+            let on_notice_action = {
+                let call = call.clone();
+                let d = dispatcher.clone();
+                Callback::from(move |(id, action): (u32, NoticeAction)| {
+                    d.dispatch(Action::Dismiss(id));
+                    let call = call.borrow().clone();
+                    match (action, call) {
+                        (NoticeAction::MuteMicrophone, Some(call)) => call.set_microphone(false),
+                        (_, None) => {}
+                    }
+                })
             };
             let on_copy_link = {
                 let d = dispatcher.clone();
@@ -125,9 +183,14 @@ pub fn App() -> Html {
                     on_select_camera={with_call(&call, |c, id| c.select_device(true, id))}
                     on_select_microphone={with_call(&call, |c, id| c.select_device(false, id))}
                     on_send={with_call(&call, |c, text| { c.send_chat(text); })}
+                    on_lock={with_call(&call, |c, locked| c.set_locked(locked))}
+                    on_remove={with_call(&call, |c, peer| c.remove(peer))}
+                    on_ask_to_mute={with_call(&call, |c, peer| c.ask_to_mute(peer))}
+                    on_end_room={with_call(&call, |c, ()| c.end_room())}
                     {on_panel}
                     {on_leave}
                     {on_dismiss}
+                    {on_notice_action}
                     {on_copy_link}
                 />
             }

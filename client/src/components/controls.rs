@@ -1,4 +1,5 @@
-//! The control bar: microphone, camera, screen share, device pickers and leave.
+//! The control bar: microphone, camera, screen share, device pickers, leave, and for moderators
+//! "End for all". A viewer gets no capture controls, only a note that it is watching.
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
@@ -41,6 +42,15 @@ pub struct ControlsProps {
     pub on_panel: Callback<Panel>,
     /// Leave button.
     pub on_leave: Callback<()>,
+    /// We only watch: no microphone, camera, screen or device controls.
+    #[prop_or_default]
+    pub viewer: bool,
+    /// We are a moderator: offer "End for all".
+    #[prop_or_default]
+    pub moderator: bool,
+    /// "End for all" pressed (the caller confirms before ending).
+    #[prop_or_default]
+    pub on_end_room: Callback<()>,
 }
 
 fn picker(
@@ -89,6 +99,10 @@ pub fn Controls(props: &ControlsProps) -> Html {
         let cb = props.on_leave.clone();
         Callback::from(move |_| cb.emit(()))
     };
+    let on_end_room = {
+        let cb = props.on_end_room.clone();
+        Callback::from(move |_| cb.emit(()))
+    };
     let panel = |which: Panel| {
         let cb = props.on_panel.clone();
         Callback::from(move |_| cb.emit(which))
@@ -105,36 +119,42 @@ pub fn Controls(props: &ControlsProps) -> Html {
     };
     html! {
         <nav class="controls" aria-label="Call controls">
-            // Always in the page: beside the buttons on wide screens, behind "Devices" on narrow ones.
-            <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
-                { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
-                { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
-            </div>
+            if props.viewer {
+                <p class="watching">{"You are watching: the others cannot see or hear you."}</p>
+            } else {
+                // Always in the page: beside the buttons on wide screens, behind "Devices" on narrow ones.
+                <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
+                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
+                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
+                </div>
+            }
             <div class="control-row">
-                <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
-                    aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
-                    onclick={toggle(props.audio, &props.on_microphone)}
-                    title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
-                    <Icon kind={if props.audio { IconKind::Mic } else { IconKind::MicOff }} />
-                    <span class="ctl-label">{"Microphone"}</span>
-                </button>
-                <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
-                    aria-pressed={pressed(props.video)} disabled={!props.has_video}
-                    onclick={toggle(props.video, &props.on_camera)}
-                    title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
-                    <Icon kind={if props.video { IconKind::Camera } else { IconKind::CameraOff }} />
-                    <span class="ctl-label">{"Camera"}</span>
-                </button>
-                <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
-                    aria-pressed={pressed(props.screen)} onclick={on_share}>
-                    <Icon kind={IconKind::Screen} />
-                    <span class="ctl-label">{"Share screen"}</span>
-                </button>
-                <button type="button" class="ctl ctl-devices" aria-expanded={pressed(*settings_open)}
-                    aria-controls="device-pickers" onclick={on_settings}>
-                    <Icon kind={IconKind::Sliders} />
-                    <span class="ctl-label">{"Devices"}</span>
-                </button>
+                if !props.viewer {
+                    <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
+                        aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
+                        onclick={toggle(props.audio, &props.on_microphone)}
+                        title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
+                        <Icon kind={if props.audio { IconKind::Mic } else { IconKind::MicOff }} />
+                        <span class="ctl-label">{"Microphone"}</span>
+                    </button>
+                    <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
+                        aria-pressed={pressed(props.video)} disabled={!props.has_video}
+                        onclick={toggle(props.video, &props.on_camera)}
+                        title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
+                        <Icon kind={if props.video { IconKind::Camera } else { IconKind::CameraOff }} />
+                        <span class="ctl-label">{"Camera"}</span>
+                    </button>
+                    <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
+                        aria-pressed={pressed(props.screen)} onclick={on_share}>
+                        <Icon kind={IconKind::Screen} />
+                        <span class="ctl-label">{"Share screen"}</span>
+                    </button>
+                    <button type="button" class="ctl ctl-devices" aria-expanded={pressed(*settings_open)}
+                        aria-controls="device-pickers" onclick={on_settings}>
+                        <Icon kind={IconKind::Sliders} />
+                        <span class="ctl-label">{"Devices"}</span>
+                    </button>
+                }
                 <button type="button" class={classes!("ctl", (props.panel == Panel::Chat).then_some("ctl-active"))}
                     aria-expanded={pressed(props.panel == Panel::Chat)} onclick={panel(Panel::Chat)}
                     aria-describedby="chat-unread">
@@ -157,6 +177,13 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     <Icon kind={IconKind::Leave} />
                     <span class="ctl-label">{"Leave"}</span>
                 </button>
+                if props.moderator {
+                    <button type="button" class="ctl ctl-end" onclick={on_end_room}
+                        aria-haspopup="dialog">
+                        <Icon kind={IconKind::End} />
+                        <span class="ctl-label">{"End for all"}</span>
+                    </button>
+                }
             </div>
             <div class="controls-spacer"></div>
         </nav>

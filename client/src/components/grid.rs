@@ -1,5 +1,6 @@
 //! The responsive video grid: one tile per camera, one per shared screen.
 
+use treff_shared::Role;
 use yew::prelude::*;
 
 use super::icons::{Icon, IconKind};
@@ -27,6 +28,18 @@ pub struct TileData {
     pub video: bool,
     /// A connection state worth telling ("Reconnecting…"), if any.
     pub status: Option<String>,
+    /// The participant's role (moderators and viewers get a badge by the name).
+    pub role: Role,
+}
+
+/// A badge saying what someone may do: "Moderator", "Viewer", or nothing for participants.
+pub fn role_badge(role: Role) -> Html {
+    let text = match role {
+        Role::Moderator => "Moderator",
+        Role::Viewer => "Viewer",
+        Role::Participant => return html! {},
+    };
+    html! { <span class="role-badge">{text}</span> }
 }
 
 /// Properties of [`VideoGrid`].
@@ -98,6 +111,9 @@ pub fn Tile(props: &TileProps) -> Html {
                     }
                 }
                 <span class="tile-name">{tile.name.clone()}</span>
+                if !tile.is_screen {
+                    { role_badge(tile.role) }
+                }
             </figcaption>
         </figure>
     }

@@ -23,6 +23,12 @@ pub enum IconKind {
     People,
     /// Door with an arrow out.
     Leave,
+    /// Closed padlock.
+    Lock,
+    /// Open padlock.
+    Unlock,
+    /// Power symbol (end the room).
+    End,
 }
 
 /// Properties of [`Icon`].
@@ -85,6 +91,22 @@ pub fn Icon(props: &IconProps) -> Html {
                 <path d="M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4" />
                 <path d="M16 17l5-5-5-5" />
                 <line x1="21" y1="12" x2="9" y2="12" />
+            </>
+        },
+        IconKind::End => html! {
+            <>
+                <path d="M18.4 6.6a9 9 0 1 1-12.8 0" />
+                <line x1="12" y1="2" x2="12" y2="12" />
+            </>
+        },
+        IconKind::Lock | IconKind::Unlock => html! {
+            <>
+                <rect x="4" y="11" width="16" height="10" rx="2" />
+                if props.kind == IconKind::Lock {
+                    <path d="M8 11V7a4 4 0 0 1 8 0v4" />
+                } else {
+                    <path d="M8 11V7a4 4 0 0 1 7.75-1.4" />
+                }
             </>
         },
     };

@@ -3,6 +3,7 @@
 
 mod app;
 mod chat;
+mod confirm;
 mod controls;
 mod grid;
 mod icons;

@@ -3,7 +3,7 @@
 use yew::prelude::*;
 
 use crate::js;
-use crate::state::{Connection, Notice, NoticeKind};
+use crate::state::{Connection, Notice, NoticeAction, NoticeKind};
 
 /// Properties of [`Notices`].
 #[derive(Properties, PartialEq)]
@@ -12,6 +12,15 @@ pub struct NoticesProps {
     pub notices: Vec<Notice>,
     /// A notice was dismissed.
     pub on_dismiss: Callback<u32>,
+    /// The button of a notice was pressed (notice id, what it offers).
+    #[prop_or_default]
+    pub on_action: Callback<(u32, NoticeAction)>,
+}
+
+fn action_label(action: NoticeAction) -> &'static str {
+    match action {
+        NoticeAction::MuteMicrophone => "Turn microphone off",
+    }
 }
 
 /// The stack of dismissible notices.
@@ -27,9 +36,19 @@ pub fn Notices(props: &NoticesProps) -> Html {
                 };
                 let id = n.id;
                 let on_dismiss = props.on_dismiss.clone();
+                let action = n.action.map(|action| {
+                    let on_action = props.on_action.clone();
+                    html! {
+                        <button type="button" class="secondary notice-action"
+                            onclick={Callback::from(move |_| on_action.emit((id, action)))}>
+                            {action_label(action)}
+                        </button>
+                    }
+                });
                 html! {
                     <div key={n.id} {class} {role}>
-                        <span>{n.text.clone()}</span>
+                        <span class="notice-text">{n.text.clone()}</span>
+                        {for action}
                         <button type="button" class="dismiss" aria-label="Dismiss"
                             onclick={Callback::from(move |_| on_dismiss.emit(id))}>{"×"}</button>
                     </div>

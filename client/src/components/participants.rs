@@ -1,12 +1,18 @@
-//! The participant list: everyone in the room with their microphone, camera and connection state.
+//! The participant list: everyone in the room with their microphone, camera and connection state,
+//! and for moderators the buttons to ask someone to mute and to remove someone.
 
+use treff_shared::{PeerId, Role};
 use yew::prelude::*;
+
+use super::grid::role_badge;
 
 /// One row.
 #[derive(Clone, PartialEq)]
 pub struct Participant {
     /// List key.
     pub key: String,
+    /// The other participant's id; `None` for us.
+    pub id: Option<PeerId>,
     /// Display name (with "(you)" for us).
     pub name: String,
     /// Microphone on.
@@ -15,6 +21,8 @@ pub struct Participant {
     pub video: bool,
     /// Sharing the screen.
     pub screen: bool,
+    /// What they may do in the room.
+    pub role: Role,
     /// "Reconnecting…" and the like.
     pub status: Option<String>,
 }
@@ -24,6 +32,15 @@ pub struct Participant {
 pub struct ParticipantListProps {
     /// Everyone, us first.
     pub people: Vec<Participant>,
+    /// We are a moderator: show the moderator buttons for the others.
+    #[prop_or_default]
+    pub can_moderate: bool,
+    /// "Ask <name> to mute" pressed.
+    #[prop_or_default]
+    pub on_ask_to_mute: Callback<PeerId>,
+    /// "Remove <name>" pressed (the id and the name, for the confirmation).
+    #[prop_or_default]
+    pub on_remove: Callback<(PeerId, String)>,
 }
 
 /// The participant list panel.
@@ -41,13 +58,39 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                     if p.screen {
                         states.push("sharing screen");
                     }
+                    let actions = p.id.clone().filter(|_| props.can_moderate).map(|id| {
+                        let ask = {
+                            let (cb, id) = (props.on_ask_to_mute.clone(), id.clone());
+                            Callback::from(move |_| cb.emit(id.clone()))
+                        };
+                        let remove = {
+                            let (cb, name) = (props.on_remove.clone(), p.name.clone());
+                            Callback::from(move |_| cb.emit((id.clone(), name.clone())))
+                        };
+                        html! {
+                            <div class="person-actions">
+                                <button type="button" class="secondary small" onclick={ask}
+                                    disabled={!p.audio}
+                                    title={(!p.audio).then_some("Their microphone is already off")}>
+                                    {format!("Ask {} to mute", p.name)}
+                                </button>
+                                <button type="button" class="secondary small danger-text" onclick={remove}>
+                                    {format!("Remove {}", p.name)}
+                                </button>
+                            </div>
+                        }
+                    });
                     html! {
                         <li key={p.key.clone()} class="person">
-                            <span class="person-name">{p.name.clone()}</span>
+                            <span class="person-name">
+                                {p.name.clone()}
+                                { role_badge(p.role) }
+                            </span>
                             <span class="person-state">{states.join(" · ")}</span>
                             if let Some(status) = &p.status {
                                 <span class="person-status">{status.clone()}</span>
                             }
+                            {for actions}
                         </li>
                     }
                 }) }

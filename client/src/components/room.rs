@@ -1,16 +1,19 @@
-//! The room page: header with the room name and "Copy link", the video grid, the side panel
-//! (chat or participants) and the control bar.
+//! The room page: header with the room name, the lock state and "Copy link", the video grid, the
+//! side panel (chat or participants) and the control bar. Moderators also get "Lock room" here,
+//! and the confirmation before removing someone or ending the room.
 
-use treff_shared::PeerStatus;
+use treff_shared::{PeerId, PeerStatus, Role};
 use yew::prelude::*;
 
 use super::chat::{ChatLine, ChatPanel};
+use super::confirm::ConfirmDialog;
 use super::controls::Controls;
 use super::grid::{TileData, VideoGrid};
+use super::icons::{Icon, IconKind};
 use super::notices::{ConnectionBanner, Notices};
 use super::participants::{Participant, ParticipantList};
 use crate::js;
-use crate::state::{AppState, Capture, Connection, LinkState, Panel, PeerView};
+use crate::state::{AppState, Capture, Connection, LinkState, NoticeAction, Panel, PeerView};
 
 /// Properties of [`RoomView`].
 #[derive(Properties, PartialEq)]
@@ -35,8 +38,32 @@ pub struct RoomViewProps {
     pub on_send: Callback<String>,
     /// Notice dismissed.
     pub on_dismiss: Callback<u32>,
+    /// The button of a notice pressed.
+    #[prop_or_default]
+    pub on_notice_action: Callback<(u32, NoticeAction)>,
     /// "Copy link" pressed.
     pub on_copy_link: Callback<()>,
+    /// Moderators: lock (true) or unlock the room.
+    #[prop_or_default]
+    pub on_lock: Callback<bool>,
+    /// Moderators: remove someone (confirmed).
+    #[prop_or_default]
+    pub on_remove: Callback<PeerId>,
+    /// Moderators: ask someone to turn the microphone off.
+    #[prop_or_default]
+    pub on_ask_to_mute: Callback<PeerId>,
+    /// Moderators: end the room for everyone (confirmed).
+    #[prop_or_default]
+    pub on_end_room: Callback<()>,
+}
+
+/// An action waiting for the person's confirmation.
+#[derive(Clone, PartialEq)]
+enum Pending {
+    /// Remove this participant.
+    Remove(PeerId, String),
+    /// End the room for everyone.
+    EndRoom,
 }
 
 fn peer_status(peer: &PeerView) -> Option<String> {
@@ -53,17 +80,22 @@ fn peer_status(peer: &PeerView) -> Option<String> {
 
 fn tiles(state: &AppState) -> Vec<TileData> {
     let local = &state.local;
-    let mut tiles = vec![TileData {
-        key: "self".into(),
-        name: format!("{} (you)", state.name),
-        label: format!("Your video ({})", state.name),
-        stream: local.camera.clone(),
-        is_self: true,
-        is_screen: false,
-        audio: local.media.audio,
-        video: local.media.video,
-        status: None,
-    }];
+    let mut tiles = Vec::new();
+    // A viewer sends nothing, so there is nothing of its own to show.
+    if !state.is_viewer() {
+        tiles.push(TileData {
+            key: "self".into(),
+            name: format!("{} (you)", state.name),
+            label: format!("Your video ({})", state.name),
+            stream: local.camera.clone(),
+            is_self: true,
+            is_screen: false,
+            audio: local.media.audio,
+            video: local.media.video,
+            status: None,
+            role: state.role,
+        });
+    }
     if local.screen.is_some() {
         tiles.push(TileData {
             key: "self-screen".into(),
@@ -75,6 +107,7 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             audio: false,
             video: true,
             status: None,
+            role: Role::Participant,
         });
     }
     for peer in &state.peers {
@@ -88,6 +121,7 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             audio: peer.media.audio,
             video: peer.media.video,
             status: peer_status(peer),
+            role: peer.role,
         });
         if peer.media.screen && peer.screen.is_some() {
             tiles.push(TileData {
@@ -100,6 +134,7 @@ fn tiles(state: &AppState) -> Vec<TileData> {
                 audio: false,
                 video: true,
                 status: None,
+                role: Role::Participant,
             });
         }
     }
@@ -109,19 +144,23 @@ fn tiles(state: &AppState) -> Vec<TileData> {
 fn participants(state: &AppState) -> Vec<Participant> {
     let me = Participant {
         key: "self".into(),
+        id: None,
         name: format!("{} (you)", state.name),
         audio: state.local.media.audio,
         video: state.local.media.video,
         screen: state.local.media.screen,
+        role: state.role,
         status: None,
     };
     std::iter::once(me)
         .chain(state.peers.iter().map(|p| Participant {
             key: p.id.to_string(),
+            id: Some(p.id.clone()),
             name: p.name.clone(),
             audio: p.media.audio,
             video: p.media.video,
             screen: p.media.screen,
+            role: p.role,
             status: peer_status(p),
         }))
         .collect()
@@ -131,10 +170,63 @@ fn participants(state: &AppState) -> Vec<Participant> {
 #[component]
 pub fn RoomView(props: &RoomViewProps) -> Html {
     let state: &AppState = &props.state;
+    let pending = use_state(|| None::<Pending>);
     let on_copy = {
         let cb = props.on_copy_link.clone();
         Callback::from(move |_| cb.emit(()))
     };
+    let moderator = state.is_moderator();
+    let on_lock = {
+        let (cb, locked) = (props.on_lock.clone(), state.locked);
+        Callback::from(move |_| cb.emit(!locked))
+    };
+    let on_remove = {
+        let pending = pending.clone();
+        Callback::from(move |(id, name)| pending.set(Some(Pending::Remove(id, name))))
+    };
+    let on_end_room = {
+        let pending = pending.clone();
+        Callback::from(move |()| pending.set(Some(Pending::EndRoom)))
+    };
+    let confirm = (*pending).clone().and_then(|action| {
+        let on_cancel = {
+            let pending = pending.clone();
+            Callback::from(move |()| pending.set(None))
+        };
+        let (title, text, label, on_confirm) = match action {
+            // The person may have left meanwhile, or we are no longer allowed: nothing to ask.
+            Pending::Remove(..) | Pending::EndRoom if !moderator => return None,
+            Pending::Remove(id, _) if !state.peers.iter().any(|p| p.id == id) => return None,
+            Pending::Remove(id, name) => {
+                let (cb, pending) = (props.on_remove.clone(), pending.clone());
+                (
+                    format!("Remove {name} from the room?"),
+                    format!("{name} leaves the call at once."),
+                    "Remove",
+                    Callback::from(move |()| {
+                        pending.set(None);
+                        cb.emit(id.clone());
+                    }),
+                )
+            }
+            Pending::EndRoom => {
+                let (cb, pending) = (props.on_end_room.clone(), pending.clone());
+                (
+                    "End the room for everyone?".to_owned(),
+                    "Everyone, you included, leaves the call at once.".to_owned(),
+                    "End for all",
+                    Callback::from(move |()| {
+                        pending.set(None);
+                        cb.emit(());
+                    }),
+                )
+            }
+        };
+        Some(html! {
+            <ConfirmDialog title={title} text={text} confirm_label={label}
+                {on_confirm} {on_cancel} />
+        })
+    });
     let lines: Vec<ChatLine> = state
         .chat
         .iter()
@@ -155,7 +247,10 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             </aside>
         },
         Panel::People => html! {
-            <aside class="side"><ParticipantList people={participants(state)} /></aside>
+            <aside class="side">
+                <ParticipantList people={participants(state)} can_moderate={moderator}
+                    on_ask_to_mute={props.on_ask_to_mute.clone()} {on_remove} />
+            </aside>
         },
     };
     let waiting = state.peers.is_empty() && connected;
@@ -165,11 +260,29 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 <div class="room-title">
                     <span class="brand small">{"treff"}</span>
                     <h1 class="room-name">{state.room.clone()}</h1>
+                    if state.locked {
+                        <span class="room-locked" title="Nobody new can join">
+                            <Icon kind={IconKind::Lock} />{"Locked"}
+                        </span>
+                    }
                 </div>
-                <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
+                <div class="topbar-actions">
+                    if moderator {
+                        <button type="button"
+                            class={classes!("secondary", "lock-toggle", state.locked.then_some("active"))}
+                            aria-pressed={if state.locked { "true" } else { "false" }}
+                            title={if state.locked { "Unlock: others can join again" } else { "Lock: nobody new can join" }}
+                            onclick={on_lock}>
+                            <Icon kind={if state.locked { IconKind::Lock } else { IconKind::Unlock }} />
+                            {"Lock room"}
+                        </button>
+                    }
+                    <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
+                </div>
             </header>
             <ConnectionBanner connection={state.connection.clone()} />
-            <Notices notices={state.notices.clone()} on_dismiss={props.on_dismiss.clone()} />
+            <Notices notices={state.notices.clone()} on_dismiss={props.on_dismiss.clone()}
+                on_action={props.on_notice_action.clone()} />
             <div class={classes!("stage", (state.panel != Panel::Closed).then_some("with-side"))}>
                 <main class="main">
                     if waiting {
@@ -196,7 +309,11 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 on_select_microphone={props.on_select_microphone.clone()}
                 on_panel={props.on_panel.clone()}
                 on_leave={props.on_leave.clone()}
+                viewer={state.is_viewer()}
+                {moderator}
+                {on_end_room}
             />
+            {for confirm}
         </div>
     }
 }
