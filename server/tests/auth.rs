@@ -5,22 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestServer};
+use common::{expect_error, Client, TestServer};
 use treff_server::auth::mint_token;
 use treff_shared::{
     close_code, ClientMessage, ErrorCode, LeaveReason, MediaState, Role, ServerMessage,
     SessionDescription, SignalData,
 };
-
-async fn expect_error(client: &mut Client, code: ErrorCode) -> String {
-    match client.recv().await {
-        ServerMessage::Error { code: got, message } => {
-            assert_eq!(got, code, "{message}");
-            message
-        }
-        other => panic!("expected error {code}, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn the_creator_sets_a_password_that_later_joiners_need() {

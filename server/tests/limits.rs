@@ -4,15 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestServer};
+use common::{expect_error, Client, TestServer};
 use treff_shared::{close_code, ClientMessage, ErrorCode, ServerMessage};
-
-async fn expect_error(client: &mut Client, code: ErrorCode) {
-    match client.recv().await {
-        ServerMessage::Error { code: got, message } => assert_eq!(got, code, "{message}"),
-        other => panic!("expected error {code}, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn frame_rate_is_limited_and_recovers() {

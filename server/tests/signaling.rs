@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, Event, TestServer, PATIENCE};
+use common::{expect_error, Client, Event, TestServer, PATIENCE};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -311,16 +311,6 @@ async fn a_newer_connection_with_the_token_replaces_the_old_one() {
     let w = new.join_with("r", "Ada", Some(a.resume_token)).await;
     assert_eq!(w.peer_id, a.peer_id);
     old.expect_close(treff_shared::close_code::REPLACED).await;
-}
-
-async fn expect_error(client: &mut Client, code: ErrorCode) {
-    match client.recv().await {
-        ServerMessage::Error { code: got, message } => {
-            assert_eq!(got, code, "{message}");
-            assert!(message.ends_with('.'), "a sentence: {message}");
-        }
-        other => panic!("expected error {code}, got {other:?}"),
-    }
 }
 
 /// Each bad input gets its documented error, and the connection keeps working.

@@ -242,6 +242,19 @@ impl Client {
     }
 }
 
+/// Expects the next frame to be an error with `code` whose message is a sentence; returns the
+/// message.
+pub async fn expect_error(client: &mut Client, code: treff_shared::ErrorCode) -> String {
+    match client.recv().await {
+        ServerMessage::Error { code: got, message } => {
+            assert_eq!(got, code, "{message}");
+            assert!(message.ends_with('.'), "a sentence: {message}");
+            message
+        }
+        other => panic!("expected error {code}, got {other:?}"),
+    }
+}
+
 #[derive(Debug)]
 pub enum Event {
     Frame(ServerMessage),
