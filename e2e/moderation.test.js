@@ -27,6 +27,7 @@ async function setUp(t, name, args = []) {
 
 const joinButton = (page) => page.getByRole('button', { name: 'Join', exact: true });
 const focusedId = (page) => page.evaluate(() => document.activeElement?.id ?? null);
+const focusedText = (page) => page.evaluate(() => document.activeElement?.textContent ?? null);
 const connectionCount = (page) => page.evaluate(() => window.__treff.peerConnections().size);
 const tileOf = (page, name) => page.locator('.tile', { hasText: name });
 const micPressed = (page) => page.getByRole('button', { name: 'Microphone', exact: true }).getAttribute('aria-pressed');
@@ -141,8 +142,10 @@ test('a moderator locks the room, asks to mute, removes someone and ends the roo
   await removeBob.click();
   const dialog = ada.getByRole('dialog', { name: 'Remove Bob from the room?' });
   await dialog.waitFor();
+  await waitFor('the focus to start on Cancel', async () => (await focusedText(ada)) === 'Cancel');
   await ada.keyboard.press('Escape');
   await waitFor('the dialog to close', async () => (await dialog.count()) === 0);
+  await waitFor('the focus to return to the button', async () => (await focusedText(ada)) === 'Remove Bob');
   assert.ok(await peerId(bob), 'Bob is still in');
   await removeBob.click();
   await dialog.getByRole('button', { name: 'Remove', exact: true }).click();

@@ -52,8 +52,16 @@ pub fn ConfirmDialog(props: &ConfirmDialogProps) -> Html {
     let on_cancel = close_then(&props.on_cancel);
     let on_confirm = close_then(&props.on_confirm);
     let on_escape = {
-        let cb = props.on_cancel.clone();
-        Callback::from(move |_: Event| cb.emit(()))
+        let (node, cb) = (node.clone(), props.on_cancel.clone());
+        Callback::from(move |e: Event| {
+            // Closed here rather than by the browser: the re-render that removes the dialog
+            // would otherwise come first, and focus would fall back to the page's start.
+            e.prevent_default();
+            if let Some(dialog) = node.cast::<HtmlDialogElement>() {
+                dialog.close();
+            }
+            cb.emit(());
+        })
     };
     html! {
         <dialog ref={node} class="confirm" aria-labelledby="confirm-title"

@@ -48,7 +48,9 @@ pub fn Notices(props: &NoticesProps) -> Html {
                 html! {
                     <div key={n.id} {class} {role}>
                         <span class="notice-text">{n.text.clone()}</span>
-                        {for action}
+                        if let Some(action) = action {
+                            {action}
+                        }
                         <button type="button" class="dismiss" aria-label="Dismiss"
                             onclick={Callback::from(move |_| on_dismiss.emit(id))}>{"×"}</button>
                     </div>

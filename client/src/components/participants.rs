@@ -90,7 +90,9 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                             if let Some(status) = &p.status {
                                 <span class="person-status">{status.clone()}</span>
                             }
-                            {for actions}
+                            if let Some(actions) = actions {
+                                {actions}
+                            }
                         </li>
                     }
                 }) }

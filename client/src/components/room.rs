@@ -274,7 +274,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                             title={if state.locked { "Unlock: others can join again" } else { "Lock: nobody new can join" }}
                             onclick={on_lock}>
                             <Icon kind={if state.locked { IconKind::Lock } else { IconKind::Unlock }} />
-                            {"Lock room"}
+                            <span class="lock-label">{"Lock room"}</span>
                         </button>
                     }
                     <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
@@ -313,7 +313,11 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 {moderator}
                 {on_end_room}
             />
-            {for confirm}
+            // One child whether or not a dialog is open, so the siblings keep their elements (and
+            // the focus).
+            if let Some(confirm) = confirm {
+                {confirm}
+            }
         </div>
     }
 }
