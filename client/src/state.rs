@@ -435,6 +435,7 @@ impl AppState {
                 }
                 self.self_id = Some(welcome.peer_id.clone());
                 self.room = welcome.room.to_string();
+                self.name = welcome.name.to_string();
                 self.role = welcome.role;
                 self.locked = welcome.locked;
                 self.connection = Connection::Connected;
@@ -575,6 +576,7 @@ mod tests {
     fn welcome(me: &str, peers: &[&str], history: Vec<ChatMessage>, resumed: bool) -> Action {
         Action::Welcome(Box::new(Welcome {
             peer_id: id(me),
+            name: DisplayName::new("Ada").expect("test name"),
             resume_token: "t".into(),
             room: RoomName::new("team").expect("test room"),
             peers: peers.iter().map(|p| peer(p)).collect(),

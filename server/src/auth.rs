@@ -62,8 +62,16 @@ impl GuessLimiter {
         }
     }
 
-    /// Takes one guess for `ip`; false when it has none left.
-    pub fn try_guess(&self, ip: IpAddr, now: Instant) -> bool {
+    /// True when `ip` may try a password now (it has wrong guesses left).
+    pub fn may_guess(&self, ip: IpAddr, now: Instant) -> bool {
+        // unwrap: nothing in this lock can panic.
+        let buckets = self.buckets.lock().unwrap();
+        buckets.get(&ip).is_none_or(|b| b.has_token(now))
+    }
+
+    /// Counts a wrong guess from `ip`. Right passwords cost nothing, so a school joining from
+    /// one address is not slowed down by its own members.
+    pub fn wrong_guess(&self, ip: IpAddr, now: Instant) {
         // unwrap: nothing in this lock can panic.
         let mut buckets = self.buckets.lock().unwrap();
         if buckets.len() > 10_000 {
@@ -73,7 +81,7 @@ impl GuessLimiter {
         buckets
             .entry(ip)
             .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
-            .try_take(now)
+            .try_take(now);
     }
 }
 
@@ -231,10 +239,13 @@ mod tests {
         let t0 = Instant::now();
         let a: IpAddr = "127.0.0.1".parse().unwrap();
         let b: IpAddr = "::1".parse().unwrap();
-        assert!((0..3).all(|_| limiter.try_guess(a, t0)));
-        assert!(!limiter.try_guess(a, t0));
-        assert!(limiter.try_guess(b, t0), "another address is not affected");
-        assert!(limiter.try_guess(a, t0 + Duration::from_secs(10)));
+        for _ in 0..3 {
+            assert!(limiter.may_guess(a, t0));
+            limiter.wrong_guess(a, t0);
+        }
+        assert!(!limiter.may_guess(a, t0));
+        assert!(limiter.may_guess(b, t0), "another address is not affected");
+        assert!(limiter.may_guess(a, t0 + Duration::from_secs(10)));
     }
 
     #[test]

@@ -177,7 +177,12 @@ pub struct Config {
 
     /// Secret for join tokens signed with HS256. With it (or --token-public-key) every join
     /// needs a token naming the room, the display name and the role (see docs/SECURITY.md).
-    #[arg(long, env = "TREFF_TOKEN_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TREFF_TOKEN_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub token_secret: Option<String>,
 
     /// PEM public key (RSA for RS256, EC P-256 for ES256) that join tokens are signed for.

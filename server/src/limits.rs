@@ -32,6 +32,12 @@ impl TokenBucket {
         self.tokens + elapsed * self.rate >= self.burst
     }
 
+    /// True when a token could be taken at `now` (takes nothing).
+    pub fn has_token(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f32();
+        (self.tokens + elapsed * self.rate).min(self.burst) >= 1.0
+    }
+
     /// Takes one token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f32();

@@ -731,6 +731,7 @@ impl Room {
         let member = &self.members[me];
         ServerMessage::Welcome(Welcome {
             peer_id: member.peer_id.clone(),
+            name: member.name.clone(),
             resume_token: member.resume_token.clone(),
             room: self.name.clone(),
             peers: (0..self.members.len())

@@ -265,7 +265,7 @@ impl Handler<Join> for RoomActor {
                 Box::pin(fut::ready(Err(JoinError::PasswordRequired.into())))
             }
             (Admission::Password(hash), Some(password)) => {
-                if !self.guesses.try_guess(msg.ip, Instant::now()) {
+                if !self.guesses.may_guess(msg.ip, Instant::now()) {
                     return Box::pin(fut::ready(Err(JoinRefused {
                         code: ErrorCode::RateLimited,
                         message: "Too many wrong passwords from your address; wait a minute."
@@ -276,6 +276,7 @@ impl Handler<Join> for RoomActor {
                 Box::pin(checking.into_actor(self).map(move |ok, act, ctx| match ok {
                     Ok(true) => act.admit(msg, Password::Verified, ctx),
                     Ok(false) => {
+                        act.guesses.wrong_guess(msg.ip, Instant::now());
                         tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
                         Err(JoinError::WrongPassword.into())
                     }

@@ -109,6 +109,11 @@ async fn tokens_are_required_checked_and_grant_name_and_role() {
         .await;
     let w = bob.expect_welcome().await;
     assert_eq!(w.role, Role::Viewer);
+    assert_eq!(
+        w.name.as_str(),
+        "Vera",
+        "the welcome tells the name the others see"
+    );
     match c.recv().await {
         ServerMessage::PeerJoined { peer } => {
             assert_eq!(peer.name.as_str(), "Vera");
@@ -328,4 +333,25 @@ async fn viewers_receive_only() {
     })
     .await;
     assert!(matches!(host.recv().await, ServerMessage::Chat(_)));
+}
+
+#[tokio::test]
+async fn right_passwords_do_not_use_up_the_guess_allowance() {
+    let server = TestServer::start(|c| c.password_guesses = 1.0);
+    let mut ada = Client::connect(&server).await;
+    ada.send_join("class", "Ada", None, Some("chalk"), None)
+        .await;
+    ada.expect_welcome().await;
+    // A whole class behind one address joins with the right password.
+    let mut pupils = Vec::new();
+    // More than the burst of five allowed wrong guesses; the room holds eight.
+    for i in 0..7 {
+        let mut pupil = Client::connect(&server).await;
+        pupil
+            .send_join("class", &format!("Pupil {i}"), None, Some("chalk"), None)
+            .await;
+        pupil.expect_welcome().await;
+        pupils.push(pupil);
+    }
+    assert_eq!(pupils.len(), 7);
 }

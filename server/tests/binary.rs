@@ -80,3 +80,54 @@ async fn sigterm_tells_members_to_reconnect_and_exits() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn treff_token_mints_a_token_the_server_accepts() {
+    for args in [
+        vec![
+            "token",
+            "--token-secret",
+            "abc",
+            "--room",
+            "team",
+            "--name",
+            "Ada",
+            "--role",
+            "moderator",
+        ],
+        vec![
+            "--token-secret",
+            "abc",
+            "token",
+            "--room",
+            "team",
+            "--name",
+            "Ada",
+            "--role",
+            "moderator",
+        ],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_treff"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap();
+        let verifier = treff_server::auth::TokenVerifier::hs256("abc", Duration::from_secs(5));
+        let room = treff_shared::RoomName::new("team").unwrap();
+        let (name, role) = verifier.verify(token.trim(), &room).unwrap();
+        assert_eq!(name.as_str(), "Ada");
+        assert_eq!(role, treff_shared::Role::Moderator);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_treff"))
+        .args(["token", "--room", "team", "--name", "Ada"])
+        .env_remove("TREFF_TOKEN_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token-secret"));
+}

@@ -28,6 +28,7 @@ async fn join_gets_welcome_and_others_get_peer_joined() {
     assert!(w1.peers.is_empty());
     assert!(!w1.resumed);
     assert_eq!(w1.room.as_str(), "team");
+    assert_eq!(w1.name.as_str(), "Ada");
     assert_eq!(w1.ping_interval_ms, 5000);
 
     let mut bob = Client::connect(&server).await;

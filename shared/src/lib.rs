@@ -182,6 +182,9 @@ pub enum ServerMessage {
 pub struct Welcome {
     /// The id the server assigned to this member.
     pub peer_id: PeerId,
+    /// The member's display name as the others see it (trimmed; from the token when the
+    /// server uses tokens).
+    pub name: DisplayName,
     /// Present it in a later `join` to take this peer id back after a network blip.
     pub resume_token: String,
     /// The room's canonical name.
@@ -667,6 +670,7 @@ mod tests {
         let frames = vec![
             ServerMessage::Welcome(Welcome {
                 peer_id: p.clone(),
+                name: DisplayName::new("Ada").unwrap(),
                 resume_token: "t".into(),
                 room: RoomName::new("r").unwrap(),
                 peers: vec![Peer {
