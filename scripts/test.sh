@@ -29,4 +29,6 @@ step "build the web app"
 bash scripts/build-web.sh
 
 step "browser tests"
-bash scripts/test-browser.sh
+# The integration tests built target/debug/treff with the workspace's features; reuse it rather
+# than building the server a second time with a different feature set.
+TREFF_BIN="$root/target/debug/treff" bash scripts/test-browser.sh
