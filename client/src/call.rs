@@ -597,6 +597,7 @@ impl Inner {
                     ));
                 }
                 hook::set_peer_id(Some(welcome.peer_id.as_str()));
+                hook::mark("welcome", None);
                 route::push_room(welcome.room.as_str());
                 if welcome.role == Role::Viewer {
                     self.become_viewer();

@@ -94,6 +94,8 @@ type Handlers = (
 
 struct Inner {
     pc: RtcPeerConnection,
+    /// The other participant; names this connection's marks in [`crate::hook`].
+    peer: PeerId,
     polite: bool,
     /// An offer of ours is being created and set.
     making_offer: Cell<bool>,
@@ -153,6 +155,7 @@ impl PeerLink {
         let link = PeerLink {
             inner: Rc::new(Inner {
                 pc,
+                peer: id.clone(),
                 polite,
                 making_offer: Cell::new(false),
                 ignore_offer: Cell::new(false),
@@ -221,6 +224,7 @@ impl PeerLink {
             Closure::<dyn FnMut()>::new(move || {
                 let Some(inner) = weak.upgrade() else { return };
                 let state = js::get_string(&inner.pc, "iceConnectionState").unwrap_or_default();
+                inner.mark(&format!("ice-{state}"));
                 if state == "failed" {
                     inner.restart_ice();
                 }
@@ -229,6 +233,7 @@ impl PeerLink {
         let connection_state = Closure::<dyn FnMut()>::new(move || {
             let Some(inner) = weak.upgrade() else { return };
             let state = js::get_string(&inner.pc, "connectionState").unwrap_or_default();
+            inner.mark(&format!("connection-{state}"));
             (inner.on_event)(PeerEvent::Link(LinkState::from_js(&state)));
         });
         let pc = &self.inner.pc;
@@ -295,8 +300,10 @@ impl PeerLink {
         let is_offer = description.kind == "offer";
         let stable = inner.pc.signaling_state() == web_sys::RtcSignalingState::Stable;
         let collision = is_offer && (inner.making_offer.get() || !stable);
+        inner.mark(&format!("{}-received", description.kind));
         inner.ignore_offer.set(!inner.polite && collision);
         if inner.ignore_offer.get() {
+            inner.mark("offer-ignored");
             return Ok(());
         }
         let sdp_type = match description.kind.as_str() {
@@ -310,6 +317,7 @@ impl PeerLink {
         if collision {
             // Polite side: roll back our own offer and take theirs. Both operations are queued on
             // the connection together, so no negotiation of ours can slip in between.
+            inner.mark("rollback");
             let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
             let first = inner.pc.set_local_description(&rollback);
             let second = inner.pc.set_remote_description(&init);
@@ -369,11 +377,16 @@ async fn make_offer(inner: Rc<Inner>) {
 }
 
 impl Inner {
+    fn mark(&self, name: &str) {
+        crate::hook::mark(name, Some(self.peer.as_str()));
+    }
+
     fn send_local_description(&self) {
         let Some(description) = self.pc.local_description() else {
             return;
         };
         let kind = js::get_string(&description, "type").unwrap_or_default();
+        self.mark(&format!("{kind}-sent"));
         let sdp = description.sdp();
         (self.on_event)(PeerEvent::Signal(SignalData::Description(
             SessionDescription { kind, sdp },
@@ -471,6 +484,7 @@ impl Inner {
     }
 
     fn on_track(&self, event: &RtcTrackEvent) {
+        self.mark("track");
         let track = event.track();
         let transceiver = event.transceiver();
         let is_camera_line = self
