@@ -9,7 +9,10 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RESULTS = join(ROOT, 'e2e/results');
-export const SCREENSHOTS = join(ROOT, 'docs/screenshots');
+// The README's pictures are only rewritten on request, so that a test run leaves the tree clean.
+export const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1'
+  ? join(ROOT, 'docs/screenshots')
+  : join(RESULTS, 'screenshots');
 const TREFF_BIN = process.env.TREFF_BIN || join(ROOT, 'target/debug/treff');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 

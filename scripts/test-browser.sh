@@ -5,6 +5,8 @@
 #   scripts/test-browser.sh [node --test args...]
 #
 # Builds the server (unless TREFF_BIN names one) and the web bundle first when they are stale.
+# Screenshots go to e2e/results/screenshots/; UPDATE_SCREENSHOTS=1 writes the README's pictures in
+# docs/screenshots/ instead.
 # The namespace also has its own PID space: when the test runner ends, however it ends, the
 # kernel kills every process it started (server, browser).
 set -euo pipefail
@@ -26,7 +28,7 @@ fi
 if [[ $(id -u) == 0 ]]; then
     sudo=()
 else
-    sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM)
+    sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM,UPDATE_SCREENSHOTS)
 fi
 exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
     sh -c 'ip link set lo up && exec node --test --test-reporter=spec "$@" e2e/' sh "$@"
