@@ -1,8 +1,9 @@
-// Shared pieces of the browser tests: the real server on a free loopback port, headless Chromium
-// with fake devices, and polling helpers.
+// Shared pieces of the browser tests and the call benchmark: the real server on a free loopback
+// port, headless Chromium with fake devices, polling helpers, and readers of what a page shows and
+// what its RTCPeerConnections report.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -99,18 +100,67 @@ export async function startServer({ port, args = [], name = 'server' } = {}) {
 
 /**
  * Headless Chromium with fake camera and microphone. With `grantMedia: false` the permission
- * prompt is not auto-accepted, so getUserMedia fails as if the person said no.
+ * prompt is not auto-accepted, so getUserMedia fails as if the person said no. `cameras: 2` offers
+ * two fake cameras (and the fake microphones, which are always three). `videoFile` (an absolute
+ * .y4m path) replaces the fake camera's picture with that video, looped.
  */
-export function launchBrowser({ grantMedia = true } = {}) {
+export function launchBrowser({ grantMedia = true, cameras = 1, videoFile } = {}) {
   // Without a media permission Chromium hides host addresses behind mDNS names, which nothing
   // resolves in the test's network namespace; a real network has STUN or working mDNS.
-  const args = grantMedia
+  let args = grantMedia
     ? CHROMIUM_ARGS
     : [
       ...CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream'),
       '--disable-features=WebRtcHideLocalIpsWithMdns',
     ];
+  if (cameras !== 1) {
+    args = args.map((a) => (a === '--use-fake-device-for-media-stream' ? `${a}=device-count=${cameras}` : a));
+  }
+  if (videoFile) args = [...args, `--use-file-for-fake-video-capture=${videoFile}`];
   return chromium.launch({ executablePath: CHROMIUM, args });
+}
+
+/**
+ * Every process of a launched browser: the browser itself and all its descendants (renderers,
+ * the network service, the GPU process). Read from /proc, so Linux only.
+ */
+export function browserProcesses(browser) {
+  const root = browser.process()?.pid;
+  if (!root) return [];
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name may contain spaces and parentheses; the parent id follows the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const all = [];
+  const queue = [root];
+  while (queue.length) {
+    const pid = queue.shift();
+    all.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return all;
+}
+
+/** Sends `signal` to every process of a browser (see browserProcesses); ignores those gone. */
+export function signalBrowser(browser, signal) {
+  const pids = browserProcesses(browser);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+  return pids;
 }
 
 /** A page in its own context (own localStorage); console errors go to stderr. */
@@ -122,6 +172,153 @@ export async function newPage(browser, label, viewport = { width: 1280, height: 
   });
   page.on('pageerror', (err) => console.error(`[${label}] page error: ${err.message}`));
   return page;
+}
+
+/** Opens a page at a room and joins it; resolves once the server welcomed it. */
+export async function joinRoom(page, server, room, name) {
+  await page.goto(`${server.url}/room/${room}`);
+  await joinAs(page, name);
+  await waitFor(`${name} to be welcomed`, () => peerId(page));
+}
+
+/**
+ * The moments the page's call recorded so far (`window.__treff.events()`): `{name, peer, t}` with
+ * `t` from the page's `performance.now()`. Optionally only those named `name`.
+ */
+export async function events(page, name) {
+  const all = await page.evaluate(() => window.__treff.events());
+  return name === undefined ? all : all.filter((e) => e.name === name);
+}
+
+/** Signaling state and SDP of every connection of a page, by peer id. */
+export function negotiationState(page) {
+  return page.evaluate(() => Object.fromEntries([...window.__treff.peerConnections()].map(([peer, pc]) => [peer, {
+    signalingState: pc.signalingState,
+    local: pc.currentLocalDescription?.sdp ?? null,
+    remote: pc.currentRemoteDescription?.sdp ?? null,
+  }])));
+}
+
+/**
+ * Per remote peer: what the page receives from it, summed over the streams of each kind.
+ * `{ [peer]: { video: {framesDecoded, bytesReceived, streams}, audio: {packetsReceived,
+ * audioLevel, totalAudioEnergy} } }`.
+ */
+export function receivedByPeer(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    for (const [peer, pc] of window.__treff.peerConnections()) {
+      const entry = {
+        video: { framesDecoded: 0, bytesReceived: 0, streams: [] },
+        audio: { packetsReceived: 0, audioLevel: 0, totalAudioEnergy: 0 },
+      };
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type !== 'inbound-rtp') continue;
+        if (s.kind === 'video') {
+          entry.video.framesDecoded += s.framesDecoded ?? 0;
+          entry.video.bytesReceived += s.bytesReceived ?? 0;
+          entry.video.streams.push({ mid: s.mid, framesDecoded: s.framesDecoded ?? 0 });
+        } else if (s.kind === 'audio') {
+          entry.audio.packetsReceived += s.packetsReceived ?? 0;
+          entry.audio.audioLevel = Math.max(entry.audio.audioLevel, s.audioLevel ?? 0);
+          entry.audio.totalAudioEnergy += s.totalAudioEnergy ?? 0;
+        }
+      }
+      out[peer] = entry;
+    }
+    return out;
+  });
+}
+
+/**
+ * Waits until `page` decodes video from every peer in `from` (peer ids) and keeps decoding it
+ * (each count rises by more than `rise`), and receives audio from each with a non-zero level.
+ */
+export async function waitForMediaFrom(who, page, from, { rise = 10, timeoutMs = 20000 } = {}) {
+  const first = await waitFor(`${who} to decode video from ${from.length} peers`, async () => {
+    const got = await receivedByPeer(page);
+    return from.every((id) => got[id]?.video.framesDecoded > 0) && got;
+  }, timeoutMs);
+  await waitFor(`${who}'s decoded frames from every peer to rise`, async () => {
+    const got = await receivedByPeer(page);
+    return from.every((id) => got[id].video.framesDecoded > first[id].video.framesDecoded + rise);
+  }, timeoutMs);
+  await waitFor(`${who} to hear every peer`, async () => {
+    const got = await receivedByPeer(page);
+    return from.every((id) => got[id].audio.packetsReceived > first[id].audio.packetsReceived
+      && got[id].audio.audioLevel > 0);
+  }, timeoutMs);
+}
+
+/**
+ * Frames a <video> (found by its aria-label) has presented so far: what the person sees, as
+ * opposed to what the decoder produced. -1 when there is no such element.
+ */
+export function presentedFrames(page, label) {
+  return page.evaluate((label) => {
+    const video = document.querySelector(`video[aria-label="${label}"]`);
+    return video ? video.getVideoPlaybackQuality().totalVideoFrames : -1;
+  }, label);
+}
+
+/** Waits until the <video> labelled `label` presents new frames (more than `rise`). */
+export async function waitForPresented(page, label, { rise = 5, timeoutMs = 10000 } = {}) {
+  const first = await waitFor(`"${label}" to be shown`, async () => {
+    const n = await presentedFrames(page, label);
+    return n >= 0 && { n };
+  }, timeoutMs);
+  await waitFor(`"${label}" to present new frames`, async () => (await presentedFrames(page, label)) > first.n + rise, timeoutMs);
+}
+
+/**
+ * The loudest sample (0..1) that reaches the page through the audio of the <video> labelled
+ * `label` during `ms`: the sound the person would hear, read with an AnalyserNode.
+ */
+export function playedAudioPeak(page, label, ms = 1500) {
+  return page.evaluate(async ([label, ms]) => {
+    const video = document.querySelector(`video[aria-label="${label}"]`);
+    const tracks = video?.srcObject?.getAudioTracks() ?? [];
+    if (tracks.length === 0) return 0;
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    context.createMediaStreamSource(new MediaStream(tracks)).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    for (const end = performance.now() + ms; performance.now() < end;) {
+      await new Promise((r) => setTimeout(r, 40));
+      analyser.getFloatTimeDomainData(samples);
+      for (const x of samples) peak = Math.max(peak, Math.abs(x));
+    }
+    await context.close();
+    return peak;
+  }, [label, ms]);
+}
+
+/**
+ * Mean and spread of the luma (0..255) of the frame the <video> labelled `label` shows now, read
+ * back through a canvas. A black frame has a mean near 16 and no spread.
+ */
+export function frameLuma(page, label) {
+  return page.evaluate((label) => {
+    const video = document.querySelector(`video[aria-label="${label}"]`);
+    if (!video || !video.videoWidth) return null;
+    const canvas = document.createElement('canvas');
+    canvas.width = 160;
+    canvas.height = 120;
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let sum = 0;
+    let sumSq = 0;
+    const n = data.length / 4;
+    for (let i = 0; i < data.length; i += 4) {
+      const y = 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+      sum += y;
+      sumSq += y * y;
+    }
+    const mean = sum / n;
+    return { mean, spread: Math.sqrt(Math.max(0, sumSq / n - mean * mean)) };
+  }, label);
 }
 
 /** Inbound RTP stats of every connection of a page. */
@@ -168,4 +365,24 @@ export async function joinAs(page, name, room) {
 /** Our peer id as the page knows it (null before welcome). */
 export function peerId(page) {
   return page.evaluate(() => window.__treff.peerId());
+}
+
+/**
+ * Clicks the button named `name` in every page at the same moment: each page arms a timer for one
+ * common wall-clock time, so the clicks land within a millisecond or two of each other (what
+ * Promise.all of separate clicks cannot promise). Resolves to the click times (epoch ms).
+ */
+export async function clickTogether(pages, name, delayMs = 300) {
+  const at = Date.now() + delayMs;
+  return Promise.all(pages.map((page) => page.evaluate(([name, at]) => new Promise((resolve, reject) => {
+    const button = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === name);
+    if (!button) {
+      reject(new Error(`no button "${name}"`));
+      return;
+    }
+    setTimeout(() => {
+      button.click();
+      resolve(performance.timeOrigin + performance.now());
+    }, at - (performance.timeOrigin + performance.now()));
+  }), [name, at])));
 }

@@ -5,8 +5,10 @@
 //! once and answers `negotiationneeded` with an offer. The other side waits for that first offer
 //! and only then attaches its tracks (they ride on the offered transceivers, so the answer already
 //! sends them). Every later renegotiation (screen share on or off, ICE restart) may start on either
-//! side; a collision is settled by [`treff_shared::Peer::polite`]: the polite side rolls back its
-//! own offer, the impolite side ignores the incoming one.
+//! side. When two offers collide, one side rolls back its own offer and the other ignores the
+//! incoming one: the side that yields is the one that sent the offer of the last completed
+//! negotiation (see [`Inner::yields`]); [`treff_shared::Peer::polite`] decides only before the
+//! first negotiation completes.
 //!
 //! Each connection has exactly one audio and one video transceiver from its first negotiation;
 //! any further video transceiver carries a screen share. Both sides see the m-lines in the same
@@ -96,10 +98,11 @@ struct Inner {
     pc: RtcPeerConnection,
     /// The other participant; names this connection's marks in [`crate::hook`].
     peer: PeerId,
+    /// The room's choice of who yields in a collision, used until a negotiation has completed.
     polite: bool,
     /// An offer of ours is being created and set.
     making_offer: Cell<bool>,
-    /// The last incoming offer collided and we (impolite) ignored it; its candidates may fail.
+    /// The last incoming offer collided and we ignored it; its candidates may fail.
     ignore_offer: Cell<bool>,
     /// Tracks are attached and `negotiationneeded` is answered. The side that offers first starts
     /// at once, the other when the first offer arrives.
@@ -301,7 +304,7 @@ impl PeerLink {
         let stable = inner.pc.signaling_state() == web_sys::RtcSignalingState::Stable;
         let collision = is_offer && (inner.making_offer.get() || !stable);
         inner.mark(&format!("{}-received", description.kind));
-        inner.ignore_offer.set(!inner.polite && collision);
+        inner.ignore_offer.set(collision && !inner.yields());
         if inner.ignore_offer.get() {
             inner.mark("offer-ignored");
             return Ok(());
@@ -377,6 +380,18 @@ async fn make_offer(inner: Rc<Inner>) {
 }
 
 impl Inner {
+    /// Whether we roll back our own offer when offers collide. Chromium loses the remote tracks
+    /// for good (no more frames, no more sound) when a connection rolls back an offer while the
+    /// last negotiation it completed was one it answered; after one it offered, rolling back is
+    /// harmless. Both sides completed the same last negotiation, so "whoever offered it yields"
+    /// is a rule they agree on without a word.
+    fn yields(&self) -> bool {
+        match self.pc.current_remote_description() {
+            Some(description) => description.type_() == RtcSdpType::Answer,
+            None => self.polite,
+        }
+    }
+
     fn mark(&self, name: &str) {
         crate::hook::mark(name, Some(self.peer.as_str()));
     }
