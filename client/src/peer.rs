@@ -477,7 +477,24 @@ impl Inner {
         }
         match (&senders.screen, &local.screen) {
             (None, Some((track, stream))) => {
-                senders.screen = Some(self.pc.add_track_0(track, stream));
+                // Sharing again sends on the line of an earlier share: `addTrack` never reuses a
+                // line that has sent, so every share would add an m-line until the offer
+                // outgrew the server's frame limit and negotiation stopped for good.
+                senders.screen = Some(match self.idle_screen_transceiver() {
+                    Some(transceiver) => {
+                        let sender = transceiver.sender();
+                        let _ = sender.replace_track(Some(track));
+                        // The reverse of what `removeTrack` did to the direction.
+                        transceiver.set_direction(match transceiver.direction() {
+                            RtcRtpTransceiverDirection::Inactive => {
+                                RtcRtpTransceiverDirection::Sendonly
+                            }
+                            _ => RtcRtpTransceiverDirection::Sendrecv,
+                        });
+                        sender
+                    }
+                    None => self.pc.add_track_0(track, stream),
+                });
             }
             (Some(sender), Some((track, _))) => {
                 if sender.track().map(|t| t.id()) != Some(track.id()) {
@@ -490,6 +507,20 @@ impl Inner {
             }
             (None, None) => {}
         }
+    }
+
+    /// A screen line with nothing to send: a video line after the camera's whose share ended (or
+    /// that only the other side sends on).
+    fn idle_screen_transceiver(&self) -> Option<RtcRtpTransceiver> {
+        let camera = self.first_transceiver("video")?;
+        self.pc
+            .get_transceivers()
+            .iter()
+            .filter_map(|t| t.dyn_into::<RtcRtpTransceiver>().ok())
+            .filter(|t| t.receiver().track().kind() == "video" && *t != camera)
+            .find(|t| {
+                t.sender().track().is_none() && t.direction() != RtcRtpTransceiverDirection::Stopped
+            })
     }
 
     /// Sends `track`. `addTrack` reuses a transceiver of the same kind that the remote offer
