@@ -119,3 +119,30 @@ test('both press "Share screen" at the same moment: the collision settles and no
   }
   await Promise.all(pages.map((p) => p.close()));
 });
+
+// Regression: signals were handled concurrently, so an offer that arrived while the answer to our
+// own offer was still being applied looked like a collision and was ignored; the other side then
+// waited for an answer forever and every later offer of either side was ignored too.
+test('presses a few milliseconds apart (0 to 150 ms) never leave the negotiation stuck', async () => {
+  const pages = await call('stagger');
+  const [ada, bob] = pages;
+  const pressAt = async (offsets) => {
+    const at = Date.now() + 200;
+    await Promise.all(pages.map((page, i) => page.evaluate(([at]) => new Promise((resolve) => {
+      const share = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Share screen');
+      setTimeout(() => { share.click(); resolve(); }, at - (performance.timeOrigin + performance.now()));
+    }), [at + offsets[i]])));
+  };
+  for (let ms = 0; ms <= 150; ms += 10) {
+    await pressAt([0, ms]);
+    await negotiated(pages, [true, true], `with both sharing, Bob pressing ${ms} ms after Ada`);
+    await pressAt([ms, 0]);
+    await negotiated(pages, [false, false], `with nobody sharing, Ada pressing ${ms} ms after Bob`);
+  }
+  const lines = await Promise.all(pages.map(screenLines));
+  assert.ok(lines.every((l) => l.mLines <= 3), `audio, camera and one screen line, not ${lines.map((l) => l.mLines)}`);
+  await clickTogether(pages, 'Share screen');
+  await negotiated(pages, [true, true], 'after the sweep');
+  await showing(pages, ['Ada', 'Bob'], [true, true]);
+  await Promise.all([ada.close(), bob.close()]);
+});

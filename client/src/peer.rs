@@ -15,6 +15,7 @@
 //! order, so that is how a receiver tells a screen from a camera.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Reflect;
@@ -111,6 +112,10 @@ struct Inner {
     local: RefCell<LocalTracks>,
     senders: RefCell<Senders>,
     remote: RefCell<Remote>,
+    /// Signals from this peer not handled yet, oldest first.
+    incoming: RefCell<VecDeque<SignalData>>,
+    /// A task is working through `incoming`.
+    draining: Cell<bool>,
     on_event: Box<dyn Fn(PeerEvent)>,
     closed: Cell<bool>,
     /// Keeps the event handlers alive as long as the connection.
@@ -166,6 +171,8 @@ impl PeerLink {
                 local: RefCell::new(local),
                 senders: RefCell::new(Senders::default()),
                 remote: RefCell::new(Remote::default()),
+                incoming: RefCell::new(VecDeque::new()),
+                draining: Cell::new(false),
                 on_event: Box::new(on_event),
                 closed: Cell::new(false),
                 handlers: RefCell::new(None),
@@ -277,21 +284,32 @@ impl PeerLink {
         }
     }
 
-    /// Handles a signal from this peer.
+    /// Handles a signal from this peer once the ones before it are done. One at a time, because
+    /// an offer that arrives while the answer to our own offer is still being applied would look
+    /// like a collision (the connection is not `stable` yet): both sides then ignored each other's
+    /// offers and waited for answers forever.
     pub fn on_signal(&self, data: SignalData) {
-        let inner = self.inner.clone();
+        self.inner.incoming.borrow_mut().push_back(data);
+        if self.inner.draining.replace(true) {
+            return;
+        }
         let this = self.clone();
         spawn_local(async move {
-            let result = match data {
-                SignalData::Description(description) => this.on_description(description).await,
-                SignalData::Candidate(candidate) => inner.on_candidate(candidate).await,
-            };
-            if let Err(err) = result {
-                js::warn(&format!(
-                    "treff: negotiation step failed: {}",
-                    js::describe(&err)
-                ));
+            loop {
+                let next = this.inner.incoming.borrow_mut().pop_front();
+                let Some(data) = next else { break };
+                let result = match data {
+                    SignalData::Description(description) => this.on_description(description).await,
+                    SignalData::Candidate(candidate) => this.inner.on_candidate(candidate).await,
+                };
+                if let Err(err) = result {
+                    js::warn(&format!(
+                        "treff: negotiation step failed: {}",
+                        js::describe(&err)
+                    ));
+                }
             }
+            this.inner.draining.set(false);
         });
     }
 
