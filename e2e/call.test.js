@@ -90,11 +90,6 @@ test('two people see and hear each other and chat', async () => {
   await sleep(500);
   await ada.screenshot({ path: join(SCREENSHOTS, 'call.png') });
 
-  // Turning the camera off is announced to the other side.
-  await bob.getByRole('button', { name: 'Camera', exact: true }).click();
-  assert.equal(await pressed(bob, 'Camera'), 'false');
-  await ada.locator('.tile', { hasText: 'Bob' }).locator('.placeholder').waitFor();
-
   // Leaving closes the connection on both sides.
   await bob.getByRole('button', { name: 'Leave', exact: true }).click();
   await waitFor('Bob to close his connections', () => bob.evaluate(() => window.__treff.peerConnections().size === 0));
