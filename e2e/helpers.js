@@ -386,3 +386,26 @@ export async function clickTogether(pages, name, delayMs = 300) {
     }, at - (performance.timeOrigin + performance.now()));
   }), [name, at])));
 }
+
+/** Opens the chat panel if it is closed; returns the message field. */
+export async function openChat(page) {
+  const field = page.getByLabel('Message');
+  if (!(await field.isVisible())) await page.getByRole('button', { name: 'Chat', exact: true }).click();
+  return field;
+}
+
+/** Types a chat message and presses Send. */
+export async function sendChat(page, text) {
+  const field = await openChat(page);
+  await field.fill(text);
+  await page.getByRole('button', { name: 'Send', exact: true }).click();
+}
+
+/** The chat as the page shows it: `{sender, text}` per message, oldest first. */
+export async function chatLines(page) {
+  await openChat(page);
+  return page.locator('.messages .message').evaluateAll((items) => items.map((li) => ({
+    sender: li.querySelector('.sender').textContent,
+    text: li.querySelector('.text').textContent,
+  })));
+}
