@@ -121,12 +121,16 @@ export function launchBrowser({ grantMedia = true, cameras = 1, videoFile } = {}
 }
 
 /**
- * Every process of a launched browser: the browser itself and all its descendants (renderers,
- * the network service, the GPU process). Read from /proc, so Linux only.
+ * Every process of a launched browser: the browser process (as the browser itself reports it)
+ * and all its descendants (zygotes, renderers, the network service, the GPU process). Read from
+ * /proc, so Linux only.
  */
-export function browserProcesses(browser) {
-  const root = browser.process()?.pid;
-  if (!root) return [];
+export async function browserProcesses(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+  await cdp.detach();
+  const root = processInfo.find((p) => p.type === 'browser')?.id;
+  if (!root) throw new Error('the browser did not report its process id');
   const children = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -150,9 +154,8 @@ export function browserProcesses(browser) {
   return all;
 }
 
-/** Sends `signal` to every process of a browser (see browserProcesses); ignores those gone. */
-export function signalBrowser(browser, signal) {
-  const pids = browserProcesses(browser);
+/** Sends `signal` to each of `pids` (see browserProcesses); ignores those already gone. */
+export function signalAll(pids, signal) {
   for (const pid of pids) {
     try {
       process.kill(pid, signal);
