@@ -7,8 +7,10 @@
 # Builds the server (unless TREFF_BIN names one) and the web bundle first when they are stale.
 # Screenshots go to e2e/results/screenshots/; UPDATE_SCREENSHOTS=1 writes the README's pictures in
 # docs/screenshots/ instead.
-# The namespace also has its own PID space: when the test runner ends, however it ends, the
-# kernel kills every process it started (server, browser).
+# Test files run one after another (their timing checks assume the browsers have the machine to
+# themselves), and a test that hangs fails after three minutes. The namespace also has its own PID
+# space: when the test runner ends, however it ends, the kernel kills every process it started
+# (server, browser).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,4 +33,5 @@ else
     sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM,UPDATE_SCREENSHOTS)
 fi
 exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
-    sh -c 'ip link set lo up && exec node --test --test-reporter=spec "$@" e2e/' sh "$@"
+    sh -c 'ip link set lo up && exec node --test --test-concurrency=1 --test-timeout=180000 \
+        --test-reporter=spec "$@" e2e/' sh "$@"
