@@ -11,25 +11,8 @@
 # depend on the machine. Close other heavy programs first; two cores are enough but not plenty.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export PATH="$HOME/.cargo/bin:$PATH"
+NAME=bench-call
+# shellcheck source=lib/browser-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/browser-env.sh"
 
-if [[ -z "${TREFF_BIN:-}" ]]; then
-    cargo build -p treff-server --bin treff
-    export TREFF_BIN="$ROOT/target/debug/treff"
-fi
-bash scripts/build-web.sh
-if [[ ! -d e2e/node_modules/playwright-core ]]; then
-    echo "bench-call: e2e/node_modules missing; run scripts/install-deps.sh" >&2
-    exit 1
-fi
-
-if [[ $(id -u) == 0 ]]; then
-    sudo=()
-else
-    sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM)
-fi
-# As for the tests: only loopback, and the PID namespace ends every process with the script.
-exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
-    sh -c 'ip link set lo up && exec node e2e/bench-call.js "$@"' sh "$@"
+in_loopback_namespace node e2e/bench-call.js "$@"

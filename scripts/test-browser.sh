@@ -13,25 +13,8 @@
 # (server, browser).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export PATH="$HOME/.cargo/bin:$PATH"
+NAME=test-browser
+# shellcheck source=lib/browser-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/browser-env.sh"
 
-if [[ -z "${TREFF_BIN:-}" ]]; then
-    cargo build -p treff-server --bin treff
-    export TREFF_BIN="$ROOT/target/debug/treff"
-fi
-bash scripts/build-web.sh
-if [[ ! -d e2e/node_modules/playwright-core ]]; then
-    echo "test-browser: e2e/node_modules missing; run scripts/install-deps.sh" >&2
-    exit 1
-fi
-
-if [[ $(id -u) == 0 ]]; then
-    sudo=()
-else
-    sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM,UPDATE_SCREENSHOTS)
-fi
-exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
-    sh -c 'ip link set lo up && exec node --test --test-concurrency=1 --test-timeout=180000 \
-        --test-reporter=spec "$@" e2e/' sh "$@"
+in_loopback_namespace node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec "$@" e2e/

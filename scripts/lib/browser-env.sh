@@ -1,0 +1,28 @@
+# Shared set-up of the scripts that drive headless Chromium (test-browser.sh, bench-call.sh).
+# Source it after setting NAME: it builds the server (unless TREFF_BIN names one) and the web
+# app when stale, checks the npm packages, and defines `in_loopback_namespace CMD...`, which runs
+# CMD in a private network namespace that has only `lo` and its own PID space, so WebRTC stays
+# on 127.0.0.1 and every process CMD starts ends with it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [[ -z "${TREFF_BIN:-}" ]]; then
+    cargo build -p treff-server --bin treff
+    export TREFF_BIN="$ROOT/target/debug/treff"
+fi
+bash scripts/build-web.sh
+if [[ ! -d e2e/node_modules/playwright-core ]]; then
+    echo "$NAME: e2e/node_modules missing; run scripts/install-deps.sh" >&2
+    exit 1
+fi
+
+in_loopback_namespace() {
+    local sudo=()
+    if [[ $(id -u) != 0 ]]; then
+        sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM,UPDATE_SCREENSHOTS)
+    fi
+    exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
+        sh -c 'ip link set lo up && exec "$@"' sh "$@"
+}
