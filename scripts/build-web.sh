@@ -14,6 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib/wasm.sh
 
 PROFILE=wasm-release
 FORCE=0
@@ -37,7 +38,7 @@ STAMP="$TARGET_DIR/.build-web.stamp"
 inputs_changed() {
     [[ -f "$STAMP" && -f "$OUT_DIR/treff_client_bg.wasm" ]] || return 0
     [[ "$(cat "$STAMP")" == "$PROFILE" ]] || return 0
-    [[ -n "$(find client shared Cargo.lock Cargo.toml scripts/build-web.sh -newer "$STAMP" -print -quit)" ]]
+    [[ -n "$(find client shared Cargo.lock Cargo.toml scripts/build-web.sh scripts/lib/wasm.sh -newer "$STAMP" -print -quit)" ]]
 }
 if [[ $FORCE == 0 ]] && ! inputs_changed; then
     echo "build-web: static/pkg is up to date ($PROFILE); use --force to rebuild"
@@ -49,14 +50,14 @@ if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/nu
     cargo build -p treff-client --lib --target "$TARGET" --profile "$PROFILE" \
         --target-dir "$TARGET_DIR" --locked
 else
-    if [[ ! -x /usr/bin/rustc || ! -d /usr/lib/rustlib/src/rust/library ]]; then
+    if [[ ! -x /usr/bin/rustc || ! -d /usr/lib/rustlib/src/rust/library || ! -x "$WASM_LINKER" ]]; then
         echo "build-web: no wasm32 toolchain; run scripts/install-deps.sh first" >&2
         exit 1
     fi
     echo "build-web: using Debian's rustc-web with -Zbuild-std"
     # Exactly this environment on every build: any difference rebuilds std (minutes).
     env -u RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
-        RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+        RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$WASM_LINKER" \
         /usr/bin/cargo build -p treff-client --lib --target "$TARGET" --profile "$PROFILE" \
         --target-dir "$TARGET_DIR" -Zbuild-std=std,panic_abort --locked
 fi
@@ -73,7 +74,7 @@ if ! command -v wasm-bindgen >/dev/null 2>&1; then
         exit 1
     fi
 fi
-WANT="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+WANT="$(wasm_bindgen_version)"
 HAVE="$(wasm-bindgen --version | awk '{print $2}')"
 if [[ "$WANT" != "$HAVE" ]]; then
     echo "build-web: wasm-bindgen CLI is $HAVE but Cargo.lock has $WANT; run scripts/install-deps.sh" >&2

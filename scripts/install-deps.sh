@@ -8,6 +8,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib/wasm.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 MODE=all
@@ -53,7 +54,7 @@ web_toolchain() {
         log "rustup has wasm32-unknown-unknown"
         return 0
     fi
-    apt_install rustc-web cargo-web rust-web-src lld-22
+    apt_install "${WASM_DEBIAN_PACKAGES[@]}"
 }
 
 # Node and npm run wasm-opt (npm's binaryen; Debian's is too old for rustc's output) and the
@@ -72,7 +73,7 @@ node_tools() {
 # The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
 wasm_bindgen_cli() {
     local want have
-    want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+    want="$(wasm_bindgen_version)"
     if [[ -z "$want" ]]; then
         log "no wasm-bindgen in Cargo.lock; skipping the CLI"
         return 0
