@@ -16,6 +16,21 @@ step() { printf '\n== %s\n' "$*"; }
 step "install what is missing"
 bash scripts/install-deps.sh
 
+# Debian packages on this machine that a fresh one lacks and no script of the project installs:
+# a green run here would hide them, and the README's commands would fail for a new user. A
+# warning, not a failure: the list depends on what else was installed on this machine.
+step "packages this machine has but the scripts do not install"
+undeclared="${UNDECLARED_PACKAGES_TOOL:-$root/../shared/tools/undeclared-packages}"
+if [[ -x "$undeclared" ]]; then
+    if "$undeclared" "$root"; then
+        echo "none"
+    else
+        echo "WARNING: the packages above are not installed by scripts/install-deps.sh"
+    fi
+else
+    echo "skipped: no undeclared-packages tool at $undeclared"
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
