@@ -12,11 +12,18 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/certs"
 force=0
+usage() { echo "usage: scripts/gen-certs.sh [OUT_DIR] [--force]" >&2; }
+outs=0
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) out="$arg" ;;
+    -*) echo "gen-certs: unknown option: $arg" >&2; usage; exit 2 ;;
+    *)
+      outs=$((outs + 1))
+      [ "$outs" -gt 1 ] && { echo "gen-certs: more than one OUT_DIR: $arg" >&2; usage; exit 2; }
+      out="$arg"
+      ;;
   esac
 done
 mkdir -p "$out"
