@@ -22,15 +22,38 @@ if [[ " $* " != *" --tls-cert"* && -z "${TREFF_TLS_CERT:-}" ]]; then
   args+=(--tls-cert certs/cert.pem --tls-key certs/key.pem)
 fi
 
-port=8000
+# The address the server will listen on: the last --listen ADDR / --listen=ADDR, else
+# TREFF_LISTEN, else treff's default. Only addresses it really serves are printed.
+listen="${TREFF_LISTEN:-0.0.0.0:8000}"
 for ((i = 0; i < ${#args[@]}; i++)); do
-  [[ "${args[$i]}" == --listen ]] && port="${args[$((i + 1))]##*:}"
+  case "${args[$i]}" in
+    --listen) listen="${args[$((i + 1))]:-$listen}" ;;
+    --listen=*) listen="${args[$i]#--listen=}" ;;
+  esac
 done
+port="${listen##*:}"
+host="${listen%:*}"
+host="${host#[}"
+host="${host%]}"
+url() { case "$1" in *:*) echo "https://[$1]:$port" ;; *) echo "https://$1:$port" ;; esac; }
 echo
-echo "treff: open https://localhost:$port on this machine, or on another device in this network:"
-for addr in $(hostname -I 2>/dev/null); do
-  case "$addr" in *:*) echo "         https://[$addr]:$port" ;; *) echo "         https://$addr:$port" ;; esac
-done
+case "$host" in
+  0.0.0.0 | ::)
+    echo "treff: open https://localhost:$port on this machine, or on another device in this network:"
+    for addr in $(hostname -I 2>/dev/null); do
+      # An IPv4 wildcard serves only IPv4 addresses.
+      [[ "$host" == 0.0.0.0 && "$addr" == *:* ]] && continue
+      echo "         $(url "$addr")"
+    done
+    ;;
+  127.* | ::1 | localhost)
+    echo "treff: open https://localhost:$port on this machine (it listens on loopback only;"
+    echo "       use --listen 0.0.0.0:$port to let other devices join)"
+    ;;
+  *)
+    echo "treff: open $(url "$host")"
+    ;;
+esac
 echo "       (the certificate is self-signed: accept the browser's warning once per device)"
 echo
 exec target/release/treff --static-dir static "${args[@]}"
