@@ -1,6 +1,8 @@
 //! The `treff` binary: parses flags, sets up logging, and runs the server.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -22,6 +24,8 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid --log filter")?)
+        // Colour only on a terminal: escapes in a log file or a pipe are noise.
+        .with_ansi(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
 
     let listener = treff_server::listen(config.listen)
