@@ -148,7 +148,7 @@ pub fn offer(step: u32, seq: u64, sent_ns: u64) -> SignalData {
     sdp.extend(std::iter::repeat_n('x', pad));
     sdp.push_str("\r\n");
     SignalData::Description(SessionDescription {
-        kind: "offer".into(),
+        kind: treff_shared::SdpType::Offer,
         sdp,
     })
 }

@@ -70,7 +70,7 @@ impl Call {
             .token
             .as_deref()
             .and_then(token::peek)
-            .and_then(|claims| claims.role)
+            .map(|claims| claims.role)
             == Some(Role::Viewer);
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
             let weak = weak.clone();

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Reflect;
-use treff_shared::{IceCandidate, IceServer, PeerId, SessionDescription, SignalData};
+use treff_shared::{IceCandidate, IceServer, PeerId, SdpType, SessionDescription, SignalData};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -318,20 +318,20 @@ impl PeerLink {
         if inner.closed.get() {
             return Ok(());
         }
-        let is_offer = description.kind == "offer";
+        let is_offer = description.kind == SdpType::Offer;
         let stable = inner.pc.signaling_state() == web_sys::RtcSignalingState::Stable;
         let collision = is_offer && (inner.making_offer.get() || !stable);
-        inner.mark(&format!("{}-received", description.kind));
+        inner.mark(&format!("{}-received", description.kind.as_str()));
         inner.ignore_offer.set(collision && !inner.yields());
         if inner.ignore_offer.get() {
             inner.mark("offer-ignored");
             return Ok(());
         }
-        let sdp_type = match description.kind.as_str() {
-            "offer" => RtcSdpType::Offer,
-            "answer" => RtcSdpType::Answer,
-            "pranswer" => RtcSdpType::Pranswer,
-            _ => RtcSdpType::Rollback,
+        let sdp_type = match description.kind {
+            SdpType::Offer => RtcSdpType::Offer,
+            SdpType::Answer => RtcSdpType::Answer,
+            SdpType::Pranswer => RtcSdpType::Pranswer,
+            SdpType::Rollback => RtcSdpType::Rollback,
         };
         let init = RtcSessionDescriptionInit::new(sdp_type);
         init.set_sdp(&description.sdp);
@@ -418,8 +418,13 @@ impl Inner {
         let Some(description) = self.pc.local_description() else {
             return;
         };
-        let kind = js::get_string(&description, "type").unwrap_or_default();
-        self.mark(&format!("{kind}-sent"));
+        let kind = match description.type_() {
+            RtcSdpType::Offer => SdpType::Offer,
+            RtcSdpType::Answer => SdpType::Answer,
+            RtcSdpType::Pranswer => SdpType::Pranswer,
+            _ => SdpType::Rollback,
+        };
+        self.mark(&format!("{}-sent", kind.as_str()));
         let sdp = description.sdp();
         (self.on_event)(PeerEvent::Signal(SignalData::Description(
             SessionDescription { kind, sdp },

@@ -7,29 +7,7 @@
 //! watch (a viewer's browser must never call `getUserMedia`). The server's `welcome` has the
 //! final word on the role.
 
-use serde::Deserialize;
-use treff_shared::Role;
-
-/// The claims of a token that the web app uses; everything else in it is ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Claims {
-    /// The room it admits to; `*` for any room.
-    #[serde(default)]
-    pub room: Option<String>,
-    /// The display name the server will use.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The role the server will give.
-    #[serde(default)]
-    pub role: Option<Role>,
-}
-
-impl Claims {
-    /// The room to prefill: the token's, unless it admits to any room.
-    pub fn room(&self) -> Option<&str> {
-        self.room.as_deref().filter(|room| *room != "*")
-    }
-}
+pub use treff_shared::JoinClaims as Claims;
 
 /// Reads the payload of a JWT (`header.payload.signature`) without checking the signature.
 /// `None` when it is not a readable token; the server will say why when it refuses it.
@@ -70,6 +48,7 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use treff_shared::Role;
 
     #[test]
     fn base64url_decodes_every_tail_length() {
@@ -94,18 +73,20 @@ mod tests {
                      eyJyb29tIjoiciIsIm5hbWUiOiJWZXJhIiwicm9sZSI6InZpZXdlciIsImV4cCI6NDEwMjQ0NDgwMH0.\
                      c2lnbmF0dXJl";
         let claims = peek(token).expect("readable token");
-        assert_eq!(claims.room(), Some("r"));
-        assert_eq!(claims.name.as_deref(), Some("Vera"));
-        assert_eq!(claims.role, Some(Role::Viewer));
+        assert_eq!(claims.specific_room(), Some("r"));
+        assert_eq!(claims.name, "Vera");
+        assert_eq!(claims.role, Role::Viewer);
     }
 
     #[test]
     fn unreadable_tokens_and_any_room_give_nothing_to_prefill() {
         assert_eq!(peek("not a token"), None);
         assert_eq!(peek("a.!!!.c"), None);
-        // {"room":"*"}
-        let claims = peek("e30.eyJyb29tIjoiKiJ9.c2ln").expect("readable token");
-        assert_eq!(claims.room(), None);
-        assert_eq!(claims.role, None);
+        // {"room":"*"}: not a whole set of claims, so nothing is trusted from it.
+        assert_eq!(peek("e30.eyJyb29tIjoiKiJ9.c2ln"), None);
+        // {"room":"*","name":"Vera","role":"participant","exp":4102444800}
+        let claims = peek("e30.eyJyb29tIjoiKiIsIm5hbWUiOiJWZXJhIiwicm9sZSI6InBhcnRpY2lwYW50IiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2ln").expect("readable token");
+        assert_eq!(claims.specific_room(), None);
+        assert_eq!(claims.role, Role::Participant);
     }
 }

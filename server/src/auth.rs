@@ -15,13 +15,9 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
-use treff_shared::{DisplayName, Role, RoomName};
+use treff_shared::{DisplayName, JoinClaims as Claims, Role, RoomName};
 
 use crate::limits::TokenBucket;
-
-/// Longest room password accepted, in bytes (argon2 accepts more; nobody types more).
-pub const MAX_PASSWORD_BYTES: usize = 256;
 
 /// The PHC string (argon2id, random salt) of `password`.
 pub fn hash_password(password: &str) -> String {
@@ -83,25 +79,6 @@ impl GuessLimiter {
             .or_insert_with(|| TokenBucket::new(self.rate, self.burst, now))
             .try_take(now);
     }
-}
-
-/// The claims of a join token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// The room this token admits to, or `*` for any room.
-    pub room: String,
-    /// The display name the member gets (the join frame's name is ignored).
-    pub name: String,
-    /// The member's role.
-    pub role: Role,
-    /// Expiry, Unix seconds.
-    pub exp: u64,
-    /// Issued at, Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
-    /// Not before, Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<u64>,
 }
 
 /// Why a token was refused.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use clap::Parser;
-use treff_shared::Role;
+use treff_shared::{limits, Role};
 
 use crate::auth::{TokenKeyError, TokenVerifier};
 use crate::ice::IceConfig;
@@ -161,18 +161,18 @@ pub struct Config {
     pub max_sessions_per_ip: usize,
 
     /// Longest chat message, in characters (at most 2000).
-    #[arg(long, env = "TREFF_MAX_CHAT_CHARS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u16).range(1..=2000))]
+    #[arg(long, env = "TREFF_MAX_CHAT_CHARS", default_value_t = limits::MAX_CHAT_CHARS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=limits::MAX_CHAT_CHARS as i64))]
     pub max_chat_chars: u16,
 
     /// Longest display name, in characters (at most 40).
-    #[arg(long, env = "TREFF_MAX_NAME_CHARS", default_value_t = 40,
-          value_parser = clap::value_parser!(u16).range(1..=40))]
+    #[arg(long, env = "TREFF_MAX_NAME_CHARS", default_value_t = limits::MAX_NAME_CHARS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=limits::MAX_NAME_CHARS as i64))]
     pub max_name_chars: u16,
 
     /// Longest room name, in characters (at most 64).
-    #[arg(long, env = "TREFF_MAX_ROOM_CHARS", default_value_t = 64,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, env = "TREFF_MAX_ROOM_CHARS", default_value_t = limits::MAX_ROOM_CHARS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=limits::MAX_ROOM_CHARS as i64))]
     pub max_room_chars: u16,
 
     /// Secret for join tokens signed with HS256. With it (or --token-public-key) every join

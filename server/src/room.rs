@@ -861,7 +861,7 @@ mod tests {
 
     fn offer() -> SignalData {
         SignalData::Description(SessionDescription {
-            kind: "offer".into(),
+            kind: treff_shared::SdpType::Offer,
             sdp: "v=0".into(),
         })
     }

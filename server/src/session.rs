@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web_actors::ws;
-use treff_shared::{close_code, ClientMessage, ErrorCode, RoomName, ServerMessage};
+use treff_shared::{close_code, limits, ClientMessage, ErrorCode, RoomName, ServerMessage};
 
-use crate::auth::{TokenVerifier, MAX_PASSWORD_BYTES};
+use crate::auth::TokenVerifier;
 use crate::limits::{AddressGuard, TokenBucket};
 use crate::registry::{FindRoom, Registry};
 use crate::room::{ConnId, Input};
@@ -177,7 +177,7 @@ impl WsSession {
             Ok(msg) => msg,
             Err(err) => return self.reject(ctx, err.code, err.message),
         };
-        self.stats.frame(msg.type_index());
+        self.stats.frame(msg.frame_type());
         let input = match (msg, &self.state) {
             (ClientMessage::Ping, _) => return self.send(ctx, &ServerMessage::Pong),
             (
@@ -206,13 +206,8 @@ impl WsSession {
                         }
                     },
                 };
-                if password
-                    .as_ref()
-                    .is_some_and(|p| p.len() > MAX_PASSWORD_BYTES)
-                {
-                    let message =
-                        format!("A room password has at most {MAX_PASSWORD_BYTES} bytes.");
-                    return self.reject(ctx, ErrorCode::InvalidFrame, message);
+                if let Some(Err(too_long)) = password.as_deref().map(limits::check_password) {
+                    return self.reject(ctx, ErrorCode::InvalidFrame, too_long.to_string());
                 }
                 if room.as_str().chars().count() > self.config.max_room_chars {
                     let message = format!(

@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use treff_shared::{ErrorCode, CLIENT_TYPES};
+use treff_shared::{ClientFrameType, ErrorCode};
 
 type Labels = Vec<(&'static str, &'static str)>;
 
@@ -21,7 +21,7 @@ pub struct Stats {
     sessions: Gauge,
     rooms: Gauge,
     participants: Gauge,
-    /// Accepted client frames, indexed like [`CLIENT_TYPES`].
+    /// Accepted client frames, indexed like [`ClientFrameType::ALL`].
     frames: Vec<Counter>,
     /// Refused frames, indexed like [`ErrorCode::ALL`].
     errors: Vec<Counter>,
@@ -57,9 +57,13 @@ impl Default for Stats {
             "Client frames accepted, by type",
             frames_family.clone(),
         );
-        let frames = CLIENT_TYPES
+        let frames = ClientFrameType::ALL
             .iter()
-            .map(|t| frames_family.get_or_create(&vec![("type", *t)]).clone())
+            .map(|t| {
+                frames_family
+                    .get_or_create(&vec![("type", t.as_str())])
+                    .clone()
+            })
             .collect();
         let errors_family = Family::<Labels, Counter>::default();
         registry.register(
@@ -116,16 +120,16 @@ impl Stats {
         self.participants.inc_by(delta);
     }
 
-    /// Counts an accepted client frame of type `CLIENT_TYPES[type_index]`.
-    pub fn frame(&self, type_index: usize) {
-        self.frames[type_index].inc();
+    /// Counts an accepted client frame. The counters are made from [`ClientFrameType::ALL`],
+    /// so every type has one.
+    pub fn frame(&self, frame_type: ClientFrameType) {
+        self.frames[frame_type.index()].inc();
     }
 
-    /// Counts an error frame.
+    /// Counts an error frame. The counters are made from [`ErrorCode::ALL`], so every code has
+    /// one.
     pub fn error(&self, code: ErrorCode) {
-        if let Some(i) = ErrorCode::ALL.iter().position(|c| *c == code) {
-            self.errors[i].inc();
-        }
+        self.errors[code.index()].inc();
     }
 
     /// Adds `delta` to the embedded TURN relay's active allocations.

@@ -319,7 +319,7 @@ async fn viewers_receive_only() {
     let offer = |sdp: &str| ClientMessage::Signal {
         to: h.clone(),
         data: SignalData::Description(SessionDescription {
-            kind: "offer".into(),
+            kind: treff_shared::SdpType::Offer,
             sdp: sdp.into(),
         }),
     };

@@ -15,7 +15,7 @@ use treff_shared::{
 
 fn offer(sdp: &str) -> SignalData {
     SignalData::Description(SessionDescription {
-        kind: "offer".into(),
+        kind: treff_shared::SdpType::Offer,
         sdp: sdp.into(),
     })
 }

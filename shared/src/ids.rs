@@ -33,7 +33,7 @@ pub struct RoomName(String);
 
 impl RoomName {
     /// Longest room name, in characters.
-    pub const MAX_CHARS: usize = 64;
+    pub const MAX_CHARS: usize = crate::limits::MAX_ROOM_CHARS;
 
     /// Validates and normalises (trims, lower-cases) a room name.
     pub fn new(raw: &str) -> Result<RoomName, InvalidId> {
@@ -64,7 +64,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     /// Longest display name, in characters.
-    pub const MAX_CHARS: usize = 40;
+    pub const MAX_CHARS: usize = crate::limits::MAX_NAME_CHARS;
 
     /// Validates and trims a display name.
     pub fn new(raw: &str) -> Result<DisplayName, InvalidId> {

@@ -31,17 +31,28 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod ids;
+pub mod limits;
 mod signal;
+mod token;
 
 pub use ids::{DisplayName, InvalidId, PeerId, RoomName};
-pub use signal::{IceCandidate, SessionDescription, SignalData};
-
-/// Longest chat message, in characters, that a room accepts.
-pub const MAX_CHAT_CHARS: usize = 2000;
+pub use limits::MAX_CHAT_CHARS;
+pub use signal::{IceCandidate, SdpType, SessionDescription, SignalData};
+pub use token::JoinClaims;
 
 /// A browser-to-server frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// [`ClientFrameType`] is derived from this enum: one variant per frame type, in declaration
+/// order, with its wire name. Counters and the list of known types use it, so a new frame type
+/// cannot be left out of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumDiscriminants)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[strum_discriminants(
+    name(ClientFrameType),
+    derive(Hash, strum::VariantArray, strum::IntoStaticStr),
+    strum(serialize_all = "kebab-case"),
+    doc = "The `type` of a [`ClientMessage`], without its fields (derived from the enum)."
+)]
 pub enum ClientMessage {
     /// Enter a room. Must be the first frame on a connection.
     Join {
@@ -305,8 +316,23 @@ pub struct IceServer {
 }
 
 /// Machine-readable reason of an `error` frame. `docs/PROTOCOL.md` lists when each is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// The list of every code ([`strum::VariantArray::VARIANTS`]) and the wire names
+/// ([`ErrorCode::as_str`]) are derived from the enum, so a new code cannot be missing from them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ErrorCode {
     /// The frame is not valid JSON, or not a JSON object with a string `type`.
     BadJson,
@@ -361,61 +387,16 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 24] = [
-        ErrorCode::BadJson,
-        ErrorCode::UnknownType,
-        ErrorCode::InvalidFrame,
-        ErrorCode::FrameTooLarge,
-        ErrorCode::BinaryFrame,
-        ErrorCode::NotJoined,
-        ErrorCode::AlreadyJoined,
-        ErrorCode::InvalidRoom,
-        ErrorCode::InvalidName,
-        ErrorCode::UnknownPeer,
-        ErrorCode::SignalToSelf,
-        ErrorCode::InvalidChat,
-        ErrorCode::RoomFull,
-        ErrorCode::TooManyRooms,
-        ErrorCode::JoinTimeout,
-        ErrorCode::Unavailable,
-        ErrorCode::RateLimited,
-        ErrorCode::TooManySessions,
-        ErrorCode::PasswordRequired,
-        ErrorCode::WrongPassword,
-        ErrorCode::TokenRequired,
-        ErrorCode::InvalidToken,
-        ErrorCode::Forbidden,
-        ErrorCode::RoomLocked,
-    ];
+    pub const ALL: &'static [ErrorCode] = <ErrorCode as strum::VariantArray>::VARIANTS;
 
     /// The code as it appears on the wire, e.g. `"bad-json"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadJson => "bad-json",
-            ErrorCode::UnknownType => "unknown-type",
-            ErrorCode::InvalidFrame => "invalid-frame",
-            ErrorCode::FrameTooLarge => "frame-too-large",
-            ErrorCode::BinaryFrame => "binary-frame",
-            ErrorCode::NotJoined => "not-joined",
-            ErrorCode::AlreadyJoined => "already-joined",
-            ErrorCode::InvalidRoom => "invalid-room",
-            ErrorCode::InvalidName => "invalid-name",
-            ErrorCode::UnknownPeer => "unknown-peer",
-            ErrorCode::SignalToSelf => "signal-to-self",
-            ErrorCode::InvalidChat => "invalid-chat",
-            ErrorCode::RoomFull => "room-full",
-            ErrorCode::TooManyRooms => "too-many-rooms",
-            ErrorCode::JoinTimeout => "join-timeout",
-            ErrorCode::Unavailable => "unavailable",
-            ErrorCode::RateLimited => "rate-limited",
-            ErrorCode::TooManySessions => "too-many-sessions",
-            ErrorCode::PasswordRequired => "password-required",
-            ErrorCode::WrongPassword => "wrong-password",
-            ErrorCode::TokenRequired => "token-required",
-            ErrorCode::InvalidToken => "invalid-token",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::RoomLocked => "room-locked",
-        }
+        self.into()
+    }
+
+    /// Position of the code in [`ErrorCode::ALL`] (for per-code counters).
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -464,40 +445,35 @@ impl DecodeError {
     }
 }
 
-/// Wire names of every [`ClientMessage`] variant, in declaration order.
-pub const CLIENT_TYPES: &[&str] = &[
-    "join",
-    "leave",
-    "signal",
-    "chat",
-    "media",
-    "ping",
-    "lock",
-    "kick",
-    "request-mute",
-    "end-room",
-];
+impl ClientFrameType {
+    /// Every frame type, in declaration order.
+    pub const ALL: &'static [ClientFrameType] = <ClientFrameType as strum::VariantArray>::VARIANTS;
 
-impl ClientMessage {
-    /// The frame's `type` as it appears on the wire, e.g. `"signal"`.
-    pub fn type_name(&self) -> &'static str {
-        CLIENT_TYPES[self.type_index()]
+    /// The type as it appears on the wire, e.g. `"request-mute"`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
-    /// Position of the frame's type in [`CLIENT_TYPES`] (for per-type counters).
-    pub fn type_index(&self) -> usize {
-        match self {
-            ClientMessage::Join { .. } => 0,
-            ClientMessage::Leave => 1,
-            ClientMessage::Signal { .. } => 2,
-            ClientMessage::Chat { .. } => 3,
-            ClientMessage::Media(_) => 4,
-            ClientMessage::Ping => 5,
-            ClientMessage::Lock { .. } => 6,
-            ClientMessage::Kick { .. } => 7,
-            ClientMessage::RequestMute { .. } => 8,
-            ClientMessage::EndRoom => 9,
-        }
+    /// Position of the type in [`ClientFrameType::ALL`] (for per-type counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The frame type with this wire name.
+    pub fn from_wire(name: &str) -> Option<ClientFrameType> {
+        Self::ALL.iter().copied().find(|t| t.as_str() == name)
+    }
+}
+
+impl ClientMessage {
+    /// The frame's type (its `type` on the wire, without the fields).
+    pub fn frame_type(&self) -> ClientFrameType {
+        self.into()
+    }
+
+    /// The frame's `type` as it appears on the wire, e.g. `"signal"`.
+    pub fn type_name(&self) -> &'static str {
+        self.frame_type().as_str()
     }
 
     /// Parses one text frame.
@@ -568,13 +544,14 @@ fn classify_client_error(text: &str, err: serde_json::Error) -> DecodeError {
             "The frame has no string field \"type\".",
         );
     };
-    if !CLIENT_TYPES.contains(&kind) {
+    if ClientFrameType::from_wire(kind).is_none() {
+        let known: Vec<&str> = ClientFrameType::ALL.iter().map(|t| t.as_str()).collect();
         return DecodeError::new(
             ErrorCode::UnknownType,
             format!(
                 "Unknown frame type {:?}; expected one of: {}.",
                 truncate(kind, 40),
-                CLIENT_TYPES.join(", ")
+                known.join(", ")
             ),
         );
     }
@@ -748,7 +725,7 @@ mod tests {
             ClientMessage::Signal {
                 to: PeerId::new("p9").unwrap(),
                 data: SignalData::Description(SessionDescription {
-                    kind: "offer".into(),
+                    kind: SdpType::Offer,
                     sdp: "v=0\r\n".into(),
                 }),
             },
@@ -770,6 +747,10 @@ mod tests {
             ErrorCode::InvalidFrame
         );
         assert_eq!(
+            code(r#"{"type":"signal","to":"p1","data":{"description":{"type":"bogus","sdp":""}}}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
             code(r#"{"type":"join","room":"a b/c","name":"Ada"}"#),
             ErrorCode::InvalidRoom
         );
@@ -785,26 +766,54 @@ mod tests {
 
     #[test]
     fn error_code_names_match_serde() {
-        for code in ErrorCode::ALL {
+        assert!(!ErrorCode::ALL.is_empty());
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(code.index(), i);
             assert_eq!(
-                serde_json::to_string(&code).unwrap(),
+                serde_json::to_string(code).unwrap(),
                 format!("\"{}\"", code.as_str())
             );
         }
     }
 
+    /// One frame of each type. The match has no wildcard: a new frame type does not compile
+    /// until it has a sample here, and then the test below checks its wire name.
+    fn sample(kind: ClientFrameType) -> ClientMessage {
+        let peer = || PeerId::new("p2").unwrap();
+        match kind {
+            ClientFrameType::Join => ClientMessage::Join {
+                room: RoomName::new("r").unwrap(),
+                name: DisplayName::new("Ada").unwrap(),
+                resume_token: None,
+                media: MediaState::default(),
+                password: None,
+                token: None,
+            },
+            ClientFrameType::Leave => ClientMessage::Leave,
+            ClientFrameType::Signal => ClientMessage::Signal {
+                to: peer(),
+                data: SignalData::Candidate(None),
+            },
+            ClientFrameType::Chat => ClientMessage::Chat { text: "x".into() },
+            ClientFrameType::Media => ClientMessage::Media(MediaState::default()),
+            ClientFrameType::Ping => ClientMessage::Ping,
+            ClientFrameType::Lock => ClientMessage::Lock { locked: false },
+            ClientFrameType::Kick => ClientMessage::Kick { peer_id: peer() },
+            ClientFrameType::RequestMute => ClientMessage::RequestMute { peer_id: peer() },
+            ClientFrameType::EndRoom => ClientMessage::EndRoom,
+        }
+    }
+
     #[test]
-    fn type_names_match_the_wire() {
-        for msg in [
-            ClientMessage::Leave,
-            ClientMessage::Ping,
-            ClientMessage::Chat { text: "x".into() },
-            ClientMessage::Media(MediaState::default()),
-            ClientMessage::EndRoom,
-            ClientMessage::Lock { locked: false },
-        ] {
+    fn type_names_match_the_wire_for_every_frame_type() {
+        for (i, &kind) in ClientFrameType::ALL.iter().enumerate() {
+            let msg = sample(kind);
+            assert_eq!(msg.frame_type(), kind);
+            assert_eq!(kind.index(), i);
             let json: serde_json::Value = serde_json::from_str(&msg.encode()).unwrap();
-            assert_eq!(json["type"], msg.type_name());
+            assert_eq!(json["type"], kind.as_str());
+            assert_eq!(ClientFrameType::from_wire(kind.as_str()), Some(kind));
+            assert_eq!(ClientMessage::decode(&msg.encode()).unwrap(), msg);
         }
     }
 

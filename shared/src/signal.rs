@@ -17,12 +17,51 @@ pub enum SignalData {
     Candidate(Option<IceCandidate>),
 }
 
+/// `RTCSdpType`: what a session description is. Any other `type` is refused when the frame is
+/// decoded (`invalid-frame`), so no client has to guess what an unknown one means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SdpType {
+    /// An offer.
+    Offer,
+    /// A provisional answer.
+    Pranswer,
+    /// An answer.
+    Answer,
+    /// Back to the last stable state.
+    Rollback,
+}
+
+impl SdpType {
+    /// The type as the browser names it, e.g. `"offer"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpType::Offer => "offer",
+            SdpType::Pranswer => "pranswer",
+            SdpType::Answer => "answer",
+            SdpType::Rollback => "rollback",
+        }
+    }
+
+    /// The type the browser reports as `type`, if it is one of the four.
+    pub fn from_browser(name: &str) -> Option<SdpType> {
+        [
+            SdpType::Offer,
+            SdpType::Pranswer,
+            SdpType::Answer,
+            SdpType::Rollback,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
+    }
+}
+
 /// `RTCSessionDescriptionInit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDescription {
-    /// `offer`, `answer`, `pranswer` or `rollback`.
+    /// Offer, answer, provisional answer or rollback.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SdpType,
     /// The session description itself.
     #[serde(default)]
     pub sdp: String,
@@ -63,7 +102,7 @@ mod tests {
         assert_eq!(
             d,
             SignalData::Description(SessionDescription {
-                kind: "answer".into(),
+                kind: SdpType::Answer,
                 sdp: "v=0".into()
             })
         );
@@ -76,5 +115,18 @@ mod tests {
         );
         let end: SignalData = serde_json::from_str(r#"{"candidate":null}"#).unwrap();
         assert_eq!(end, SignalData::Candidate(None));
+    }
+
+    #[test]
+    fn sdp_types_are_exactly_the_browsers_four() {
+        for name in ["offer", "pranswer", "answer", "rollback"] {
+            let t = SdpType::from_browser(name).unwrap();
+            assert_eq!(t.as_str(), name);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{name}\""));
+        }
+        assert_eq!(SdpType::from_browser("Offer"), None);
+        let bad =
+            serde_json::from_str::<SignalData>(r#"{"description":{"type":"bogus","sdp":""}}"#);
+        assert!(bad.is_err(), "an unknown type must not become a rollback");
     }
 }

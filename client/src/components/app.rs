@@ -68,10 +68,10 @@ pub fn App() -> Html {
             let claims = claims.as_ref();
             AppState::new(
                 route::current_room()
-                    .or_else(|| claims.and_then(|c| c.room()).map(str::to_owned))
+                    .or_else(|| claims.and_then(|c| c.specific_room()).map(str::to_owned))
                     .unwrap_or_default(),
                 claims
-                    .and_then(|c| c.name.clone())
+                    .map(|c| c.name.clone())
                     .or_else(route::remembered_name)
                     .unwrap_or_default(),
                 initial_panel(),
@@ -133,8 +133,8 @@ pub fn App() -> Html {
                     name={state.name.clone()}
                     error={state.join_error.clone().map(AttrValue::from)}
                     password_refused={state.password_refused}
-                    name_fixed={claims.is_some_and(|c| c.name.is_some())}
-                    viewer={claims.is_some_and(|c| c.role == Some(Role::Viewer))}
+                    name_fixed={claims.is_some()}
+                    viewer={claims.is_some_and(|c| c.role == Role::Viewer)}
                     {on_join}
                 />
             }

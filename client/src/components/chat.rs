@@ -82,7 +82,7 @@ pub fn ChatPanel(props: &ChatPanelProps) -> Html {
             <form class="composer" onsubmit={on_submit}>
                 <label for="chat-message" class="sr-only">{"Message"}</label>
                 <input id="chat-message" type="text" placeholder="Write a message" autocomplete="off"
-                    maxlength="2000" value={(*draft).clone()} oninput={on_input} />
+                    maxlength={treff_shared::MAX_CHAT_CHARS.to_string()} value={(*draft).clone()} oninput={on_input} />
                 <button type="submit" class="primary" disabled={!props.connected}>{"Send"}</button>
             </form>
         </section>

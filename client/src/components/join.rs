@@ -1,6 +1,6 @@
 //! The join page: room, display name and room password, with the reasons a join was refused.
 
-use treff_shared::{DisplayName, RoomName};
+use treff_shared::{limits, DisplayName, RoomName};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -89,6 +89,10 @@ pub fn JoinScreen(props: &JoinScreenProps) -> Html {
         let on_join = props.on_join.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            if let Err(too_long) = limits::check_password(&password) {
+                problem.set(Some(too_long.to_string()));
+                return;
+            }
             match (RoomName::new(&room), DisplayName::new(&name)) {
                 (Ok(room), Ok(name)) => {
                     problem.set(None);
@@ -121,11 +125,11 @@ pub fn JoinScreen(props: &JoinScreenProps) -> Html {
                 <label for="join-room">{"Room"}</label>
                 <input id="join-room" type="text" autocomplete="off" spellcheck="false"
                     placeholder="e.g. team-standup" value={(*room).clone()} oninput={on_room}
-                    maxlength="64" required=true />
+                    maxlength={limits::MAX_ROOM_CHARS.to_string()} required=true />
                 <label for="join-name">{"Your name"}</label>
                 <input id="join-name" type="text" autocomplete="nickname"
                     placeholder="How others see you" value={(*name).clone()} oninput={on_name}
-                    maxlength="40" required=true readonly={props.name_fixed}
+                    maxlength={limits::MAX_NAME_CHARS.to_string()} required=true readonly={props.name_fixed}
                     aria-describedby={props.name_fixed.then_some("join-name-hint")} />
                 if props.name_fixed {
                     <p id="join-name-hint" class="field-hint">{"Your invitation sets the name the others see."}</p>
@@ -133,7 +137,7 @@ pub fn JoinScreen(props: &JoinScreenProps) -> Html {
                 <label for="join-password">{"Room password"}</label>
                 <input id="join-password" type="password" autocomplete="off"
                     ref={password_field} value={(*password).clone()} oninput={on_password}
-                    maxlength="256" aria-describedby={password_described}
+                    aria-describedby={password_described}
                     aria-invalid={password_refused.then_some("true")} />
                 <p id="join-password-hint" class="field-hint">
                     {"Optional. Set one when you create a room; needed to join a room that has one."}
