@@ -147,10 +147,7 @@ pub fn offer(step: u32, seq: u64, sent_ns: u64) -> SignalData {
     sdp.push_str("a=x-pad:");
     sdp.extend(std::iter::repeat_n('x', pad));
     sdp.push_str("\r\n");
-    SignalData::Description(SessionDescription {
-        kind: treff_shared::SdpType::Offer,
-        sdp,
-    })
+    SignalData::Description(SessionDescription::new(treff_shared::SdpType::Offer, sdp))
 }
 
 /// The step, sequence number and send time written by [`offer`].

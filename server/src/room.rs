@@ -860,10 +860,7 @@ mod tests {
     }
 
     fn offer() -> SignalData {
-        SignalData::Description(SessionDescription {
-            kind: treff_shared::SdpType::Offer,
-            sdp: "v=0".into(),
-        })
+        SignalData::Description(SessionDescription::new(treff_shared::SdpType::Offer, "v=0"))
     }
 
     #[test]

@@ -318,10 +318,7 @@ async fn viewers_receive_only() {
     let receiving = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\n";
     let offer = |sdp: &str| ClientMessage::Signal {
         to: h.clone(),
-        data: SignalData::Description(SessionDescription {
-            kind: treff_shared::SdpType::Offer,
-            sdp: sdp.into(),
-        }),
+        data: SignalData::Description(SessionDescription::new(treff_shared::SdpType::Offer, sdp)),
     };
     vera.send(&offer(sending)).await;
     expect_error(&mut vera, ErrorCode::Forbidden).await;

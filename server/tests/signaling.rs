@@ -14,10 +14,7 @@ use treff_shared::{
 };
 
 fn offer(sdp: &str) -> SignalData {
-    SignalData::Description(SessionDescription {
-        kind: treff_shared::SdpType::Offer,
-        sdp: sdp.into(),
-    })
+    SignalData::Description(SessionDescription::new(treff_shared::SdpType::Offer, sdp))
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ mod token;
 
 pub use ids::{DisplayName, InvalidId, PeerId, RoomName};
 pub use limits::MAX_CHAT_CHARS;
-pub use signal::{IceCandidate, SdpType, SessionDescription, SignalData};
+pub use signal::{IceCandidate, MediaKind, MediaLine, SdpType, SessionDescription, SignalData};
 pub use token::JoinClaims;
 
 /// A browser-to-server frame.
@@ -724,10 +724,7 @@ mod tests {
             },
             ClientMessage::Signal {
                 to: PeerId::new("p9").unwrap(),
-                data: SignalData::Description(SessionDescription {
-                    kind: SdpType::Offer,
-                    sdp: "v=0\r\n".into(),
-                }),
+                data: SignalData::Description(SessionDescription::new(SdpType::Offer, "v=0\r\n")),
             },
         ];
         for frame in frames {

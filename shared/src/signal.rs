@@ -56,7 +56,7 @@ impl SdpType {
     }
 }
 
-/// `RTCSessionDescriptionInit`.
+/// `RTCSessionDescriptionInit`, plus what the sender sends on each of its media lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDescription {
     /// Offer, answer, provisional answer or rollback.
@@ -65,6 +65,43 @@ pub struct SessionDescription {
     /// The session description itself.
     #[serde(default)]
     pub sdp: String,
+    /// The lines on which the sender of this description sends, by `mid`, with what each
+    /// carries. The receiver files each remote track under its sender's word, not under a guess
+    /// from the order of the m-lines (a second video line is not always a screen).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaLine>,
+}
+
+impl SessionDescription {
+    /// A description without any media annotation.
+    pub fn new(kind: SdpType, sdp: impl Into<String>) -> SessionDescription {
+        SessionDescription {
+            kind,
+            sdp: sdp.into(),
+            media: Vec::new(),
+        }
+    }
+}
+
+/// What one media line (a transceiver, named by its `mid`) carries from its sender.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MediaLine {
+    /// The line's `a=mid`.
+    pub mid: String,
+    /// What the sender sends on it.
+    pub kind: MediaKind,
+}
+
+/// What a media line carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaKind {
+    /// The microphone.
+    Audio,
+    /// The camera.
+    Camera,
+    /// A shared screen, window or tab.
+    Screen,
 }
 
 /// `RTCIceCandidateInit`.
@@ -101,10 +138,7 @@ mod tests {
             serde_json::from_str(r#"{"description":{"type":"answer","sdp":"v=0"}}"#).unwrap();
         assert_eq!(
             d,
-            SignalData::Description(SessionDescription {
-                kind: SdpType::Answer,
-                sdp: "v=0".into()
-            })
+            SignalData::Description(SessionDescription::new(SdpType::Answer, "v=0"))
         );
         let c: SignalData = serde_json::from_str(
             r#"{"candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"ab"}}"#,
@@ -115,6 +149,31 @@ mod tests {
         );
         let end: SignalData = serde_json::from_str(r#"{"candidate":null}"#).unwrap();
         assert_eq!(end, SignalData::Candidate(None));
+    }
+
+    #[test]
+    fn media_lines_travel_with_the_description_and_are_optional() {
+        let mut d = SessionDescription::new(SdpType::Offer, "v=0");
+        d.media = vec![
+            MediaLine {
+                mid: "0".into(),
+                kind: MediaKind::Audio,
+            },
+            MediaLine {
+                mid: "2".into(),
+                kind: MediaKind::Screen,
+            },
+        ];
+        let json = serde_json::to_string(&SignalData::Description(d.clone())).unwrap();
+        assert!(
+            json.contains(r#""media":[{"mid":"0","kind":"audio"},{"mid":"2","kind":"screen"}]"#),
+            "{json}"
+        );
+        let back: SignalData = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, SignalData::Description(d));
+        let plain =
+            serde_json::to_string(&SessionDescription::new(SdpType::Answer, "v=0")).unwrap();
+        assert!(!plain.contains("media"), "{plain}");
     }
 
     #[test]
