@@ -124,8 +124,8 @@ async function trial(browser, server, n, index, keep) {
       welcome: origin + first('welcome').t,
       offer: first('offer-sent') ? origin + first('offer-sent').t : null,
       // ICE connected to every peer: the last of the first "connected" per peer.
-      ice: Math.max(...[...new Set(ice.map((e) => e.peer))].map((p) => origin + ice.find((e) => e.peer === p).t)),
-      icePeers: new Set(ice.map((e) => e.peer)).size,
+      ice: Math.max(...[...new Set(ice.map((e) => e.connection))].map((p) => origin + ice.find((e) => e.connection === p).t)),
+      icePeers: new Set(ice.map((e) => e.connection)).size,
       frames: Object.values(window.__bench.frames).map((t) => origin + t),
     };
   });
@@ -150,7 +150,8 @@ async function trial(browser, server, n, index, keep) {
 function receiveStats(page) {
   return page.evaluate(async () => {
     const out = {};
-    for (const [peer, pc] of window.__treff.peerConnections()) {
+    for (const [label, pc] of window.__treff.connections()) {
+      const peer = label.replace(/^mesh\//, '');
       const report = await pc.getStats();
       const entry = { rtt: null };
       for (const s of report.values()) {

@@ -92,7 +92,7 @@ test('two people see and hear each other and chat', async () => {
 
   // Leaving closes the connection on both sides.
   await bob.getByRole('button', { name: 'Leave', exact: true }).click();
-  await waitFor('Bob to close his connections', () => bob.evaluate(() => window.__treff.peerConnections().size === 0));
-  await waitFor('Ada to drop Bob', () => ada.evaluate(() => window.__treff.peerConnections().size === 0));
+  await waitFor('Bob to close his connections', () => bob.evaluate(() => window.__treff.connections().size === 0));
+  await waitFor('Ada to drop Bob', () => ada.evaluate(() => window.__treff.connections().size === 0));
   await bob.getByRole('button', { name: 'Join', exact: true }).waitFor();
 });

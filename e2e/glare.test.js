@@ -41,7 +41,7 @@ async function call(room) {
  */
 function screenLines(page) {
   return page.evaluate(() => {
-    const [pc] = [...window.__treff.peerConnections().values()];
+    const [pc] = [...window.__treff.connections().values()];
     const video = pc.getTransceivers().filter((t) => t.receiver.track.kind === 'video');
     const screens = video.slice(1);
     return {

@@ -185,17 +185,25 @@ export async function joinRoom(page, server, room, name) {
 }
 
 /**
- * The moments the page's call recorded so far (`window.__treff.events()`): `{name, peer, t}` with
- * `t` from the page's `performance.now()`. Optionally only those named `name`.
+ * The moments the page's call recorded so far (`window.__treff.events()`): `{name, connection, t}`
+ * with `t` from the page's `performance.now()`. Optionally only those named `name`.
  */
 export async function events(page, name) {
   const all = await page.evaluate(() => window.__treff.events());
   return name === undefined ? all : all.filter((e) => e.name === name);
 }
 
-/** Signaling state and SDP of every connection of a page, by peer id. */
+/** The label of the peer-to-peer connection to `peer` (see `window.__treff.connections()`). */
+export const meshLink = (peer) => `mesh/${peer}`;
+
+/** The labels of a page's open connections. */
+export function connectionLabels(page) {
+  return page.evaluate(() => [...window.__treff.connections().keys()].sort());
+}
+
+/** Signaling state and SDP of every connection of a page, by connection label. */
 export function negotiationState(page) {
-  return page.evaluate(() => Object.fromEntries([...window.__treff.peerConnections()].map(([peer, pc]) => [peer, {
+  return page.evaluate(() => Object.fromEntries([...window.__treff.connections()].map(([label, pc]) => [label, {
     signalingState: pc.signalingState,
     local: pc.currentLocalDescription?.sdp ?? null,
     remote: pc.currentRemoteDescription?.sdp ?? null,
@@ -203,34 +211,63 @@ export function negotiationState(page) {
 }
 
 /**
- * Per remote peer: what the page receives from it, summed over the streams of each kind.
- * `{ [peer]: { video: {framesDecoded, bytesReceived, streams}, audio: {packetsReceived,
- * audioLevel, totalAudioEnergy} } }`.
+ * Every `inbound-rtp` entry of every connection of a page, with the person and the stream it
+ * belongs to as the page filed it (`window.__treff.streams()`, matched by `mid` or track id):
+ * `{connection, peer, stream: 'audio'|'camera'|'screen'|null, kind, mid, framesDecoded,
+ * packetsReceived, bytesReceived, audioLevel, totalAudioEnergy}`.
  */
-export function receivedByPeer(page) {
+export function inboundStats(page) {
   return page.evaluate(async () => {
-    const out = {};
-    for (const [peer, pc] of window.__treff.peerConnections()) {
-      const entry = {
-        video: { framesDecoded: 0, bytesReceived: 0, streams: [] },
-        audio: { packetsReceived: 0, audioLevel: 0, totalAudioEnergy: 0 },
-      };
+    const streams = window.__treff.streams();
+    const out = [];
+    for (const [connection, pc] of window.__treff.connections()) {
       for (const s of (await pc.getStats()).values()) {
         if (s.type !== 'inbound-rtp') continue;
-        if (s.kind === 'video') {
-          entry.video.framesDecoded += s.framesDecoded ?? 0;
-          entry.video.bytesReceived += s.bytesReceived ?? 0;
-          entry.video.streams.push({ mid: s.mid, framesDecoded: s.framesDecoded ?? 0 });
-        } else if (s.kind === 'audio') {
-          entry.audio.packetsReceived += s.packetsReceived ?? 0;
-          entry.audio.audioLevel = Math.max(entry.audio.audioLevel, s.audioLevel ?? 0);
-          entry.audio.totalAudioEnergy += s.totalAudioEnergy ?? 0;
-        }
+        const entry = streams.find((e) => e.connection === connection
+          && ((s.mid != null && e.mid === s.mid) || e.trackId === s.trackIdentifier));
+        out.push({
+          connection,
+          peer: entry?.peer ?? null,
+          stream: entry?.kind ?? null,
+          kind: s.kind,
+          mid: s.mid ?? null,
+          framesDecoded: s.framesDecoded ?? 0,
+          packetsReceived: s.packetsReceived ?? 0,
+          bytesReceived: s.bytesReceived ?? 0,
+          audioLevel: s.audioLevel ?? 0,
+          totalAudioEnergy: s.totalAudioEnergy ?? 0,
+        });
       }
-      out[peer] = entry;
     }
     return out;
   });
+}
+
+/**
+ * Per remote person: what the page receives from them, summed over the streams of each kind,
+ * whichever connection carries them.
+ * `{ [peer]: { video: {framesDecoded, bytesReceived, streams}, audio: {packetsReceived,
+ * audioLevel, totalAudioEnergy} } }`.
+ */
+export async function receivedByPeer(page) {
+  const out = {};
+  for (const s of await inboundStats(page)) {
+    if (s.peer === null) continue;
+    const entry = out[s.peer] ??= {
+      video: { framesDecoded: 0, bytesReceived: 0, streams: [] },
+      audio: { packetsReceived: 0, audioLevel: 0, totalAudioEnergy: 0 },
+    };
+    if (s.kind === 'video') {
+      entry.video.framesDecoded += s.framesDecoded;
+      entry.video.bytesReceived += s.bytesReceived;
+      entry.video.streams.push({ mid: s.mid, stream: s.stream, framesDecoded: s.framesDecoded });
+    } else if (s.kind === 'audio') {
+      entry.audio.packetsReceived += s.packetsReceived;
+      entry.audio.audioLevel = Math.max(entry.audio.audioLevel, s.audioLevel);
+      entry.audio.totalAudioEnergy += s.totalAudioEnergy;
+    }
+  }
+  return out;
 }
 
 /**
@@ -322,28 +359,6 @@ export function frameLuma(page, label) {
     const mean = sum / n;
     return { mean, spread: Math.sqrt(Math.max(0, sumSq / n - mean * mean)) };
   }, label);
-}
-
-/** Inbound RTP stats of every connection of a page. */
-export function inboundStats(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const [peer, pc] of window.__treff.peerConnections()) {
-      const report = await pc.getStats();
-      for (const s of report.values()) {
-        if (s.type === 'inbound-rtp') {
-          out.push({
-            peer,
-            kind: s.kind,
-            framesDecoded: s.framesDecoded ?? 0,
-            packetsReceived: s.packetsReceived ?? 0,
-            audioLevel: s.audioLevel ?? 0,
-          });
-        }
-      }
-    }
-    return out;
-  });
 }
 
 /** Frames of video decoded so far on a page (0 when none). */

@@ -109,7 +109,7 @@ test('screen sharing starts and stops: the other side gets a second picture and 
   const adaId = await peerId(ada);
   const share = button(ada, 'Share screen');
   const screenOnBob = () => bob.evaluate((id) => {
-    const pc = window.__treff.peerConnections().get(id);
+    const pc = window.__treff.connections().get(`mesh/${id}`);
     const lines = pc.getTransceivers().filter((t) => t.receiver.track.kind === 'video').slice(1);
     return {
       receiving: lines.filter((t) => ['sendrecv', 'recvonly'].includes(t.currentDirection)).length,
@@ -119,7 +119,7 @@ test('screen sharing starts and stops: the other side gets a second picture and 
   }, adaId);
   // Frames decoded on the screen lines (every video line after the camera's).
   const screenFrames = () => bob.evaluate(async (id) => {
-    const pc = window.__treff.peerConnections().get(id);
+    const pc = window.__treff.connections().get(`mesh/${id}`);
     const lines = pc.getTransceivers().filter((t) => t.receiver.track.kind === 'video').slice(1);
     const mids = new Set(lines.map((t) => t.mid));
     let frames = 0;
@@ -158,7 +158,7 @@ test('screen sharing starts and stops: the other side gets a second picture and 
 test('switching to another camera and microphone keeps the call going without renegotiating', async () => {
   const { ada, bob, bobId } = await call('devices');
   const sent = (kind) => bob.evaluate((kind) => {
-    const [pc] = [...window.__treff.peerConnections().values()];
+    const [pc] = [...window.__treff.connections().values()];
     const track = pc.getSenders().map((s) => s.track).find((t) => t && t.kind === kind);
     return track && { id: track.id, device: track.getSettings().deviceId, label: track.label };
   }, kind);

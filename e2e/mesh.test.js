@@ -38,7 +38,7 @@ async function fullMesh(people) {
     const others = people.filter((p) => p.page !== page);
     await waitForMediaFrom(name, page, others.map((o) => o.id), { timeoutMs: 30000 });
     for (const other of others) await waitForPresented(page, `Video of ${other.name}`, { timeoutMs: 20000 });
-    const connected = await page.evaluate(() => [...window.__treff.peerConnections().keys()].sort());
+    const connected = await page.evaluate(() => [...window.__treff.connections().keys()].map((k) => k.replace(/^mesh\//, '')).sort());
     assert.deepEqual(connected, others.map((o) => o.id).sort(), `${name} is connected to exactly the others`);
   }));
 }

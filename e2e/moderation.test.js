@@ -28,7 +28,7 @@ async function setUp(t, name, args = []) {
 const joinButton = (page) => page.getByRole('button', { name: 'Join', exact: true });
 const focusedId = (page) => page.evaluate(() => document.activeElement?.id ?? null);
 const focusedText = (page) => page.evaluate(() => document.activeElement?.textContent ?? null);
-const connectionCount = (page) => page.evaluate(() => window.__treff.peerConnections().size);
+const connectionCount = (page) => page.evaluate(() => window.__treff.connections().size);
 const tileOf = (page, name) => page.locator('.tile', { hasText: name });
 const micPressed = (page) => page.getByRole('button', { name: 'Microphone', exact: true }).getAttribute('aria-pressed');
 
@@ -36,9 +36,9 @@ const micPressed = (page) => page.getByRole('button', { name: 'Microphone', exac
 function outboundStats(page) {
   return page.evaluate(async () => {
     const out = [];
-    for (const [peer, pc] of window.__treff.peerConnections()) {
+    for (const [connection, pc] of window.__treff.connections()) {
       for (const s of (await pc.getStats()).values()) {
-        if (s.type === 'outbound-rtp') out.push({ peer, kind: s.kind, packetsSent: s.packetsSent ?? 0 });
+        if (s.type === 'outbound-rtp') out.push({ connection, kind: s.kind, packetsSent: s.packetsSent ?? 0 });
       }
     }
     return out;
@@ -47,7 +47,7 @@ function outboundStats(page) {
 
 /** The directions of every m-line this page wrote in its session descriptions. */
 function localDirections(page) {
-  return page.evaluate(() => [...window.__treff.peerConnections().values()].flatMap(
+  return page.evaluate(() => [...window.__treff.connections().values()].flatMap(
     (pc) => (pc.localDescription?.sdp ?? '').match(/^a=(sendrecv|sendonly|recvonly|inactive)/gm) ?? [],
   ));
 }

@@ -73,7 +73,7 @@ async function bobGone(ada, since, timeoutMs = 15000) {
     const s = await ada.evaluate(() => window.__bobSeen);
     return s.gone !== null && s;
   }, timeoutMs, 50);
-  assert.equal(await ada.evaluate(() => window.__treff.peerConnections().size), 0, 'the connection to Bob is closed');
+  assert.equal(await ada.evaluate(() => window.__treff.connections().size), 0, 'the connection to Bob is closed');
   return {
     reconnecting: seen.reconnecting === null ? null : seen.reconnecting - since,
     gone: seen.gone - since,

@@ -82,7 +82,7 @@ test('after a server restart both pages rejoin and the call resumes', async () =
     return a && b && a !== before[0] && b !== before[1];
   }, 30000);
   await waitFor('exactly one connection per page, to the new id', async () => {
-    const ids = await Promise.all([ada, bob].map((p) => p.evaluate(() => [...window.__treff.peerConnections().keys()])));
+    const ids = await Promise.all([ada, bob].map((p) => p.evaluate(() => [...window.__treff.connections().keys()].map((k) => k.replace(/^mesh\//, '')))));
     return ids[0].length === 1 && ids[1].length === 1
       && ids[0][0] === (await peerId(bob)) && ids[1][0] === (await peerId(ada));
   });
@@ -104,7 +104,7 @@ test('a network blip resumes the same peer id and keeps the call; others see "Re
   }
   await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);
   const adaId = await peerId(ada);
-  await ada.evaluate(() => { window.keptConnection = [...window.__treff.peerConnections().values()][0]; });
+  await ada.evaluate(() => { window.keptConnection = [...window.__treff.connections().values()][0]; });
 
   // Ada's browser goes offline and every signaling socket is torn down by the kernel (as a
   // broken network would); media keeps flowing peer to peer.
@@ -122,7 +122,7 @@ test('a network blip resumes the same peer id and keeps the call; others see "Re
   await waitFor('Ada to be back', async () => (await adaTile.getByText('Reconnecting…').count()) === 0, 20000);
   assert.equal(await peerId(ada), adaId, 'the resume token gives the same peer id back');
   assert.ok(
-    await ada.evaluate(() => window.keptConnection === [...window.__treff.peerConnections().values()][0]),
+    await ada.evaluate(() => window.keptConnection === [...window.__treff.connections().values()][0]),
     'the peer connection survives a resume',
   );
   await Promise.all([waitForVideo('Ada', ada), waitForVideo('Bob', bob)]);

@@ -57,7 +57,7 @@ function candidateSummary(page) {
   return page.evaluate(async () => {
     const selected = [];
     let relayCandidates = 0;
-    for (const [, pc] of window.__treff.peerConnections()) {
+    for (const [, pc] of window.__treff.connections()) {
       const report = await pc.getStats();
       for (const s of report.values()) {
         if (s.type === 'local-candidate' && s.candidateType === 'relay') relayCandidates += 1;
@@ -160,7 +160,7 @@ test('a page given expired TURN credentials cannot relay', async () => {
     await waitFor('Ada to be welcomed', () => peerId(ada));
     await bob.goto(`${server.url}/room/relay-expired`);
     await joinAs(bob, 'Bob');
-    await waitFor('Bob to have a peer connection', () => bob.evaluate(() => window.__treff.peerConnections().size > 0));
+    await waitFor('Bob to have a peer connection', () => bob.evaluate(() => window.__treff.connections().size > 0));
     // Ada's own relay works; Bob's allocation is refused, so no media can flow between them.
     await waitFor('Ada to gather a relay candidate', async () => (await candidateSummary(ada)).relayCandidates > 0);
     await sleep(6000);

@@ -1,21 +1,17 @@
 //! treff's web app: a Yew single-page app compiled to wasm.
 //!
-//! Non-UI code lives in plain modules: [`signaling`] (the WebSocket to the server), [`peer`] and
-//! [`mesh`] (one `RTCPeerConnection` per other participant), [`media`] (camera, microphone,
-//! screen), [`token`] (invitation tokens) and [`call`] (which ties them together). [`state`] is
-//! the one state the UI renders; [`components`] render it. [`hook`] exposes a tiny
-//! `window.__treff` for browser tests.
+//! Three layers. [`core`] is the call core: every rule of a call as a plain struct that takes
+//! events and returns commands, with the transport seam ([`core::transport`]) behind which the
+//! full mesh ([`core::mesh`]) decides which connections a room needs; it is tested on the host.
+//! [`io`] carries the core's commands out with web-sys and gloo-net (peer connections, the
+//! signaling WebSocket, capture). [`state`] is the one state the UI renders and [`components`]
+//! render it; [`route`] and [`token`] read the page's address and its invitation.
 #![forbid(unsafe_code)]
 
-pub mod call;
 pub mod components;
-pub mod hook;
-pub mod js;
-pub mod media;
-pub mod mesh;
-pub mod peer;
+pub mod core;
+pub mod io;
 pub mod route;
-pub mod signaling;
 pub mod state;
 pub mod token;
 
@@ -24,7 +20,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 /// Entry point: mounts the app on `<body>` once the wasm module is instantiated.
 #[wasm_bindgen(start)]
 pub fn start() {
-    hook::install();
+    io::hook::install();
     if let Some(boot) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.get_element_by_id("boot"))

@@ -2,11 +2,14 @@
 //!
 //! Everything here is plain data plus a reducer, so the rules (chat de-duplication, unread count,
 //! what survives a resumed `welcome`) are unit-tested on the host. Handles to browser objects
-//! ([`StreamHandle`]) compare by identity and revision, never by content.
+//! ([`StreamHandle`]) compare by identity and revision, never by content. What a notice or a
+//! refusal says is decided by the call core ([`crate::core::notice`]); the state only keeps them.
 
 use std::rc::Rc;
 
 use treff_shared::{ChatMessage, MediaState, Peer, PeerId, PeerStatus, Role, Welcome};
+
+pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
 use web_sys::MediaStream;
 use yew::Reducible;
 
@@ -71,18 +74,6 @@ pub enum LinkState {
     Disconnected,
     /// ICE failed; an ICE restart is under way.
     Failed,
-}
-
-impl LinkState {
-    /// Maps the browser's `connectionState` string.
-    pub fn from_js(state: &str) -> LinkState {
-        match state {
-            "connected" => LinkState::Connected,
-            "disconnected" => LinkState::Disconnected,
-            "failed" => LinkState::Failed,
-            _ => LinkState::Connecting,
-        }
-    }
 }
 
 /// Another participant as the UI shows it.
@@ -170,35 +161,13 @@ pub struct Devices {
     pub microphone: Option<String>,
 }
 
-/// How serious a notice is; decides its colour and ARIA role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoticeKind {
-    /// Something worked (link copied).
-    Info,
-    /// Something is degraded but the call goes on (no camera).
-    Warning,
-    /// Something failed.
-    Error,
-}
-
-/// Something the person can do right from a notice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoticeAction {
-    /// A moderator asked: turn the own microphone off (never done without the person's click).
-    MuteMicrophone,
-}
-
-/// A message shown in the page until dismissed.
+/// A notice shown in the page until dismissed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Notice {
+pub struct NoticeEntry {
     /// Key for dismissal.
     pub id: u32,
-    /// Severity.
-    pub kind: NoticeKind,
-    /// What to tell the person.
-    pub text: String,
-    /// A button offered with the text, if any.
-    pub action: Option<NoticeAction>,
+    /// What it says.
+    pub notice: Notice,
 }
 
 /// Which side panel is open.
@@ -224,10 +193,9 @@ pub struct AppState {
     pub name: String,
     /// The signaling connection.
     pub connection: Connection,
-    /// A refusal from the server (room full, invalid name) shown on the join page.
-    pub join_error: Option<String>,
-    /// The refusal was about the room password: the join page puts the cursor in its field.
-    pub password_refused: bool,
+    /// Why the last call ended without the person leaving (room full, wrong password, removed),
+    /// shown on the join page.
+    pub join_error: Option<Rejection>,
     /// What we may do in the room: moderators get the moderator controls, viewers no capture
     /// controls.
     pub role: Role,
@@ -250,13 +218,13 @@ pub struct AppState {
     /// Capture devices.
     pub devices: Devices,
     /// Visible notices, oldest first.
-    pub notices: Vec<Notice>,
+    pub notices: Vec<NoticeEntry>,
     /// The id of the next notice.
     pub next_notice: u32,
 }
 
 /// Everything that changes [`AppState`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// The person pressed "Join".
     Joining {
@@ -268,19 +236,21 @@ pub enum Action {
     /// The signaling connection changed.
     Connection(Connection),
     /// The server accepted the join (first time or after a reconnect).
-    Welcome(Box<Welcome>),
-    /// The server refused the join; back to the join page with its message.
-    Rejected(String),
-    /// The server refused the join because the room password is missing or wrong.
-    PasswordRefused(String),
+    Welcome {
+        /// The `welcome`.
+        welcome: Box<Welcome>,
+        /// The same membership resumed: what we knew of the members still present stays
+        /// (their links and streams survived).
+        keep: bool,
+    },
+    /// The call ended without the person leaving; back to the join page with the reason.
+    Rejected(Rejection),
     /// Our role as far as we know before `welcome` (a viewer's invitation).
     OwnRole(Role),
     /// Someone's role changed (ours included).
     Role(PeerId, Role),
     /// A moderator locked or unlocked the room.
     Locked(bool),
-    /// A moderator asks us to turn the microphone off.
-    MuteRequested,
     /// Someone entered.
     PeerJoined(Peer),
     /// Someone left for good.
@@ -302,12 +272,24 @@ pub enum Action {
     },
     /// A chat message arrived.
     Chat(ChatMessage),
-    /// Our media changed.
-    Local(LocalView),
+    /// What we send and what we could capture.
+    LocalMedia {
+        /// What we tell the others we send.
+        media: MediaState,
+        /// What the browser gave us.
+        capture: Capture,
+    },
+    /// Our camera and screen streams, for the own tiles.
+    LocalStreams {
+        /// Camera and microphone.
+        camera: Option<StreamHandle>,
+        /// Screen share.
+        screen: Option<StreamHandle>,
+    },
     /// The device lists or selection changed.
     Devices(Devices),
     /// Show a notice.
-    Notify(NoticeKind, String),
+    Notify(Notice),
     /// Hide a notice.
     Dismiss(u32),
     /// Open or close a side panel (opening the open one closes it).
@@ -345,20 +327,14 @@ impl AppState {
         }
     }
 
-    fn notify(&mut self, kind: NoticeKind, text: String) {
-        self.notify_with(kind, text, None);
-    }
-
-    fn notify_with(&mut self, kind: NoticeKind, text: String, action: Option<NoticeAction>) {
-        // The same sentence twice in a row (a retry loop) is shown once.
-        if self.notices.iter().any(|n| n.text == text) {
+    fn notify(&mut self, notice: Notice) {
+        // The same notice twice (a retry loop) is shown once.
+        if self.notices.iter().any(|n| n.notice == notice) {
             return;
         }
-        self.notices.push(Notice {
+        self.notices.push(NoticeEntry {
             id: self.next_notice,
-            kind,
-            text,
-            action,
+            notice,
         });
         self.next_notice += 1;
         if self.notices.len() > 4 {
@@ -368,6 +344,12 @@ impl AppState {
 
     fn peer_mut(&mut self, id: &PeerId) -> Option<&mut PeerView> {
         self.peers.iter_mut().find(|p| &p.id == id)
+    }
+
+    /// Whether the call ended because the room password was missing or wrong (the join page
+    /// then puts the cursor in its field).
+    pub fn password_refused(&self) -> bool {
+        self.join_error.as_ref().is_some_and(Rejection::is_password)
     }
 
     /// Whether we may lock the room, remove people and end the room.
@@ -380,12 +362,11 @@ impl AppState {
         self.role == Role::Viewer
     }
 
-    /// Back to the join page with the server's reason; the call is over.
-    fn refused(&mut self, message: String, password: bool) {
+    /// Back to the join page with the reason; the call is over.
+    fn refused(&mut self, rejection: Rejection) {
         self.screen = Screen::Join;
         self.connection = Connection::Idle;
-        self.join_error = Some(message);
-        self.password_refused = password;
+        self.join_error = Some(rejection);
         self.peers.clear();
         self.local = LocalView::default();
         self.role = Role::default();
@@ -400,7 +381,6 @@ impl AppState {
                 self.room = room;
                 self.name = name;
                 self.join_error = None;
-                self.password_refused = false;
                 self.role = Role::default();
                 self.locked = false;
                 self.connection = Connection::Connecting { attempt: 0 };
@@ -412,15 +392,14 @@ impl AppState {
                 self.notices.clear();
             }
             Action::Connection(connection) => self.connection = connection,
-            Action::Welcome(welcome) => {
-                let same = self.self_id.as_ref() == Some(&welcome.peer_id) && welcome.resumed;
+            Action::Welcome { welcome, keep } => {
                 let old = std::mem::take(&mut self.peers);
                 self.peers = welcome
                     .peers
                     .iter()
                     .map(|peer| {
                         let mut view = PeerView::from_peer(peer);
-                        if same {
+                        if keep {
                             if let Some(prev) = old.iter().find(|p| p.id == peer.peer_id) {
                                 view.link = prev.link;
                                 view.camera = prev.camera.clone();
@@ -443,8 +422,7 @@ impl AppState {
                     self.add_chat(message, false);
                 }
             }
-            Action::Rejected(message) => self.refused(message, false),
-            Action::PasswordRefused(message) => self.refused(message, true),
+            Action::Rejected(rejection) => self.refused(rejection),
             Action::OwnRole(role) => self.role = role,
             Action::Role(id, role) => {
                 if self.self_id.as_ref() == Some(&id) {
@@ -454,20 +432,6 @@ impl AppState {
                 }
             }
             Action::Locked(locked) => self.locked = locked,
-            Action::MuteRequested => {
-                if self.local.media.audio {
-                    self.notify_with(
-                        NoticeKind::Warning,
-                        "A moderator asks you to turn your microphone off.".into(),
-                        Some(NoticeAction::MuteMicrophone),
-                    );
-                } else {
-                    self.notify(
-                        NoticeKind::Info,
-                        "A moderator asked you to turn your microphone off; it is off.".into(),
-                    );
-                }
-            }
             Action::PeerJoined(peer) => {
                 let view = PeerView::from_peer(&peer);
                 match self.peer_mut(&peer.peer_id) {
@@ -502,16 +466,21 @@ impl AppState {
                 }
             }
             Action::Chat(message) => self.add_chat(message, true),
-            Action::Local(local) => {
-                if !local.media.audio {
+            Action::LocalMedia { media, capture } => {
+                if !media.audio {
                     // Nothing left to ask once the microphone is off, however it was turned off.
                     self.notices
-                        .retain(|n| n.action != Some(NoticeAction::MuteMicrophone));
+                        .retain(|n| n.notice.action() != Some(NoticeAction::MuteMicrophone));
                 }
-                self.local = local;
+                self.local.media = media;
+                self.local.capture = capture;
+            }
+            Action::LocalStreams { camera, screen } => {
+                self.local.camera = camera;
+                self.local.screen = screen;
             }
             Action::Devices(devices) => self.devices = devices,
-            Action::Notify(kind, text) => self.notify(kind, text),
+            Action::Notify(notice) => self.notify(notice),
             Action::Dismiss(id) => self.notices.retain(|n| n.id != id),
             Action::TogglePanel(panel) => {
                 self.panel = if self.panel == panel {
@@ -543,7 +512,7 @@ impl Reducible for AppState {
 
 #[cfg(test)]
 mod tests {
-    use treff_shared::{DisplayName, Role, RoomName};
+    use treff_shared::{DisplayName, ErrorCode, Role, RoomName};
 
     use super::*;
 
@@ -574,19 +543,22 @@ mod tests {
     }
 
     fn welcome(me: &str, peers: &[&str], history: Vec<ChatMessage>, resumed: bool) -> Action {
-        Action::Welcome(Box::new(Welcome {
-            peer_id: id(me),
-            name: DisplayName::new("Ada").expect("test name"),
-            resume_token: "t".into(),
-            room: RoomName::new("team").expect("test room"),
-            peers: peers.iter().map(|p| peer(p)).collect(),
-            ice_servers: vec![],
-            history,
-            resumed,
-            role: Role::Moderator,
-            locked: false,
-            ping_interval_ms: 1000,
-        }))
+        Action::Welcome {
+            keep: resumed,
+            welcome: Box::new(Welcome {
+                peer_id: id(me),
+                name: DisplayName::new("Ada").expect("test name"),
+                resume_token: "t".into(),
+                room: RoomName::new("team").expect("test room"),
+                peers: peers.iter().map(|p| peer(p)).collect(),
+                ice_servers: vec![],
+                history,
+                resumed,
+                role: Role::Moderator,
+                locked: false,
+                ping_interval_ms: 1000,
+            }),
+        }
     }
 
     fn joined() -> AppState {
@@ -661,9 +633,13 @@ mod tests {
     #[test]
     fn rejection_returns_to_the_join_page_with_the_message() {
         let mut state = joined();
-        state.apply(Action::Rejected("The room is full.".into()));
+        let full = Rejection::Refused {
+            code: ErrorCode::RoomFull,
+            message: "The room is full.".into(),
+        };
+        state.apply(Action::Rejected(full.clone()));
         assert_eq!(state.screen, Screen::Join);
-        assert_eq!(state.join_error.as_deref(), Some("The room is full."));
+        assert_eq!(state.join_error, Some(full));
     }
 
     #[test]
@@ -671,15 +647,18 @@ mod tests {
         let mut state = joined();
         let mut ada = peer("ada");
         ada.role = Role::Moderator;
-        state.apply(Action::Welcome(Box::new(Welcome {
-            peers: vec![ada],
-            role: Role::Participant,
-            locked: true,
-            ..match welcome("me", &[], vec![], false) {
-                Action::Welcome(w) => *w,
-                _ => unreachable!(),
-            }
-        })));
+        state.apply(Action::Welcome {
+            keep: false,
+            welcome: Box::new(Welcome {
+                peers: vec![ada],
+                role: Role::Participant,
+                locked: true,
+                ..match welcome("me", &[], vec![], false) {
+                    Action::Welcome { welcome, .. } => *welcome,
+                    _ => unreachable!(),
+                }
+            }),
+        });
         assert!(!state.is_moderator());
         assert!(state.locked);
         assert_eq!(state.peers[0].role, Role::Moderator);
@@ -701,52 +680,56 @@ mod tests {
         let mut state = joined();
         state.apply(welcome("me", &["a"], vec![], false));
         state.apply(Action::Locked(true));
-        state.apply(Action::PasswordRefused("The password is not right.".into()));
+        state.apply(Action::Rejected(Rejection::Refused {
+            code: ErrorCode::WrongPassword,
+            message: "The password is not right.".into(),
+        }));
         assert_eq!(state.screen, Screen::Join);
-        assert!(state.password_refused);
+        assert!(state.password_refused());
         assert_eq!(state.role, Role::Participant);
         assert!(!state.locked);
         state.apply(Action::Joining {
             room: "team".into(),
             name: "Ada".into(),
         });
-        assert!(!state.password_refused);
-        state.apply(Action::Rejected("The room is locked.".into()));
-        assert!(!state.password_refused);
+        assert!(!state.password_refused());
+        state.apply(Action::Rejected(Rejection::Refused {
+            code: ErrorCode::RoomLocked,
+            message: "The room is locked.".into(),
+        }));
+        assert!(!state.password_refused());
     }
 
     #[test]
-    fn a_mute_request_offers_the_button_until_the_microphone_is_off() {
+    fn the_offer_to_mute_goes_away_once_the_microphone_is_off() {
         let mut state = joined();
-        let on = LocalView {
-            media: MediaState {
-                audio: true,
-                ..MediaState::default()
-            },
-            ..LocalView::default()
+        let on = MediaState {
+            audio: true,
+            ..MediaState::default()
         };
-        state.apply(Action::Local(on.clone()));
-        state.apply(Action::MuteRequested);
+        state.apply(Action::LocalMedia {
+            media: on,
+            capture: Capture::Full,
+        });
+        state.apply(Action::Notify(Notice::MuteRequested { on: true }));
         assert_eq!(
-            state.notices[0].action,
+            state.notices[0].notice.action(),
             Some(NoticeAction::MuteMicrophone),
             "the microphone is only turned off by the person"
         );
         assert!(state.local.media.audio);
-        state.apply(Action::Local(LocalView::default()));
+        state.apply(Action::LocalMedia {
+            media: MediaState::default(),
+            capture: Capture::Full,
+        });
         assert!(state.notices.is_empty());
-        state.apply(Action::MuteRequested);
-        assert_eq!(
-            state.notices[0].action, None,
-            "already off: nothing to press"
-        );
     }
 
     #[test]
     fn repeated_notices_are_shown_once() {
         let mut state = joined();
-        state.apply(Action::Notify(NoticeKind::Error, "x".into()));
-        state.apply(Action::Notify(NoticeKind::Error, "x".into()));
+        state.apply(Action::Notify(Notice::ChatNotSent));
+        state.apply(Action::Notify(Notice::ChatNotSent));
         assert_eq!(state.notices.len(), 1);
     }
 }

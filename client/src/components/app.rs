@@ -1,5 +1,5 @@
-//! The root component: owns the [`AppState`] reducer and the running [`Call`], and turns what
-//! the person does into calls on it.
+//! The root component: owns the [`AppState`] reducer and the running [`Call`], and hands what
+//! the person does ([`UserAction`]) to the one or the other.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,10 +10,12 @@ use yew::prelude::*;
 
 use super::join::{JoinForm, JoinScreen};
 use super::room::RoomView;
-use crate::call::Call;
+use super::UserAction;
+use crate::core::Intent;
+use crate::io::call::Call;
+use crate::io::signaling::Credentials;
 use crate::route;
-use crate::signaling::Credentials;
-use crate::state::{Action, AppState, NoticeAction, NoticeKind, Panel, Screen};
+use crate::state::{Action, AppState, Notice, NoticeAction, Panel, Screen};
 use crate::token::{self, Claims};
 
 /// Chat starts open where there is room for it.
@@ -46,17 +48,6 @@ impl Invitation {
 }
 
 type CallSlot = Rc<RefCell<Option<Call>>>;
-
-/// Runs `f` on the current call, if there is one.
-fn with_call<T: 'static>(slot: &CallSlot, f: impl Fn(&Call, T) + 'static) -> Callback<T> {
-    let slot = slot.clone();
-    Callback::from(move |arg: T| {
-        let call = slot.borrow().clone();
-        if let Some(call) = call {
-            f(&call, arg);
-        }
-    })
-}
 
 /// The web app.
 #[component]
@@ -131,8 +122,8 @@ pub fn App() -> Html {
                 <JoinScreen
                     room={state.room.clone()}
                     name={state.name.clone()}
-                    error={state.join_error.clone().map(AttrValue::from)}
-                    password_refused={state.password_refused}
+                    error={state.join_error.as_ref().map(|r| AttrValue::from(r.text()))}
+                    password_refused={state.password_refused()}
                     name_fixed={claims.is_some()}
                     viewer={claims.is_some_and(|c| c.role == Role::Viewer)}
                     {on_join}
@@ -141,59 +132,36 @@ pub fn App() -> Html {
         }
         Screen::Room => {
             let dispatcher = state.dispatcher();
-            let on_panel = {
-                let d = dispatcher.clone();
-                Callback::from(move |panel| d.dispatch(Action::TogglePanel(panel)))
-            };
-            let on_dismiss = {
-                let d = dispatcher.clone();
-                Callback::from(move |id| d.dispatch(Action::Dismiss(id)))
-            };
-            let on_notice_action = {
-                let call = call.clone();
-                let d = dispatcher.clone();
-                Callback::from(move |(id, action): (u32, NoticeAction)| {
-                    d.dispatch(Action::Dismiss(id));
-                    let call = call.borrow().clone();
-                    match (action, call) {
-                        (NoticeAction::MuteMicrophone, Some(call)) => call.set_microphone(false),
-                        (_, None) => {}
+            let room = state.room.clone();
+            let call = call.clone();
+            let on_action = Callback::from(move |action: UserAction| {
+                let current = call.borrow().clone();
+                match action {
+                    UserAction::Call(intent) => match current {
+                        Some(current) => {
+                            if intent == Intent::Leave {
+                                call.borrow_mut().take();
+                            }
+                            current.intent(intent);
+                        }
+                        None if intent == Intent::Leave => dispatcher.dispatch(Action::Left),
+                        None => {}
+                    },
+                    UserAction::Panel(panel) => dispatcher.dispatch(Action::TogglePanel(panel)),
+                    UserAction::Dismiss(id) => dispatcher.dispatch(Action::Dismiss(id)),
+                    UserAction::NoticeAction(id, action) => {
+                        dispatcher.dispatch(Action::Dismiss(id));
+                        match (action, current) {
+                            (NoticeAction::MuteMicrophone, Some(current)) => {
+                                current.intent(Intent::Microphone(false))
+                            }
+                            (_, None) => {}
+                        }
                     }
-                })
-            };
-            let on_copy_link = {
-                let d = dispatcher.clone();
-                let room = state.room.clone();
-                Callback::from(move |()| copy_link(&room, d.clone()))
-            };
-            let on_leave = {
-                let call = call.clone();
-                let d = dispatcher.clone();
-                Callback::from(move |()| match call.borrow_mut().take() {
-                    Some(call) => call.leave(),
-                    None => d.dispatch(Action::Left),
-                })
-            };
-            html! {
-                <RoomView
-                    state={state.clone()}
-                    on_microphone={with_call(&call, |c, on| c.set_microphone(on))}
-                    on_camera={with_call(&call, |c, on| c.set_camera(on))}
-                    on_share={with_call(&call, |c, ()| c.toggle_screen())}
-                    on_select_camera={with_call(&call, |c, id| c.select_device(true, id))}
-                    on_select_microphone={with_call(&call, |c, id| c.select_device(false, id))}
-                    on_send={with_call(&call, |c, text| { c.send_chat(text); })}
-                    on_lock={with_call(&call, |c, locked| c.set_locked(locked))}
-                    on_remove={with_call(&call, |c, peer| c.remove(peer))}
-                    on_ask_to_mute={with_call(&call, |c, peer| c.ask_to_mute(peer))}
-                    on_end_room={with_call(&call, |c, ()| c.end_room())}
-                    {on_panel}
-                    {on_leave}
-                    {on_dismiss}
-                    {on_notice_action}
-                    {on_copy_link}
-                />
-            }
+                    UserAction::CopyLink => copy_link(&room, dispatcher.clone()),
+                }
+            });
+            html! { <RoomView state={state.clone()} {on_action} /> }
         }
     }
 }
@@ -206,11 +174,8 @@ fn copy_link(room: &str, dispatcher: UseReducerDispatcher<AppState>) {
     let promise = window.navigator().clipboard().write_text(&link);
     spawn_local(async move {
         let action = match JsFuture::from(promise).await {
-            Ok(_) => Action::Notify(NoticeKind::Info, format!("Link copied: {link}")),
-            Err(_) => Action::Notify(
-                NoticeKind::Warning,
-                format!("Copying was not allowed. The link is {link}"),
-            ),
+            Ok(_) => Action::Notify(Notice::LinkCopied(link)),
+            Err(_) => Action::Notify(Notice::LinkNotCopied(link)),
         };
         dispatcher.dispatch(action);
     });

@@ -5,6 +5,8 @@ use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 use super::icons::{Icon, IconKind};
+use super::UserAction;
+use crate::core::Intent;
 use crate::state::{Device, Devices, Panel};
 
 /// Properties of [`Controls`].
@@ -28,20 +30,8 @@ pub struct ControlsProps {
     pub unread: usize,
     /// Number of participants including us.
     pub people: usize,
-    /// Microphone button.
-    pub on_microphone: Callback<bool>,
-    /// Camera button.
-    pub on_camera: Callback<bool>,
-    /// Share screen button.
-    pub on_share: Callback<()>,
-    /// A camera was picked (device id).
-    pub on_select_camera: Callback<String>,
-    /// A microphone was picked (device id).
-    pub on_select_microphone: Callback<String>,
-    /// Chat or People toggled.
-    pub on_panel: Callback<Panel>,
-    /// Leave button.
-    pub on_leave: Callback<()>,
+    /// What the person pressed or picked.
+    pub on_action: Callback<UserAction>,
     /// We only watch: no microphone, camera, screen or device controls.
     #[prop_or_default]
     pub viewer: bool,
@@ -53,17 +43,25 @@ pub struct ControlsProps {
     pub on_end_room: Callback<()>,
 }
 
+/// Emits `action` on a click.
+fn emit(on_action: &Callback<UserAction>, action: UserAction) -> Callback<MouseEvent> {
+    let on_action = on_action.clone();
+    Callback::from(move |_| on_action.emit(action.clone()))
+}
+
 fn picker(
     id: &'static str,
     label: &'static str,
     devices: &[Device],
     selected: &Option<String>,
-    on_select: &Callback<String>,
+    on_action: &Callback<UserAction>,
+    intent: fn(String) -> Intent,
 ) -> Html {
     let onchange = {
-        let on_select = on_select.clone();
+        let on_action = on_action.clone();
         Callback::from(move |e: Event| {
-            on_select.emit(e.target_unchecked_into::<HtmlSelectElement>().value());
+            let id = e.target_unchecked_into::<HtmlSelectElement>().value();
+            on_action.emit(UserAction::Call(intent(id)));
         })
     };
     html! {
@@ -87,26 +85,13 @@ fn picker(
 #[component]
 pub fn Controls(props: &ControlsProps) -> Html {
     let settings_open = use_state(|| false);
-    let toggle = |on: bool, cb: &Callback<bool>| {
-        let cb = cb.clone();
-        Callback::from(move |_| cb.emit(!on))
-    };
-    let on_share = {
-        let cb = props.on_share.clone();
-        Callback::from(move |_| cb.emit(()))
-    };
-    let on_leave = {
-        let cb = props.on_leave.clone();
-        Callback::from(move |_| cb.emit(()))
-    };
+    let on_action = &props.on_action;
+    let call = |intent: Intent| emit(on_action, UserAction::Call(intent));
     let on_end_room = {
         let cb = props.on_end_room.clone();
         Callback::from(move |_| cb.emit(()))
     };
-    let panel = |which: Panel| {
-        let cb = props.on_panel.clone();
-        Callback::from(move |_| cb.emit(which))
-    };
+    let panel = |which: Panel| emit(on_action, UserAction::Panel(which));
     let on_settings = {
         let open = settings_open.clone();
         Callback::from(move |_| open.set(!*open))
@@ -124,28 +109,28 @@ pub fn Controls(props: &ControlsProps) -> Html {
             } else {
                 // Always in the page: beside the buttons on wide screens, behind "Devices" on narrow ones.
                 <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
-                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, &props.on_select_camera) }
-                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, &props.on_select_microphone) }
+                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, on_action, Intent::SelectCamera) }
+                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, on_action, Intent::SelectMicrophone) }
                 </div>
             }
             <div class="control-row">
                 if !props.viewer {
                     <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
                         aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
-                        onclick={toggle(props.audio, &props.on_microphone)}
+                        onclick={call(Intent::Microphone(!props.audio))}
                         title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
                         <Icon kind={if props.audio { IconKind::Mic } else { IconKind::MicOff }} />
                         <span class="ctl-label">{"Microphone"}</span>
                     </button>
                     <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
                         aria-pressed={pressed(props.video)} disabled={!props.has_video}
-                        onclick={toggle(props.video, &props.on_camera)}
+                        onclick={call(Intent::Camera(!props.video))}
                         title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
                         <Icon kind={if props.video { IconKind::Camera } else { IconKind::CameraOff }} />
                         <span class="ctl-label">{"Camera"}</span>
                     </button>
                     <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
-                        aria-pressed={pressed(props.screen)} onclick={on_share}>
+                        aria-pressed={pressed(props.screen)} onclick={call(Intent::ToggleScreen)}>
                         <Icon kind={IconKind::Screen} />
                         <span class="ctl-label">{"Share screen"}</span>
                     </button>
@@ -173,7 +158,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     <span class="count" aria-hidden="true">{props.people}</span>
                     <span id="people-count" class="sr-only">{format!("{} in the call", props.people)}</span>
                 </button>
-                <button type="button" class="ctl ctl-leave" onclick={on_leave}>
+                <button type="button" class="ctl ctl-leave" onclick={call(Intent::Leave)}>
                     <Icon kind={IconKind::Leave} />
                     <span class="ctl-label">{"Leave"}</span>
                 </button>

@@ -2,25 +2,19 @@
 
 use yew::prelude::*;
 
-use crate::js;
-use crate::state::{Connection, Notice, NoticeAction, NoticeKind};
+use crate::io::js;
+use crate::state::{Connection, NoticeAction, NoticeEntry, NoticeKind};
 
 /// Properties of [`Notices`].
 #[derive(Properties, PartialEq)]
 pub struct NoticesProps {
     /// What to show.
-    pub notices: Vec<Notice>,
+    pub notices: Vec<NoticeEntry>,
     /// A notice was dismissed.
     pub on_dismiss: Callback<u32>,
     /// The button of a notice was pressed (notice id, what it offers).
     #[prop_or_default]
     pub on_action: Callback<(u32, NoticeAction)>,
-}
-
-fn action_label(action: NoticeAction) -> &'static str {
-    match action {
-        NoticeAction::MuteMicrophone => "Turn microphone off",
-    }
 }
 
 /// The stack of dismissible notices.
@@ -29,25 +23,25 @@ pub fn Notices(props: &NoticesProps) -> Html {
     html! {
         <div class="notices">
             { for props.notices.iter().map(|n| {
-                let (class, role) = match n.kind {
+                let (class, role) = match n.notice.kind() {
                     NoticeKind::Info => ("notice info", "status"),
                     NoticeKind::Warning => ("notice warning", "alert"),
                     NoticeKind::Error => ("notice error", "alert"),
                 };
                 let id = n.id;
                 let on_dismiss = props.on_dismiss.clone();
-                let action = n.action.map(|action| {
+                let action = n.notice.action().map(|action| {
                     let on_action = props.on_action.clone();
                     html! {
                         <button type="button" class="secondary notice-action"
                             onclick={Callback::from(move |_| on_action.emit((id, action)))}>
-                            {action_label(action)}
+                            {action.label()}
                         </button>
                     }
                 });
                 html! {
                     <div key={n.id} {class} {role}>
-                        <span class="notice-text">{n.text.clone()}</span>
+                        <span class="notice-text">{n.notice.text()}</span>
                         if let Some(action) = action {
                             {action}
                         }

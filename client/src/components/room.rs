@@ -12,49 +12,18 @@ use super::grid::{TileData, VideoGrid};
 use super::icons::{Icon, IconKind};
 use super::notices::{ConnectionBanner, Notices};
 use super::participants::{Participant, ParticipantList};
-use crate::js;
-use crate::state::{AppState, Capture, Connection, LinkState, NoticeAction, Panel, PeerView};
+use super::UserAction;
+use crate::core::Intent;
+use crate::io::js;
+use crate::state::{AppState, Capture, Connection, LinkState, Panel, PeerView};
 
 /// Properties of [`RoomView`].
 #[derive(Properties, PartialEq)]
 pub struct RoomViewProps {
     /// Everything to render.
     pub state: UseReducerHandle<AppState>,
-    /// Microphone on/off.
-    pub on_microphone: Callback<bool>,
-    /// Camera on/off.
-    pub on_camera: Callback<bool>,
-    /// Screen share on/off.
-    pub on_share: Callback<()>,
-    /// Camera picked.
-    pub on_select_camera: Callback<String>,
-    /// Microphone picked.
-    pub on_select_microphone: Callback<String>,
-    /// Side panel toggled.
-    pub on_panel: Callback<Panel>,
-    /// Leave.
-    pub on_leave: Callback<()>,
-    /// Chat message to send.
-    pub on_send: Callback<String>,
-    /// Notice dismissed.
-    pub on_dismiss: Callback<u32>,
-    /// The button of a notice pressed.
-    #[prop_or_default]
-    pub on_notice_action: Callback<(u32, NoticeAction)>,
-    /// "Copy link" pressed.
-    pub on_copy_link: Callback<()>,
-    /// Moderators: lock (true) or unlock the room.
-    #[prop_or_default]
-    pub on_lock: Callback<bool>,
-    /// Moderators: remove someone (confirmed).
-    #[prop_or_default]
-    pub on_remove: Callback<PeerId>,
-    /// Moderators: ask someone to turn the microphone off.
-    #[prop_or_default]
-    pub on_ask_to_mute: Callback<PeerId>,
-    /// Moderators: end the room for everyone (confirmed).
-    #[prop_or_default]
-    pub on_end_room: Callback<()>,
+    /// What the person did (removing someone and ending the room only once confirmed).
+    pub on_action: Callback<UserAction>,
 }
 
 /// An action waiting for the person's confirmation.
@@ -171,14 +140,16 @@ fn participants(state: &AppState) -> Vec<Participant> {
 pub fn RoomView(props: &RoomViewProps) -> Html {
     let state: &AppState = &props.state;
     let pending = use_state(|| None::<Pending>);
+    let on_action = props.on_action.clone();
+    let call = |intent: Intent| on_action.reform(move |()| UserAction::Call(intent.clone()));
     let on_copy = {
-        let cb = props.on_copy_link.clone();
-        Callback::from(move |_| cb.emit(()))
+        let cb = on_action.clone();
+        Callback::from(move |_| cb.emit(UserAction::CopyLink))
     };
     let moderator = state.is_moderator();
     let on_lock = {
-        let (cb, locked) = (props.on_lock.clone(), state.locked);
-        Callback::from(move |_| cb.emit(!locked))
+        let (cb, locked) = (on_action.clone(), state.locked);
+        Callback::from(move |_| cb.emit(UserAction::Call(Intent::Lock(!locked))))
     };
     let on_remove = {
         let pending = pending.clone();
@@ -198,19 +169,19 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             Pending::Remove(..) | Pending::EndRoom if !moderator => return None,
             Pending::Remove(id, _) if !state.peers.iter().any(|p| p.id == id) => return None,
             Pending::Remove(id, name) => {
-                let (cb, pending) = (props.on_remove.clone(), pending.clone());
+                let (cb, pending) = (on_action.clone(), pending.clone());
                 (
                     format!("Remove {name} from the room?"),
                     format!("{name} leaves the call at once."),
                     "Remove",
                     Callback::from(move |()| {
                         pending.set(None);
-                        cb.emit(id.clone());
+                        cb.emit(UserAction::Call(Intent::Remove(id.clone())));
                     }),
                 )
             }
             Pending::EndRoom => {
-                let (cb, pending) = (props.on_end_room.clone(), pending.clone());
+                let (cb, pending) = (call(Intent::EndRoom), pending.clone());
                 (
                     "End the room for everyone?".to_owned(),
                     "Everyone, you included, leaves the call at once.".to_owned(),
@@ -243,13 +214,15 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         Panel::Closed => html! {},
         Panel::Chat => html! {
             <aside class="side">
-                <ChatPanel {lines} {connected} on_send={props.on_send.clone()} />
+                <ChatPanel {lines} {connected}
+                    on_send={on_action.reform(|text| UserAction::Call(Intent::SendChat(text)))} />
             </aside>
         },
         Panel::People => html! {
             <aside class="side">
                 <ParticipantList people={participants(state)} can_moderate={moderator}
-                    on_ask_to_mute={props.on_ask_to_mute.clone()} {on_remove} />
+                    on_ask_to_mute={on_action.reform(|peer| UserAction::Call(Intent::AskToMute(peer)))}
+                    {on_remove} />
             </aside>
         },
     };
@@ -281,8 +254,9 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 </div>
             </header>
             <ConnectionBanner connection={state.connection.clone()} />
-            <Notices notices={state.notices.clone()} on_dismiss={props.on_dismiss.clone()}
-                on_action={props.on_notice_action.clone()} />
+            <Notices notices={state.notices.clone()}
+                on_dismiss={on_action.reform(UserAction::Dismiss)}
+                on_action={on_action.reform(|(id, action)| UserAction::NoticeAction(id, action))} />
             <div class={classes!("stage", (state.panel != Panel::Closed).then_some("with-side"))}>
                 <main class="main">
                     if waiting {
@@ -302,13 +276,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 panel={state.panel}
                 unread={state.unread}
                 people={state.peers.len() + 1}
-                on_microphone={props.on_microphone.clone()}
-                on_camera={props.on_camera.clone()}
-                on_share={props.on_share.clone()}
-                on_select_camera={props.on_select_camera.clone()}
-                on_select_microphone={props.on_select_microphone.clone()}
-                on_panel={props.on_panel.clone()}
-                on_leave={props.on_leave.clone()}
+                on_action={on_action.clone()}
                 viewer={state.is_viewer()}
                 {moderator}
                 {on_end_room}

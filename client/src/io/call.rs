@@ -1,54 +1,70 @@
-//! One call from "Join" to "Leave": glues the signaling connection, the mesh and local media
-//! together and reports everything the UI shows as [`Action`]s.
+//! One running call: feeds the [`CallCore`] with what the browser reports and carries out its
+//! [`Command`]s with the real objects: the signaling WebSocket, the `RTCPeerConnection`s of the
+//! links, the local camera, microphone and screen, and the remote tracks on the tiles.
 //!
-//! Roles change what a call does. A viewer never asks for a camera or microphone and its
-//! connections only receive: with no local tracks a link offers `recvonly` transceivers and
-//! answers without adding any, so the room never sees it try to send. A moderator's actions
-//! (lock, remove, ask to mute, end the room) are plain frames; the room enforces who may send
-//! them.
+//! Nothing here decides anything the core could decide; what remains is bookkeeping of browser
+//! objects the core cannot hold (streams, tracks, connections) and the asynchronous steps
+//! (`getUserMedia`, `getDisplayMedia`) whose results go back to the core as inputs.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
 
-use treff_shared::{
-    ClientMessage, DisplayName, ErrorCode, LeaveReason, MediaState, PeerId, Role, RoomName,
-    ServerMessage,
-};
+use treff_shared::{DisplayName, MediaKind, PeerId, RoomName};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{MediaStream, MediaStreamTrack};
 
-use crate::mesh::{Mesh, MeshEvent};
-use crate::peer::{LocalTracks, PeerEvent};
-use crate::signaling::{Credentials, Signaling, SignalingEvent};
-use crate::state::{Action, Capture, Connection, Devices, LocalView, NoticeKind, StreamHandle};
-use crate::{hook, js, media, route, token};
+use super::hook::{self, StreamEntry};
+use super::js;
+use super::link::{Link, LocalTracks};
+use super::media::{self, MediaError};
+use super::signaling::{Credentials, Signaling};
+use crate::core::transport::{LinkCommand, LinkId};
+use crate::core::{CallCore, Command, Input, Intent, LinkEvent};
+use crate::state::{Action, Devices, StreamHandle};
+use crate::token;
 
-/// Our own media as the call holds it.
+/// Our own streams.
 #[derive(Default)]
 struct Local {
     camera: Option<MediaStream>,
     screen: Option<MediaStream>,
-    media: MediaState,
-    capture: Capture,
+    /// Bumped whenever a stream's tracks change, so the own tiles pick them up.
     revision: u32,
-    devices: Devices,
+    /// Send the local tracks on the links at all (not as a viewer).
+    send: bool,
+}
+
+/// The remote tracks on one member's tiles.
+#[derive(Default)]
+struct Tiles {
+    /// Microphone and camera, at most one of each kind, with the link each came on.
+    camera: Vec<(LinkId, MediaStreamTrack)>,
+    /// The shared screen.
+    screen: Option<(LinkId, MediaStreamTrack)>,
 }
 
 struct Inner {
+    core: RefCell<CallCore>,
+    /// Inputs that arrived while commands were being carried out; handled in order afterwards.
+    pending: RefCell<VecDeque<Input>>,
+    busy: Cell<bool>,
     dispatch: Box<dyn Fn(Action)>,
+    room: RoomName,
+    name: DisplayName,
+    credentials: Credentials,
     signaling: RefCell<Option<Signaling>>,
-    mesh: Mesh,
+    links: RefCell<BTreeMap<LinkId, Link>>,
     local: RefCell<Local>,
-    self_id: RefCell<Option<PeerId>>,
-    /// We only watch: nothing is captured and nothing is sent.
-    viewer: Cell<bool>,
-    /// We asked the server to end the room, so its `removed` is our own doing.
-    ending: Cell<bool>,
-    ended: Cell<bool>,
+    tiles: RefCell<BTreeMap<PeerId, Tiles>>,
+    /// Bumped for every new remote stream object.
+    remote_revision: Cell<u32>,
     /// Keeps the `devicechange` listener alive.
     device_listener: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// Keeps the screen track's `ended` listener alive.
+    screen_listener: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// A running call; cloning shares it.
@@ -70,202 +86,326 @@ impl Call {
             .token
             .as_deref()
             .and_then(token::peek)
-            .map(|claims| claims.role)
-            == Some(Role::Viewer);
-        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| {
-            let weak = weak.clone();
-            Inner {
+            .is_some_and(|claims| claims.role == treff_shared::Role::Viewer);
+        let call = Call {
+            inner: Rc::new(Inner {
+                core: RefCell::new(CallCore::default()),
+                pending: RefCell::new(VecDeque::new()),
+                busy: Cell::new(false),
                 dispatch: Box::new(dispatch),
-                signaling: RefCell::new(None),
-                mesh: Mesh::new(move |event| {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.on_mesh_event(event);
-                    }
-                }),
-                local: RefCell::new(Local::default()),
-                self_id: RefCell::new(None),
-                viewer: Cell::new(viewer),
-                ending: Cell::new(false),
-                ended: Cell::new(false),
-                device_listener: RefCell::new(None),
-            }
-        });
-        let call = Call { inner };
-        if viewer {
-            (call.inner.dispatch)(Action::OwnRole(Role::Viewer));
-        }
-        let this = call.clone();
-        spawn_local(async move {
-            if viewer {
-                this.inner.local.borrow_mut().capture = Capture::ReceiveOnly;
-                this.inner.publish_local();
-            } else {
-                this.capture().await;
-            }
-            if this.inner.ended.get() {
-                return;
-            }
-            let weak = Rc::downgrade(&this.inner);
-            let media = this.inner.local.borrow().media;
-            let signaling = Signaling::start(
-                Signaling::default_url(),
                 room,
                 name,
-                media,
                 credentials,
-                move |event| {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.on_signaling_event(event);
-                    }
-                },
-            );
-            *this.inner.signaling.borrow_mut() = Some(signaling);
-            if !viewer {
-                this.refresh_devices().await;
-                this.watch_devices();
-            }
-        });
+                signaling: RefCell::new(None),
+                links: RefCell::new(BTreeMap::new()),
+                local: RefCell::new(Local::default()),
+                tiles: RefCell::new(BTreeMap::new()),
+                remote_revision: Cell::new(0),
+                device_listener: RefCell::new(None),
+                screen_listener: RefCell::new(None),
+            }),
+        };
+        call.inner.input(Input::Start { viewer });
         call
     }
 
-    async fn capture(&self) {
-        let captured = media::capture().await;
-        if self.inner.ended.get() {
-            media::stop_all(&captured.stream);
-            return;
-        }
-        let has_audio = media::first_track(&captured.stream, false).is_some();
-        let has_video = media::first_track(&captured.stream, true).is_some();
-        {
-            let mut local = self.inner.local.borrow_mut();
-            local.media = MediaState {
-                audio: has_audio,
-                video: has_video,
-                screen: false,
-            };
-            local.capture = captured.capture;
-            local.camera = Some(captured.stream);
-        }
-        if let Some(problem) = captured.problem {
-            let consequence = match captured.capture {
-                Capture::AudioOnly => "You joined with your microphone only.",
-                _ => "You can see and hear the others, but they cannot see or hear you.",
-            };
-            (self.inner.dispatch)(Action::Notify(
-                NoticeKind::Warning,
-                format!("{problem} {consequence}"),
-            ));
-        }
-        self.inner.publish_local();
+    /// What the person asked for.
+    pub fn intent(&self, intent: Intent) {
+        self.inner.input(Input::Intent(intent));
     }
 
-    async fn refresh_devices(&self) {
-        match media::list_devices().await {
-            Ok((cameras, microphones)) => {
-                let devices = {
-                    let mut local = self.inner.local.borrow_mut();
-                    let camera_stream = local.camera.clone();
+    /// Leaves the call (closing the tab, pressing Leave).
+    pub fn leave(&self) {
+        self.intent(Intent::Leave);
+    }
+}
+
+/// A handle that feeds inputs to the call as long as it runs.
+#[derive(Clone)]
+struct Feed(Weak<Inner>);
+
+impl Feed {
+    fn input(&self, input: Input) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.input(input);
+        }
+    }
+}
+
+impl Inner {
+    fn feed(self: &Rc<Self>) -> Feed {
+        Feed(Rc::downgrade(self))
+    }
+
+    /// Hands an input to the core and carries out what it says. Inputs that arrive while that
+    /// happens (an event fired synchronously by a command) wait their turn, so the core sees
+    /// every input whole and in order.
+    fn input(self: &Rc<Self>, input: Input) {
+        self.pending.borrow_mut().push_back(input);
+        if self.busy.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.pending.borrow_mut().pop_front();
+            let Some(input) = next else { break };
+            let commands = self.core.borrow_mut().handle(input);
+            for command in commands {
+                self.execute(command);
+            }
+        }
+        self.busy.set(false);
+    }
+
+    fn execute(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::Capture => self.capture(),
+            Command::WatchDevices => self.watch_devices(),
+            Command::Connect(media) => {
+                let feed = self.feed();
+                let signaling = Signaling::start(
+                    Signaling::default_url(),
+                    self.room.clone(),
+                    self.name.clone(),
+                    media,
+                    self.credentials.clone(),
+                    move |event| feed.input(Input::Server(event)),
+                );
+                *self.signaling.borrow_mut() = Some(signaling);
+            }
+            Command::Send(message) => {
+                if let Some(signaling) = self.signaling.borrow().as_ref() {
+                    signaling.send(&message);
+                }
+            }
+            Command::SendAsked(message) => {
+                let sent = self
+                    .signaling
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|s| s.send(&message));
+                if !sent {
+                    self.pending
+                        .borrow_mut()
+                        .push_back(Input::NotSent(message.frame_type()));
+                }
+            }
+            Command::PublishMedia(media) => {
+                if let Some(signaling) = self.signaling.borrow().as_ref() {
+                    signaling.set_media(media);
+                }
+            }
+            Command::Disconnect => {
+                if let Some(signaling) = self.signaling.borrow_mut().take() {
+                    signaling.leave();
+                }
+            }
+            Command::Link(command) => self.link_command(command),
+            Command::RestartIce(id) => {
+                if let Some(link) = self.links.borrow().get(&id) {
+                    link.restart_ice();
+                }
+            }
+            Command::EnableTrack { video, on } => {
+                let local = self.local.borrow();
+                if let Some(track) = local
+                    .camera
+                    .as_ref()
+                    .and_then(|s| media::first_track(s, video))
+                {
+                    track.set_enabled(on);
+                }
+            }
+            Command::OpenDevice { video, device_id } => self.open_device(video, device_id),
+            Command::StartScreen => self.start_screen(),
+            Command::StopScreen => {
+                self.screen_listener.borrow_mut().take();
+                let mut local = self.local.borrow_mut();
+                if let Some(stream) = local.screen.take() {
+                    media::stop_all(&stream);
+                    local.revision += 1;
+                }
+            }
+            Command::StopCapture => {
+                let mut local = self.local.borrow_mut();
+                for stream in [local.camera.take(), local.screen.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    media::stop_all(&stream);
+                }
+                local.revision += 1;
+                if let Some(devices) =
+                    web_sys::window().and_then(|w| w.navigator().media_devices().ok())
+                {
+                    devices.set_ondevicechange(None);
+                }
+                self.device_listener.borrow_mut().take();
+            }
+            Command::PublishLocal { send } => self.publish_local(send),
+            Command::Attach {
+                link,
+                mid,
+                track_id,
+                peer,
+                kind,
+            } => self.attach(link, mid, &track_id, peer, kind),
+            Command::Ui(action) => (self.dispatch)(action),
+            Command::ShowRoomInAddress(room) => crate::route::push_room(room.as_str()),
+            Command::SetPeerId(id) => hook::set_peer_id(id.as_ref().map(PeerId::as_str)),
+            Command::Mark(name) => hook::mark(name, None),
+            Command::Warn(message) => js::warn(&format!("treff: {message}")),
+        }
+    }
+
+    fn link_command(self: &Rc<Self>, command: LinkCommand) {
+        match command {
+            LinkCommand::Open(spec) => {
+                let feed = self.feed();
+                let id = spec.id;
+                let tracks = self.local_tracks();
+                match Link::new(&spec, tracks, move |event| {
+                    feed.input(Input::Link(id, event))
+                }) {
+                    Ok(link) => {
+                        self.links.borrow_mut().insert(id, link);
+                    }
+                    Err(err) => self
+                        .pending
+                        .borrow_mut()
+                        .push_back(Input::Link(id, LinkEvent::Failed(err.to_string()))),
+                }
+            }
+            LinkCommand::Close(id) => {
+                let link = self.links.borrow_mut().remove(&id);
+                if let Some(link) = link {
+                    link.close();
+                }
+                self.forget_tracks_of(id);
+            }
+            LinkCommand::Deliver(id, data) => {
+                let link = self.links.borrow().get(&id).cloned();
+                if let Some(link) = link {
+                    link.deliver(data);
+                }
+            }
+        }
+    }
+
+    /// What the links should send now.
+    fn local_tracks(&self) -> LocalTracks {
+        let local = self.local.borrow();
+        if !local.send {
+            // Only receive; the room refuses any description of ours that would send.
+            return LocalTracks::default();
+        }
+        let camera = local.camera.clone();
+        LocalTracks {
+            audio: camera.as_ref().and_then(|s| media::first_track(s, false)),
+            video: camera.as_ref().and_then(|s| media::first_track(s, true)),
+            stream: camera,
+            screen: local
+                .screen
+                .as_ref()
+                .and_then(|s| media::first_track(s, true).map(|t| (t, s.clone()))),
+        }
+    }
+
+    fn publish_local(&self, send: bool) {
+        self.local.borrow_mut().send = send;
+        let tracks = self.local_tracks();
+        let links: Vec<Link> = self.links.borrow().values().cloned().collect();
+        for link in links {
+            link.set_local(tracks.clone());
+        }
+        let local = self.local.borrow();
+        let handle = |stream: &Option<MediaStream>| {
+            stream.as_ref().map(|stream| StreamHandle {
+                stream: stream.clone(),
+                revision: local.revision,
+            })
+        };
+        (self.dispatch)(Action::LocalStreams {
+            camera: handle(&local.camera),
+            screen: handle(&local.screen),
+        });
+    }
+
+    fn capture(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            let captured = media::capture().await;
+            let audio = media::first_track(&captured.stream, false).is_some();
+            let video = media::first_track(&captured.stream, true).is_some();
+            {
+                let mut local = this.local.borrow_mut();
+                local.camera = Some(captured.stream);
+                local.revision += 1;
+            }
+            this.input(Input::Captured {
+                audio,
+                video,
+                problem: captured.problem,
+            });
+        });
+    }
+
+    fn refresh_devices(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            match media::list_devices().await {
+                Ok((cameras, microphones)) => {
                     let current = |video: bool| {
-                        camera_stream
+                        this.local
+                            .borrow()
+                            .camera
                             .as_ref()
                             .and_then(|s| media::first_track(s, video))
                             .and_then(|t| media::track_device_id(&t))
                     };
-                    local.devices = Devices {
+                    let devices = Devices {
                         camera: current(true),
                         microphone: current(false),
                         cameras,
                         microphones,
                     };
-                    local.devices.clone()
-                };
-                (self.inner.dispatch)(Action::Devices(devices));
+                    this.input(Input::Devices(devices));
+                }
+                Err(problem) => {
+                    js::warn(&format!("treff: cannot list devices: {}", problem.text()))
+                }
             }
-            Err(err) => js::warn(&format!("treff: cannot list devices: {err}")),
-        }
+        });
     }
 
-    fn watch_devices(&self) {
+    fn watch_devices(self: &Rc<Self>) {
+        self.refresh_devices();
         let Some(devices) = web_sys::window().and_then(|w| w.navigator().media_devices().ok())
         else {
             return;
         };
-        let weak = Rc::downgrade(&self.inner);
+        let weak = Rc::downgrade(self);
         let listener = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                let call = Call { inner };
-                spawn_local(async move { call.refresh_devices().await });
+                inner.refresh_devices();
             }
         });
         devices.set_ondevicechange(Some(listener.as_ref().unchecked_ref()));
-        *self.inner.device_listener.borrow_mut() = Some(listener);
+        *self.device_listener.borrow_mut() = Some(listener);
     }
 
-    /// Turns the microphone on or off (the sender stays; it sends silence).
-    pub fn set_microphone(&self, on: bool) {
-        self.set_enabled(false, on);
-    }
-
-    /// Turns the camera on or off (the sender stays; it sends black frames).
-    pub fn set_camera(&self, on: bool) {
-        self.set_enabled(true, on);
-    }
-
-    fn set_enabled(&self, video: bool, on: bool) {
-        if self.inner.viewer.get() {
-            return;
-        }
-        let track = {
-            let local = self.inner.local.borrow();
-            local
-                .camera
-                .as_ref()
-                .and_then(|s| media::first_track(s, video))
-        };
-        let Some(track) = track else {
-            let what = if video { "camera" } else { "microphone" };
-            (self.inner.dispatch)(Action::Notify(
-                NoticeKind::Warning,
-                format!("There is no {what} to turn on."),
-            ));
-            return;
-        };
-        track.set_enabled(on);
-        {
-            let mut local = self.inner.local.borrow_mut();
-            if video {
-                local.media.video = on;
-            } else {
-                local.media.audio = on;
-            }
-        }
-        self.inner.publish_media();
-        self.inner.publish_local();
-    }
-
-    /// Switches to another camera (`video`) or microphone, keeping its on/off state.
-    pub fn select_device(&self, video: bool, device_id: String) {
-        if self.inner.viewer.get() {
-            return;
-        }
+    fn open_device(self: &Rc<Self>, video: bool, device_id: String) {
         let this = self.clone();
         spawn_local(async move {
             let track = match media::open_device(video, &device_id).await {
                 Ok(track) => track,
-                Err(err) => {
-                    (this.inner.dispatch)(Action::Notify(NoticeKind::Error, err.to_string()));
+                Err(problem) => {
+                    this.input(Input::DeviceFailed(problem));
                     return;
                 }
             };
-            if this.inner.ended.get() {
-                track.stop();
-                return;
-            }
-            {
-                let mut local = this.inner.local.borrow_mut();
-                let stream = local.camera.get_or_insert_with(|| {
-                    MediaStream::new().unwrap_or_else(|_| unreachable_stream())
-                });
+            let enabled = {
+                let mut local = this.local.borrow_mut();
+                let stream = local.camera.get_or_insert_with(media::empty_stream);
                 let old = media::first_track(stream, video);
                 let enabled = old.as_ref().is_none_or(MediaStreamTrack::enabled);
                 if let Some(old) = old {
@@ -274,383 +414,151 @@ impl Call {
                 }
                 track.set_enabled(enabled);
                 stream.add_track(&track);
-                if video {
-                    local.devices.camera = Some(device_id);
-                    local.media.video = enabled;
-                } else {
-                    local.devices.microphone = Some(device_id);
-                    local.media.audio = enabled;
-                }
                 local.revision += 1;
-                let devices = local.devices.clone();
-                drop(local);
-                (this.inner.dispatch)(Action::Devices(devices));
-            }
-            this.inner.publish_media();
-            this.inner.publish_local();
+                enabled
+            };
+            this.input(Input::DeviceOpened {
+                video,
+                device_id,
+                enabled,
+            });
         });
     }
 
-    /// Starts or stops sharing the screen.
-    pub fn toggle_screen(&self) {
-        if self.inner.viewer.get() {
-            return;
-        }
-        if self.inner.local.borrow().screen.is_some() {
-            self.inner.stop_screen();
-            return;
-        }
+    fn start_screen(self: &Rc<Self>) {
         let this = self.clone();
         spawn_local(async move {
             let stream = match media::capture_screen().await {
                 Ok(stream) => stream,
-                Err(media::MediaError::Cancelled) => return,
-                Err(err) => {
-                    (this.inner.dispatch)(Action::Notify(NoticeKind::Error, err.to_string()));
+                Err(MediaError::Cancelled) => {
+                    this.input(Input::ScreenFailed(None));
+                    return;
+                }
+                Err(MediaError::Problem(problem)) => {
+                    this.input(Input::ScreenFailed(Some(problem)));
                     return;
                 }
             };
-            if this.inner.ended.get() {
-                media::stop_all(&stream);
-                return;
-            }
             if let Some(track) = media::first_track(&stream, true) {
                 // The browser's own "Stop sharing" button ends the track.
-                let weak = Rc::downgrade(&this.inner);
-                let ended = Closure::<dyn FnMut()>::new(move || {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.stop_screen();
-                    }
-                });
+                let feed = this.feed();
+                let ended = Closure::<dyn FnMut()>::new(move || feed.input(Input::ScreenEnded));
                 track.set_onended(Some(ended.as_ref().unchecked_ref()));
-                ended.forget();
+                *this.screen_listener.borrow_mut() = Some(ended);
             }
             {
-                let mut local = this.inner.local.borrow_mut();
-                local.screen = Some(stream);
-                local.media.screen = true;
+                let mut local = this.local.borrow_mut();
+                if let Some(old) = local.screen.replace(stream) {
+                    media::stop_all(&old);
+                }
                 local.revision += 1;
             }
-            this.inner.publish_media();
-            this.inner.publish_local();
+            this.input(Input::ScreenStarted);
         });
     }
 
-    /// Sends a chat message; false when not connected.
-    pub fn send_chat(&self, text: String) -> bool {
-        let sent = self
-            .inner
-            .signaling
-            .borrow()
-            .as_ref()
-            .is_some_and(|s| s.send(&ClientMessage::Chat { text }));
-        if !sent {
-            (self.inner.dispatch)(Action::Notify(
-                NoticeKind::Error,
-                "The message was not sent: the connection to the server is down.".into(),
-            ));
-        }
-        sent
-    }
-
-    /// Moderators: locks the room (nobody new may join) or unlocks it. The lock indicator
-    /// follows the room's answer, not the click.
-    pub fn set_locked(&self, locked: bool) {
-        self.inner.send_or_tell(&ClientMessage::Lock { locked });
-    }
-
-    /// Moderators: removes a participant from the room.
-    pub fn remove(&self, peer: PeerId) {
-        self.inner
-            .send_or_tell(&ClientMessage::Kick { peer_id: peer });
-    }
-
-    /// Moderators: asks a participant to turn the microphone off (it is their choice).
-    pub fn ask_to_mute(&self, peer: PeerId) {
-        self.inner
-            .send_or_tell(&ClientMessage::RequestMute { peer_id: peer });
-    }
-
-    /// Moderators: ends the room for everyone (us included).
-    pub fn end_room(&self) {
-        if self.inner.send_or_tell(&ClientMessage::EndRoom) {
-            self.inner.ending.set(true);
-        }
-    }
-
-    /// Leaves: tells the room, closes every connection and stops every track. A call that
-    /// already ended (refused, removed) is only cleaned up: the page already shows why.
-    pub fn leave(&self) {
-        if self.inner.shutdown() {
-            (self.inner.dispatch)(Action::Left);
-        }
-    }
-}
-
-/// Only reached if the browser cannot construct an empty `MediaStream`, which every browser with
-/// WebRTC can; a `null` stands in so that nothing panics.
-fn unreachable_stream() -> MediaStream {
-    wasm_bindgen::JsValue::NULL.unchecked_into()
-}
-
-impl Inner {
-    fn send(&self, message: &ClientMessage) {
-        if let Some(signaling) = self.signaling.borrow().as_ref() {
-            signaling.send(message);
-        }
-    }
-
-    /// Sends a frame the person asked for; says so when it cannot go out.
-    fn send_or_tell(&self, message: &ClientMessage) -> bool {
-        let sent = self
-            .signaling
-            .borrow()
-            .as_ref()
-            .is_some_and(|s| s.send(message));
-        if !sent {
-            (self.dispatch)(Action::Notify(
-                NoticeKind::Error,
-                "That did not reach the room: the connection to the server is down.".into(),
-            ));
-        }
-        sent
-    }
-
-    fn publish_media(&self) {
-        let media = self.local.borrow().media;
-        if let Some(signaling) = self.signaling.borrow().as_ref() {
-            signaling.set_media(media);
-        }
-    }
-
-    /// Hands the current local tracks to the mesh and the own tile to the UI.
-    fn publish_local(&self) {
-        let (tracks, view) = {
-            let local = self.local.borrow();
-            let camera = local.camera.clone();
-            let screen = local
-                .screen
-                .as_ref()
-                .and_then(|s| media::first_track(s, true).map(|t| (t, s.clone())));
-            let tracks = if self.viewer.get() {
-                // Only receive; the room refuses any description of ours that would send.
-                LocalTracks::default()
-            } else {
-                LocalTracks {
-                    audio: camera.as_ref().and_then(|s| media::first_track(s, false)),
-                    video: camera.as_ref().and_then(|s| media::first_track(s, true)),
-                    stream: camera.clone(),
-                    screen,
-                }
+    fn attach(
+        &self,
+        link: LinkId,
+        mid: Option<String>,
+        track_id: &str,
+        peer: PeerId,
+        kind: MediaKind,
+    ) {
+        let (track, label) = {
+            let links = self.links.borrow();
+            let Some(found) = links.get(&link) else {
+                return;
             };
-            let handle = |stream: &Option<MediaStream>| {
-                stream.as_ref().map(|stream| StreamHandle {
-                    stream: stream.clone(),
-                    revision: local.revision,
-                })
-            };
-            let view = LocalView {
-                camera: handle(&local.camera),
-                screen: handle(&local.screen),
-                media: local.media,
-                capture: local.capture,
-            };
-            (tracks, view)
+            (found.remote_track(track_id), found.label().to_owned())
         };
-        self.mesh.set_local(tracks);
-        (self.dispatch)(Action::Local(view));
-    }
-
-    fn stop_screen(&self) {
-        let stream = {
-            let mut local = self.local.borrow_mut();
-            local.media.screen = false;
-            local.revision += 1;
-            local.screen.take()
-        };
-        if let Some(stream) = stream {
-            media::stop_all(&stream);
-            self.publish_media();
-            self.publish_local();
-        }
-    }
-
-    /// A viewer (as `welcome` says) that captured anyway because its token was unreadable:
-    /// stops every track before any link sends.
-    fn become_viewer(&self) {
-        if self.viewer.replace(true) {
+        let Some(track) = track else {
+            js::warn(&format!("treff: no track {track_id} on {label}"));
             return;
-        }
-        {
-            let mut local = self.local.borrow_mut();
-            for stream in [local.camera.take(), local.screen.take()]
-                .into_iter()
-                .flatten()
-            {
-                media::stop_all(&stream);
-            }
-            local.media = MediaState::default();
-            local.capture = Capture::ReceiveOnly;
-            local.revision += 1;
-        }
-        self.publish_media();
-        self.publish_local();
-    }
-
-    /// Closes everything; returns false when it was already closed.
-    fn shutdown(&self) -> bool {
-        if self.ended.replace(true) {
-            return false;
-        }
-        if let Some(signaling) = self.signaling.borrow_mut().take() {
-            signaling.leave();
-        }
-        self.mesh.close_all();
-        let mut local = self.local.borrow_mut();
-        for stream in [local.camera.take(), local.screen.take()]
-            .into_iter()
-            .flatten()
-        {
-            media::stop_all(&stream);
-        }
-        if let Some(devices) = web_sys::window().and_then(|w| w.navigator().media_devices().ok()) {
-            devices.set_ondevicechange(None);
-        }
-        self.device_listener.borrow_mut().take();
-        hook::set_peer_id(None);
-        true
-    }
-
-    /// A moderator removed us or ended the room: the call is over, back to the join page.
-    fn removed(&self, reason: LeaveReason) {
-        let ours = self.ending.get();
-        self.shutdown();
-        let message = match reason {
-            LeaveReason::RoomEnded if ours => "You ended the room for everyone.",
-            LeaveReason::RoomEnded => "A moderator ended the room for everyone.",
-            _ => "A moderator removed you from the room.",
         };
-        (self.dispatch)(Action::Rejected(message.into()));
-    }
-
-    fn on_mesh_event(&self, MeshEvent { peer, event }: MeshEvent) {
-        match event {
-            PeerEvent::Signal(data) => self.send(&ClientMessage::Signal { to: peer, data }),
-            PeerEvent::Link(link) => (self.dispatch)(Action::Link(peer, link)),
-            PeerEvent::Streams { camera, screen } => (self.dispatch)(Action::RemoteStreams {
-                peer,
-                camera,
-                screen,
-            }),
+        {
+            let mut tiles = self.tiles.borrow_mut();
+            let tiles = tiles.entry(peer.clone()).or_default();
+            match kind {
+                MediaKind::Screen => tiles.screen = Some((link, track)),
+                MediaKind::Audio | MediaKind::Camera => {
+                    let kind = track.kind();
+                    tiles.camera.retain(|(_, t)| t.kind() != kind);
+                    tiles.camera.push((link, track));
+                }
+            }
         }
-    }
-
-    fn on_signaling_event(&self, event: SignalingEvent) {
-        if self.ended.get() {
-            return;
-        }
-        match event {
-            SignalingEvent::Connecting { attempt } => {
-                (self.dispatch)(Action::Connection(Connection::Connecting { attempt }));
-            }
-            SignalingEvent::Lost {
-                reason,
-                attempt,
-                delay_ms,
-            } => {
-                (self.dispatch)(Action::Connection(Connection::Retrying {
-                    attempt,
-                    at_ms: (js::now_ms() + f64::from(delay_ms)) as u64,
-                    reason,
-                }));
-            }
-            SignalingEvent::Rejected { code, message } => {
-                self.shutdown();
-                let action = match code {
-                    ErrorCode::PasswordRequired | ErrorCode::WrongPassword => {
-                        Action::PasswordRefused(message)
-                    }
-                    _ => Action::Rejected(message),
-                };
-                (self.dispatch)(action);
-            }
-            SignalingEvent::Removed { reason } => self.removed(reason),
-            SignalingEvent::Replaced => {
-                self.shutdown();
-                (self.dispatch)(Action::Rejected(
-                    "This call was taken over by another tab or window.".into(),
-                ));
-            }
-            SignalingEvent::Message(message) => self.on_server_message(message),
-        }
-    }
-
-    fn on_server_message(&self, message: ServerMessage) {
-        match message {
-            ServerMessage::Welcome(welcome) => {
-                let previous = self.self_id.borrow_mut().replace(welcome.peer_id.clone());
-                let keep = welcome.resumed && previous.as_ref() == Some(&welcome.peer_id);
-                if previous.is_some() && !keep {
-                    (self.dispatch)(Action::Notify(
-                        NoticeKind::Info,
-                        "The server was restarted; you rejoined the room.".into(),
-                    ));
-                }
-                hook::set_peer_id(Some(welcome.peer_id.as_str()));
-                hook::mark("welcome", None);
-                route::push_room(welcome.room.as_str());
-                if welcome.role == Role::Viewer {
-                    self.become_viewer();
-                }
-                self.mesh.apply_welcome(&welcome, keep);
-                (self.dispatch)(Action::Welcome(Box::new(welcome)));
-            }
-            ServerMessage::PeerJoined { peer } => {
-                self.mesh.add(&peer);
-                (self.dispatch)(Action::PeerJoined(peer));
-            }
-            ServerMessage::PeerLeft { peer_id, .. } => {
-                self.mesh.remove(&peer_id);
-                (self.dispatch)(Action::PeerLeft(peer_id));
-            }
-            ServerMessage::PeerStatus { peer_id, status } => {
-                (self.dispatch)(Action::PeerStatus(peer_id, status));
-            }
-            ServerMessage::Signal { from, data } => self.mesh.on_signal(&from, data),
-            ServerMessage::Chat(message) => (self.dispatch)(Action::Chat(message)),
-            ServerMessage::Media { peer_id, media } => {
-                (self.dispatch)(Action::PeerMedia(peer_id, media));
-            }
-            ServerMessage::Pong => {}
-            // Signaling turns `removed` into `SignalingEvent::Removed`; this is only a fallback.
-            ServerMessage::Removed { reason } => self.removed(reason),
-            ServerMessage::MuteRequested { .. } => (self.dispatch)(Action::MuteRequested),
-            ServerMessage::RoomState { locked } => {
-                (self.dispatch)(Action::Locked(locked));
-                let message = if locked {
-                    "The room is locked: nobody new can join."
-                } else {
-                    "The room is unlocked: others can join again."
-                };
-                (self.dispatch)(Action::Notify(NoticeKind::Info, message.into()));
-            }
-            ServerMessage::Role { peer_id, role } => {
-                let me = self.self_id.borrow().as_ref() == Some(&peer_id);
-                (self.dispatch)(Action::Role(peer_id, role));
-                if me && role == Role::Moderator {
-                    (self.dispatch)(Action::Notify(
-                        NoticeKind::Info,
-                        "You are now a moderator of this room.".into(),
-                    ));
-                }
-            }
-            ServerMessage::Error { code, message } => match code {
-                // A signal raced with a departure: nothing the person can act on.
-                ErrorCode::UnknownPeer | ErrorCode::SignalToSelf => {
-                    js::warn(&format!("treff: {code}: {message}"));
-                }
-                _ => (self.dispatch)(Action::Notify(NoticeKind::Error, message)),
+        hook::add_stream(StreamEntry {
+            connection: label,
+            mid,
+            track_id: track_id.to_owned(),
+            peer: peer.to_string(),
+            kind: match kind {
+                MediaKind::Audio => "audio",
+                MediaKind::Camera => "camera",
+                MediaKind::Screen => "screen",
             },
+        });
+        self.show_tiles(&peer);
+    }
+
+    /// A closed link's tracks leave the tiles (they would only show a frozen frame).
+    fn forget_tracks_of(&self, link: LinkId) {
+        let affected: Vec<PeerId> = {
+            let mut tiles = self.tiles.borrow_mut();
+            let mut affected = Vec::new();
+            for (peer, tiles) in tiles.iter_mut() {
+                let before = tiles.camera.len() + usize::from(tiles.screen.is_some());
+                tiles.camera.retain(|(l, _)| *l != link);
+                if tiles.screen.as_ref().is_some_and(|(l, _)| *l == link) {
+                    tiles.screen = None;
+                }
+                if tiles.camera.len() + usize::from(tiles.screen.is_some()) != before {
+                    affected.push(peer.clone());
+                }
+            }
+            tiles.retain(|_, t| !t.camera.is_empty() || t.screen.is_some());
+            affected
+        };
+        for peer in affected {
+            self.show_tiles(&peer);
         }
+    }
+
+    /// Tells the page a member's current streams: a fresh stream object per change, so the
+    /// `<video>` picks up every track.
+    fn show_tiles(&self, peer: &PeerId) {
+        let (camera, screen) = {
+            let tiles = self.tiles.borrow();
+            let Some(tiles) = tiles.get(peer) else {
+                (self.dispatch)(Action::RemoteStreams {
+                    peer: peer.clone(),
+                    camera: None,
+                    screen: None,
+                });
+                return;
+            };
+            let camera: Vec<MediaStreamTrack> =
+                tiles.camera.iter().map(|(_, t)| t.clone()).collect();
+            let screen: Vec<MediaStreamTrack> =
+                tiles.screen.iter().map(|(_, t)| t.clone()).collect();
+            (camera, screen)
+        };
+        let handle = |tracks: &[MediaStreamTrack]| {
+            if tracks.is_empty() {
+                return None;
+            }
+            let array: js_sys::Array = tracks.iter().cloned().collect();
+            let revision = self.remote_revision.get() + 1;
+            self.remote_revision.set(revision);
+            MediaStream::new_with_tracks(&array)
+                .ok()
+                .map(|stream| StreamHandle { stream, revision })
+        };
+        (self.dispatch)(Action::RemoteStreams {
+            peer: peer.clone(),
+            camera: handle(&camera),
+            screen: handle(&screen),
+        });
     }
 }

@@ -1,47 +1,51 @@
-//! One `RTCPeerConnection` to one other participant, negotiated with the perfect-negotiation
-//! pattern.
+//! One `RTCPeerConnection`, negotiated with the perfect-negotiation pattern.
 //!
-//! The room elects who offers first ([`treff_shared::Peer::offer`]): that side adds its tracks at
-//! once and answers `negotiationneeded` with an offer. The other side waits for that first offer
-//! and only then attaches its tracks (they ride on the offered transceivers, so the answer already
+//! A link is opened as its [`LinkSpec`] says: the side that offers first adds its tracks at once
+//! and answers `negotiationneeded` with an offer; the other side waits for that first offer and
+//! only then attaches its tracks (they ride on the offered transceivers, so the answer already
 //! sends them). Every later renegotiation (screen share on or off, ICE restart) may start on either
 //! side. When two offers collide, one side rolls back its own offer and the other ignores the
 //! incoming one: the side that yields is the one that sent the offer of the last completed
-//! negotiation (see [`Inner::yields`]); [`treff_shared::Peer::polite`] decides only before the
-//! first negotiation completes.
+//! negotiation (see [`Inner::yields`]); [`LinkSpec::polite`] decides only before the first
+//! negotiation completes.
 //!
-//! Each connection has exactly one audio and one video transceiver from its first negotiation;
-//! any further video transceiver carries a screen share. Both sides see the m-lines in the same
-//! order, so that is how a receiver tells a screen from a camera.
+//! Every description the link sends says what it sends on each of its lines
+//! ([`treff_shared::MediaLine`]: microphone, camera or screen by `mid`), so the other side files
+//! each track under what it is, whatever the order of the lines. Remote tracks are reported with
+//! their `mid` ([`LinkEvent::Track`]); which tile they belong to is the call core's business.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Reflect;
-use treff_shared::{IceCandidate, IceServer, PeerId, SdpType, SessionDescription, SignalData};
+use treff_shared::{
+    IceCandidate, IceServer, MediaKind, MediaLine, SdpType, SessionDescription, SignalData,
+};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceServer,
-    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcRtpTransceiver,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
+    RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
-use crate::js;
-use crate::state::{LinkState, StreamHandle};
+use super::{hook, js};
+use crate::core::transport::{LinkSpec, TrackKind};
+use crate::core::{IceState, LinkEvent};
+use crate::state::LinkState;
 
-/// Why a peer connection could not be created.
+/// Why a link could not be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PeerError {
+pub enum LinkError {
     /// `new RTCPeerConnection()` threw (bad ICE server URL, browser without WebRTC).
     #[error("could not create a peer connection: {0}")]
     Create(String),
 }
 
-/// The local tracks every connection should send.
+/// The local tracks a link should send.
 #[derive(Clone, Default)]
 pub struct LocalTracks {
     /// The camera-and-microphone stream the tracks belong to (their `msid`).
@@ -54,32 +58,7 @@ pub struct LocalTracks {
     pub screen: Option<(MediaStreamTrack, MediaStream)>,
 }
 
-/// What a connection reports to its owner.
-pub enum PeerEvent {
-    /// A signal to send to this peer.
-    Signal(SignalData),
-    /// `connectionState` changed.
-    Link(LinkState),
-    /// The remote streams changed.
-    Streams {
-        /// Camera and microphone.
-        camera: Option<StreamHandle>,
-        /// Screen share.
-        screen: Option<StreamHandle>,
-    },
-}
-
-/// The remote media received on this connection.
-#[derive(Default)]
-struct Remote {
-    camera_tracks: Vec<MediaStreamTrack>,
-    screen_track: Option<MediaStreamTrack>,
-    camera: Option<StreamHandle>,
-    screen: Option<StreamHandle>,
-    revision: u32,
-}
-
-/// Our senders on this connection.
+/// Our senders on this link.
 #[derive(Default)]
 struct Senders {
     audio: Option<RtcRtpSender>,
@@ -97,8 +76,8 @@ type Handlers = (
 
 struct Inner {
     pc: RtcPeerConnection,
-    /// The other participant; names this connection's marks in [`crate::hook`].
-    peer: PeerId,
+    /// Names this link in the test hook and its marks.
+    label: String,
     /// The room's choice of who yields in a collision, used until a negotiation has completed.
     polite: bool,
     /// An offer of ours is being created and set.
@@ -111,20 +90,19 @@ struct Inner {
     /// What should be sent; applied at start and on every change.
     local: RefCell<LocalTracks>,
     senders: RefCell<Senders>,
-    remote: RefCell<Remote>,
-    /// Signals from this peer not handled yet, oldest first.
+    /// Signals from the remote side not handled yet, oldest first.
     incoming: RefCell<VecDeque<SignalData>>,
     /// A task is working through `incoming`.
     draining: Cell<bool>,
-    on_event: Box<dyn Fn(PeerEvent)>,
+    on_event: Box<dyn Fn(LinkEvent)>,
     closed: Cell<bool>,
     /// Keeps the event handlers alive as long as the connection.
     handlers: RefCell<Option<Handlers>>,
 }
 
-/// A connection to one peer; cloning shares it.
+/// One connection; cloning shares it.
 #[derive(Clone)]
-pub struct PeerLink {
+pub struct Link {
     inner: Rc<Inner>,
 }
 
@@ -147,30 +125,60 @@ fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
     config
 }
 
-impl PeerLink {
-    /// Creates the connection. With `offer`, tracks are attached at once and the first offer
+fn ice_state(state: RtcIceConnectionState) -> (IceState, &'static str) {
+    match state {
+        RtcIceConnectionState::New => (IceState::Checking, "new"),
+        RtcIceConnectionState::Checking => (IceState::Checking, "checking"),
+        RtcIceConnectionState::Connected => (IceState::Connected, "connected"),
+        RtcIceConnectionState::Completed => (IceState::Connected, "completed"),
+        RtcIceConnectionState::Disconnected => (IceState::Disconnected, "disconnected"),
+        RtcIceConnectionState::Failed => (IceState::Failed, "failed"),
+        RtcIceConnectionState::Closed => (IceState::Closed, "closed"),
+        _ => (IceState::Checking, "unknown"),
+    }
+}
+
+fn connection_state(state: RtcPeerConnectionState) -> (LinkState, &'static str) {
+    match state {
+        RtcPeerConnectionState::New => (LinkState::Connecting, "new"),
+        RtcPeerConnectionState::Connecting => (LinkState::Connecting, "connecting"),
+        RtcPeerConnectionState::Connected => (LinkState::Connected, "connected"),
+        RtcPeerConnectionState::Disconnected => (LinkState::Disconnected, "disconnected"),
+        RtcPeerConnectionState::Failed => (LinkState::Failed, "failed"),
+        RtcPeerConnectionState::Closed => (LinkState::Disconnected, "closed"),
+        _ => (LinkState::Connecting, "unknown"),
+    }
+}
+
+fn sdp_type(kind: SdpType) -> RtcSdpType {
+    match kind {
+        SdpType::Offer => RtcSdpType::Offer,
+        SdpType::Answer => RtcSdpType::Answer,
+        SdpType::Pranswer => RtcSdpType::Pranswer,
+        SdpType::Rollback => RtcSdpType::Rollback,
+    }
+}
+
+impl Link {
+    /// Creates the link. With `spec.offer`, tracks are attached at once and the first offer
     /// goes out; otherwise it waits for the remote offer.
     pub fn new(
-        id: &PeerId,
-        ice_servers: &[IceServer],
-        offer: bool,
-        polite: bool,
+        spec: &LinkSpec,
         local: LocalTracks,
-        on_event: impl Fn(PeerEvent) + 'static,
-    ) -> Result<PeerLink, PeerError> {
-        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice_servers))
-            .map_err(|e| PeerError::Create(js::describe(&e)))?;
-        let link = PeerLink {
+        on_event: impl Fn(LinkEvent) + 'static,
+    ) -> Result<Link, LinkError> {
+        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(&spec.ice_servers))
+            .map_err(|e| LinkError::Create(js::describe(&e)))?;
+        let link = Link {
             inner: Rc::new(Inner {
                 pc,
-                peer: id.clone(),
-                polite,
+                label: spec.label.clone(),
+                polite: spec.polite,
                 making_offer: Cell::new(false),
                 ignore_offer: Cell::new(false),
                 started: Cell::new(false),
                 local: RefCell::new(local),
                 senders: RefCell::new(Senders::default()),
-                remote: RefCell::new(Remote::default()),
                 incoming: RefCell::new(VecDeque::new()),
                 draining: Cell::new(false),
                 on_event: Box::new(on_event),
@@ -179,16 +187,16 @@ impl PeerLink {
             }),
         };
         link.install_handlers();
-        crate::hook::register(id.as_str(), &link.inner.pc);
-        if offer {
+        hook::register(&spec.label, &link.inner.pc);
+        if spec.offer {
             link.start();
         }
         Ok(link)
     }
 
-    /// The underlying connection.
-    pub fn connection(&self) -> &RtcPeerConnection {
-        &self.inner.pc
+    /// The link's label (`mesh/<peer>`).
+    pub fn label(&self) -> &str {
+        &self.inner.label
     }
 
     fn install_handlers(&self) {
@@ -213,11 +221,12 @@ impl PeerLink {
                             candidate: c.candidate(),
                             sdp_mid: c.sdp_mid(),
                             sdp_m_line_index: c.sdp_m_line_index(),
+                            // web-sys has no getter for it.
                             username_fragment: js::get_string(&c, "usernameFragment"),
                         })),
                         None => SignalData::Candidate(None),
                     };
-                    (inner.on_event)(PeerEvent::Signal(data));
+                    (inner.on_event)(LinkEvent::Signal(data));
                 },
             )
         };
@@ -229,31 +238,28 @@ impl PeerLink {
                 }
             })
         };
-        let ice_state = {
+        let ice = {
             let weak = weak.clone();
             Closure::<dyn FnMut()>::new(move || {
                 let Some(inner) = weak.upgrade() else { return };
-                let state = js::get_string(&inner.pc, "iceConnectionState").unwrap_or_default();
-                inner.mark(&format!("ice-{state}"));
-                if state == "failed" {
-                    inner.restart_ice();
-                }
+                let (state, name) = ice_state(inner.pc.ice_connection_state());
+                inner.mark(&format!("ice-{name}"));
+                (inner.on_event)(LinkEvent::Ice(state));
             })
         };
-        let connection_state = Closure::<dyn FnMut()>::new(move || {
+        let connection = Closure::<dyn FnMut()>::new(move || {
             let Some(inner) = weak.upgrade() else { return };
-            let state = js::get_string(&inner.pc, "connectionState").unwrap_or_default();
-            inner.mark(&format!("connection-{state}"));
-            (inner.on_event)(PeerEvent::Link(LinkState::from_js(&state)));
+            let (state, name) = connection_state(inner.pc.connection_state());
+            inner.mark(&format!("connection-{name}"));
+            (inner.on_event)(LinkEvent::State(state));
         });
         let pc = &self.inner.pc;
         pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
         pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
         pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
-        pc.set_oniceconnectionstatechange(Some(ice_state.as_ref().unchecked_ref()));
-        pc.set_onconnectionstatechange(Some(connection_state.as_ref().unchecked_ref()));
-        *self.inner.handlers.borrow_mut() =
-            Some((negotiation, candidate, track, ice_state, connection_state));
+        pc.set_oniceconnectionstatechange(Some(ice.as_ref().unchecked_ref()));
+        pc.set_onconnectionstatechange(Some(connection.as_ref().unchecked_ref()));
+        *self.inner.handlers.borrow_mut() = Some((negotiation, candidate, track, ice, connection));
     }
 
     /// Attaches the local tracks (and placeholders to receive what we do not send); from here
@@ -264,7 +270,7 @@ impl PeerLink {
             return;
         }
         inner.sync_tracks();
-        // The first negotiation always has one audio and one video m-line, so the other side can
+        // The first negotiation always has one audio and one video line, so the other side can
         // send both even when we have nothing to send.
         let senders = inner.senders.borrow();
         for (kind, sender) in [("audio", &senders.audio), ("video", &senders.video)] {
@@ -276,7 +282,7 @@ impl PeerLink {
         }
     }
 
-    /// Replaces what this connection sends.
+    /// Replaces what this link sends.
     pub fn set_local(&self, local: LocalTracks) {
         *self.inner.local.borrow_mut() = local;
         if self.inner.started.get() {
@@ -284,11 +290,11 @@ impl PeerLink {
         }
     }
 
-    /// Handles a signal from this peer once the ones before it are done. One at a time, because
-    /// an offer that arrives while the answer to our own offer is still being applied would look
-    /// like a collision (the connection is not `stable` yet): both sides then ignored each other's
-    /// offers and waited for answers forever.
-    pub fn on_signal(&self, data: SignalData) {
+    /// Handles a signal from the remote side once the ones before it are done. One at a time,
+    /// because an offer that arrives while the answer to our own offer is still being applied
+    /// would look like a collision (the connection is not `stable` yet): both sides then ignored
+    /// each other's offers and waited for answers forever.
+    pub fn deliver(&self, data: SignalData) {
         self.inner.incoming.borrow_mut().push_back(data);
         if self.inner.draining.replace(true) {
             return;
@@ -304,7 +310,8 @@ impl PeerLink {
                 };
                 if let Err(err) = result {
                     js::warn(&format!(
-                        "treff: negotiation step failed: {}",
+                        "treff: negotiation step failed on {}: {}",
+                        this.inner.label,
                         js::describe(&err)
                     ));
                 }
@@ -327,13 +334,7 @@ impl PeerLink {
             inner.mark("offer-ignored");
             return Ok(());
         }
-        let sdp_type = match description.kind {
-            SdpType::Offer => RtcSdpType::Offer,
-            SdpType::Answer => RtcSdpType::Answer,
-            SdpType::Pranswer => RtcSdpType::Pranswer,
-            SdpType::Rollback => RtcSdpType::Rollback,
-        };
-        let init = RtcSessionDescriptionInit::new(sdp_type);
+        let init = RtcSessionDescriptionInit::new(sdp_type(description.kind));
         init.set_sdp(&description.sdp);
         if collision {
             // Polite side: roll back our own offer and take theirs. Both operations are queued on
@@ -351,11 +352,29 @@ impl PeerLink {
             // The side that did not offer first attaches its tracks now: they take the offered
             // transceivers, so the answer sends them without another round.
             self.start();
-            // setLocalDescription() without arguments creates the right answer.
+            // setLocalDescription() without arguments creates the right answer; web-sys only
+            // binds the form with a description.
             js::call_async(&inner.pc, "setLocalDescription", &[]).await?;
             inner.send_local_description();
         }
         Ok(())
+    }
+
+    /// The remote track with this id, among what this link receives.
+    pub fn remote_track(&self, id: &str) -> Option<MediaStreamTrack> {
+        self.inner
+            .transceivers()
+            .into_iter()
+            .map(|t| t.receiver().track())
+            .find(|track| track.id() == id)
+    }
+
+    /// Restarts ICE: `negotiationneeded` fires and the offer carries new credentials.
+    pub fn restart_ice(&self) {
+        if !self.inner.closed.get() {
+            // web-sys has no binding for restartIce().
+            let _ = js::call(&self.inner.pc, "restartIce", &[]);
+        }
     }
 
     /// Closes the connection for good.
@@ -371,14 +390,7 @@ impl PeerLink {
         inner.pc.set_onconnectionstatechange(None);
         inner.pc.close();
         inner.handlers.borrow_mut().take();
-    }
-
-    /// Restarts ICE when the link is down (after our signaling came back).
-    pub fn recover(&self) {
-        let state = js::get_string(&self.inner.pc, "iceConnectionState").unwrap_or_default();
-        if state == "failed" || state == "disconnected" {
-            self.inner.restart_ice();
-        }
+        hook::unregister(&inner.label);
     }
 }
 
@@ -411,7 +423,7 @@ impl Inner {
     }
 
     fn mark(&self, name: &str) {
-        crate::hook::mark(name, Some(self.peer.as_str()));
+        hook::mark(name, Some(&self.label));
     }
 
     fn send_local_description(&self) {
@@ -425,10 +437,36 @@ impl Inner {
             _ => SdpType::Rollback,
         };
         self.mark(&format!("{}-sent", kind.as_str()));
-        let sdp = description.sdp();
-        (self.on_event)(PeerEvent::Signal(SignalData::Description(
-            SessionDescription { kind, sdp },
-        )));
+        let description = SessionDescription {
+            kind,
+            sdp: description.sdp(),
+            media: self.sending_lines(),
+        };
+        (self.on_event)(LinkEvent::Signal(SignalData::Description(description)));
+    }
+
+    /// What we send on which line, by `mid`.
+    fn sending_lines(&self) -> Vec<MediaLine> {
+        let senders = self.senders.borrow();
+        let mut lines = Vec::new();
+        for transceiver in self.transceivers() {
+            let Some(mid) = transceiver.mid() else {
+                continue;
+            };
+            let sender = transceiver.sender();
+            let kind = [
+                (&senders.audio, MediaKind::Audio),
+                (&senders.video, MediaKind::Camera),
+                (&senders.screen, MediaKind::Screen),
+            ]
+            .into_iter()
+            .find(|(ours, _)| ours.as_ref() == Some(&sender))
+            .map(|(_, kind)| kind);
+            if let Some(kind) = kind {
+                lines.push(MediaLine { mid, kind });
+            }
+        }
+        lines
     }
 
     async fn on_candidate(&self, candidate: Option<IceCandidate>) -> Result<(), JsValue> {
@@ -440,6 +478,7 @@ impl Inner {
             init.set_sdp_mid(c.sdp_mid.as_deref());
             init.set_sdp_m_line_index(c.sdp_m_line_index);
             if let Some(ufrag) = &c.username_fragment {
+                // web-sys has no setter for it.
                 let _ = Reflect::set(&init, &"usernameFragment".into(), &ufrag.into());
             }
             init
@@ -454,19 +493,18 @@ impl Inner {
         }
     }
 
-    fn restart_ice(&self) {
-        if !self.closed.get() {
-            // restartIce() fires negotiationneeded; the offer carries new ICE credentials.
-            let _ = js::call(&self.pc, "restartIce", &[]);
-        }
-    }
-
-    /// The first transceiver whose receiver is of `kind` (m-line order).
-    fn first_transceiver(&self, kind: &str) -> Option<RtcRtpTransceiver> {
+    fn transceivers(&self) -> Vec<RtcRtpTransceiver> {
         self.pc
             .get_transceivers()
             .iter()
             .filter_map(|t| t.dyn_into::<RtcRtpTransceiver>().ok())
+            .collect()
+    }
+
+    /// The first transceiver whose receiver is of `kind` (line order).
+    fn first_transceiver(&self, kind: &str) -> Option<RtcRtpTransceiver> {
+        self.transceivers()
+            .into_iter()
             .find(|t| t.receiver().track().kind() == kind)
     }
 
@@ -489,7 +527,10 @@ impl Inner {
                 }
                 (None, Some(track)) => {
                     if let Some(stream) = &stream {
-                        *slot = Some(self.attach(track, stream));
+                        // `addTrack` reuses a transceiver of the same kind that the remote offer
+                        // created and that never sent, so the answer carries it without a new
+                        // line.
+                        *slot = Some(self.pc.add_track_0(track, stream));
                     }
                 }
                 (Some(sender), None) => {
@@ -501,9 +542,9 @@ impl Inner {
         match (&senders.screen, &local.screen) {
             (None, Some((track, stream))) => {
                 // Sharing again sends on the line of an earlier share: `addTrack` never reuses a
-                // line that has sent, so every share would add an m-line until the offer
-                // outgrew the server's frame limit and negotiation stopped for good.
-                senders.screen = Some(match self.idle_screen_transceiver() {
+                // line that has sent, so every share would add a line until the offer outgrew
+                // the server's frame limit and negotiation stopped for good.
+                senders.screen = Some(match self.idle_screen_transceiver(&*senders) {
                     Some(transceiver) => {
                         let sender = transceiver.sender();
                         let _ = sender.replace_track(Some(track));
@@ -532,56 +573,36 @@ impl Inner {
         }
     }
 
-    /// A screen line with nothing to send: a video line after the camera's whose share ended (or
-    /// that only the other side sends on).
-    fn idle_screen_transceiver(&self) -> Option<RtcRtpTransceiver> {
-        let camera = self.first_transceiver("video")?;
-        self.pc
-            .get_transceivers()
-            .iter()
-            .filter_map(|t| t.dyn_into::<RtcRtpTransceiver>().ok())
-            .filter(|t| t.receiver().track().kind() == "video" && *t != camera)
-            .find(|t| {
-                t.sender().track().is_none() && t.direction() != RtcRtpTransceiverDirection::Stopped
-            })
-    }
-
-    /// Sends `track`. `addTrack` reuses a transceiver of the same kind that the remote offer
-    /// created and that never sent, so the answer carries it without a new m-line.
-    fn attach(&self, track: &MediaStreamTrack, stream: &MediaStream) -> RtcRtpSender {
-        self.pc.add_track_0(track, stream)
+    /// A video line we do not send our camera on and that sends nothing now: the line of an
+    /// earlier share (or one only the other side shares on).
+    fn idle_screen_transceiver(&self, senders: &Senders) -> Option<RtcRtpTransceiver> {
+        let camera = match &senders.video {
+            Some(sender) => self
+                .transceivers()
+                .into_iter()
+                .find(|t| &t.sender() == sender),
+            None => self.first_transceiver("video"),
+        };
+        self.transceivers().into_iter().find(|t| {
+            t.receiver().track().kind() == "video"
+                && Some(t) != camera.as_ref()
+                && t.sender().track().is_none()
+                && t.direction() != RtcRtpTransceiverDirection::Stopped
+        })
     }
 
     fn on_track(&self, event: &RtcTrackEvent) {
         self.mark("track");
         let track = event.track();
-        let transceiver = event.transceiver();
-        let is_camera_line = self
-            .first_transceiver(&track.kind())
-            .map(|first| JsValue::from(first) == JsValue::from(transceiver))
-            .unwrap_or(true);
-        let mut remote = self.remote.borrow_mut();
-        remote.revision += 1;
-        let revision = remote.revision;
-        if track.kind() == "video" && !is_camera_line {
-            remote.screen_track = Some(track);
-            remote.screen = stream_of(&remote.screen_track.iter().cloned().collect::<Vec<_>>())
-                .map(|stream| StreamHandle { stream, revision });
+        let kind = if track.kind() == "audio" {
+            TrackKind::Audio
         } else {
-            let kind = track.kind();
-            remote.camera_tracks.retain(|t| t.kind() != kind);
-            remote.camera_tracks.push(track);
-            remote.camera =
-                stream_of(&remote.camera_tracks).map(|stream| StreamHandle { stream, revision });
-        }
-        let (camera, screen) = (remote.camera.clone(), remote.screen.clone());
-        drop(remote);
-        (self.on_event)(PeerEvent::Streams { camera, screen });
+            TrackKind::Video
+        };
+        (self.on_event)(LinkEvent::Track {
+            mid: event.transceiver().mid(),
+            kind,
+            track_id: track.id(),
+        });
     }
-}
-
-/// A fresh stream of `tracks`: a new object makes the `<video>` pick up every track.
-fn stream_of(tracks: &[MediaStreamTrack]) -> Option<MediaStream> {
-    let array: js_sys::Array = tracks.iter().cloned().collect();
-    MediaStream::new_with_tracks(&array).ok()
 }

@@ -10,43 +10,32 @@ use web_sys::{
     MediaStreamConstraints, MediaStreamTrack, MediaTrackConstraints,
 };
 
-use crate::js;
-use crate::state::{Capture, Device};
+use super::js;
+use crate::core::notice::MediaProblem;
+use crate::state::Device;
 
-/// Why the browser did not give us a device.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the browser did not give us a device: a [`MediaProblem`] the person is told about, or a
+/// cancelled screen picker, which needs no word.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaError {
-    /// The person or the browser's settings refused access.
-    #[error("Access to the camera or microphone was denied. Allow it in the browser's site settings and rejoin to be seen and heard.")]
-    Denied,
-    /// There is no such device.
-    #[error("No camera or microphone was found.")]
-    NotFound,
-    /// The device exists but another program holds it.
-    #[error("The camera or microphone is in use by another program.")]
-    InUse,
-    /// The page is not a secure context (plain http on a non-local address), so the browser
-    /// offers no media devices at all.
-    #[error("This browser offers no camera or microphone on this page; open it over https.")]
-    Unavailable,
+    /// Something the person should know.
+    Problem(MediaProblem),
     /// The person cancelled the screen picker.
-    #[error("Screen sharing was cancelled.")]
     Cancelled,
-    /// Anything else the browser threw.
-    #[error("The browser could not start the device ({0}).")]
-    Other(String),
 }
 
-impl MediaError {
-    fn from_js(err: &JsValue) -> MediaError {
-        match js::error_name(err).as_str() {
-            "NotAllowedError" | "SecurityError" | "PermissionDeniedError" => MediaError::Denied,
-            "NotFoundError" | "OverconstrainedError" | "DevicesNotFoundError" => {
-                MediaError::NotFound
-            }
-            "NotReadableError" | "TrackStartError" | "AbortError" => MediaError::InUse,
-            _ => MediaError::Other(js::describe(err)),
-        }
+impl From<MediaProblem> for MediaError {
+    fn from(problem: MediaProblem) -> Self {
+        MediaError::Problem(problem)
+    }
+}
+
+fn problem_from_js(err: &JsValue) -> MediaProblem {
+    match js::error_name(err).as_str() {
+        "NotAllowedError" | "SecurityError" | "PermissionDeniedError" => MediaProblem::Denied,
+        "NotFoundError" | "OverconstrainedError" | "DevicesNotFoundError" => MediaProblem::NotFound,
+        "NotReadableError" | "TrackStartError" | "AbortError" => MediaProblem::InUse,
+        _ => MediaProblem::Other(js::describe(err)),
     }
 }
 
@@ -54,25 +43,23 @@ impl MediaError {
 pub struct Captured {
     /// The stream (empty when nothing could be captured).
     pub stream: MediaStream,
-    /// What we got.
-    pub capture: Capture,
     /// Why we got less than camera and microphone.
-    pub problem: Option<MediaError>,
+    pub problem: Option<MediaProblem>,
 }
 
-fn devices() -> Result<MediaDevices, MediaError> {
-    let window = web_sys::window().ok_or(MediaError::Unavailable)?;
+fn devices() -> Result<MediaDevices, MediaProblem> {
+    let window = web_sys::window().ok_or(MediaProblem::Unavailable)?;
     let navigator = window.navigator();
     // `navigator.mediaDevices` is undefined outside secure contexts.
     let present = Reflect::get(&navigator, &JsValue::from_str("mediaDevices"))
         .map(|v| !v.is_undefined())
         .unwrap_or(false);
     if !present {
-        return Err(MediaError::Unavailable);
+        return Err(MediaProblem::Unavailable);
     }
     navigator
         .media_devices()
-        .map_err(|_| MediaError::Unavailable)
+        .map_err(|_| MediaProblem::Unavailable)
 }
 
 fn device_constraint(device: Option<&str>) -> JsValue {
@@ -91,19 +78,19 @@ fn device_constraint(device: Option<&str>) -> JsValue {
 async fn get_user_media(
     audio: Option<Option<&str>>,
     video: Option<Option<&str>>,
-) -> Result<MediaStream, MediaError> {
+) -> Result<MediaStream, MediaProblem> {
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio(&audio.map_or(JsValue::FALSE, device_constraint));
     constraints.set_video(&video.map_or(JsValue::FALSE, device_constraint));
     let promise = devices()?
         .get_user_media_with_constraints(&constraints)
-        .map_err(|e| MediaError::from_js(&e))?;
+        .map_err(|e| problem_from_js(&e))?;
     let stream = JsFuture::from(promise)
         .await
-        .map_err(|e| MediaError::from_js(&e))?;
+        .map_err(|e| problem_from_js(&e))?;
     stream
         .dyn_into::<MediaStream>()
-        .map_err(|v| MediaError::Other(js::describe(&v)))
+        .map_err(|v| MediaProblem::Other(js::describe(&v)))
 }
 
 /// Asks for camera and microphone; falls back to microphone only, then to receiving only.
@@ -112,22 +99,20 @@ pub async fn capture() -> Captured {
         Ok(stream) => {
             return Captured {
                 stream,
-                capture: Capture::Full,
                 problem: None,
             }
         }
         Err(err) => err,
     };
-    if first == MediaError::Unavailable {
+    if first == MediaProblem::Unavailable {
         return receive_only(first);
     }
     match get_user_media(Some(None), None).await {
         Ok(stream) => Captured {
             stream,
-            capture: Capture::AudioOnly,
             problem: Some(first),
         },
-        Err(second) => receive_only(if first == MediaError::Denied {
+        Err(second) => receive_only(if first == MediaProblem::Denied {
             first
         } else {
             second
@@ -135,17 +120,21 @@ pub async fn capture() -> Captured {
     }
 }
 
-fn receive_only(problem: MediaError) -> Captured {
+fn receive_only(problem: MediaProblem) -> Captured {
     Captured {
-        // unwrap-free: an empty MediaStream is always constructible in a browser.
-        stream: MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into()),
-        capture: Capture::ReceiveOnly,
+        stream: empty_stream(),
         problem: Some(problem),
     }
 }
 
+/// An empty stream. Every browser with WebRTC can construct one; a `null` stands in otherwise,
+/// so that nothing panics.
+pub fn empty_stream() -> MediaStream {
+    MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into())
+}
+
 /// Opens one camera (`video`) or microphone (`!video`) by device id.
-pub async fn open_device(video: bool, device_id: &str) -> Result<MediaStreamTrack, MediaError> {
+pub async fn open_device(video: bool, device_id: &str) -> Result<MediaStreamTrack, MediaProblem> {
     let stream = if video {
         get_user_media(None, Some(Some(device_id))).await?
     } else {
@@ -155,17 +144,17 @@ pub async fn open_device(video: bool, device_id: &str) -> Result<MediaStreamTrac
     tracks
         .get(0)
         .dyn_into::<MediaStreamTrack>()
-        .map_err(|_| MediaError::NotFound)
+        .map_err(|_| MediaProblem::NotFound)
 }
 
 /// Lists cameras and microphones.
-pub async fn list_devices() -> Result<(Vec<Device>, Vec<Device>), MediaError> {
+pub async fn list_devices() -> Result<(Vec<Device>, Vec<Device>), MediaProblem> {
     let promise = devices()?
         .enumerate_devices()
-        .map_err(|e| MediaError::from_js(&e))?;
+        .map_err(|e| problem_from_js(&e))?;
     let list: Array = JsFuture::from(promise)
         .await
-        .map_err(|e| MediaError::from_js(&e))?
+        .map_err(|e| problem_from_js(&e))?
         .unchecked_into();
     let (mut cameras, mut microphones) = (Vec::new(), Vec::new());
     for info in list.iter() {
@@ -203,16 +192,16 @@ pub async fn capture_screen() -> Result<MediaStream, MediaError> {
     constraints.set_audio(&JsValue::FALSE);
     let promise = devices()?
         .get_display_media_with_constraints(&constraints)
-        .map_err(|e| MediaError::from_js(&e))?;
+        .map_err(|e| problem_from_js(&e))?;
     let stream = JsFuture::from(promise)
         .await
         .map_err(|e| match js::error_name(&e).as_str() {
             "NotAllowedError" | "AbortError" => MediaError::Cancelled,
-            _ => MediaError::from_js(&e),
+            _ => MediaError::Problem(problem_from_js(&e)),
         })?;
     stream
         .dyn_into::<MediaStream>()
-        .map_err(|v| MediaError::Other(js::describe(&v)))
+        .map_err(|v| MediaError::Problem(MediaProblem::Other(js::describe(&v))))
 }
 
 /// The first track of a kind in a stream.

@@ -7,7 +7,8 @@
 //! jitter; only a refusal by the server (room full, wrong password, invalid token, ...), a
 //! removal by a moderator, a takeover by another tab or [`Signaling::leave`] stop it. Every join
 //! carries the room password and the invitation token, so a rejoin after a server restart is
-//! admitted like the first one. Everything that happens is reported as a [`SignalingEvent`].
+//! admitted like the first one. Everything that happens is reported to the call core as a
+//! [`ServerEvent`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -22,7 +23,8 @@ use treff_shared::{
     ServerMessage,
 };
 
-use crate::js;
+use super::js;
+use crate::core::ServerEvent;
 
 /// First retry delay; doubled per failed attempt.
 const BACKOFF_BASE_MS: f64 = 500.0;
@@ -32,41 +34,6 @@ const BACKOFF_MAX_MS: f64 = 15_000.0;
 const DEFAULT_PING_MS: u64 = 10_000;
 /// Silence, in ping intervals, after which the connection counts as dead.
 const SILENT_INTERVALS: u64 = 3;
-
-/// What the signaling task reports.
-#[derive(Debug, Clone)]
-pub enum SignalingEvent {
-    /// Opening a connection; `attempt` is 0 for the first.
-    Connecting {
-        /// Number of the retry (0 for the first connection).
-        attempt: u32,
-    },
-    /// A frame from the server (`welcome` included).
-    Message(ServerMessage),
-    /// The connection ended and will be retried after `delay_ms`.
-    Lost {
-        /// Why, in words.
-        reason: String,
-        /// Number of the coming retry.
-        attempt: u32,
-        /// Delay before it.
-        delay_ms: u32,
-    },
-    /// The server refused the join; no retry.
-    Rejected {
-        /// The server's code.
-        code: ErrorCode,
-        /// The server's sentence.
-        message: String,
-    },
-    /// Another connection resumed this membership (the call was opened in another tab).
-    Replaced,
-    /// A moderator removed this member or ended the room; no retry.
-    Removed {
-        /// Which of the two.
-        reason: LeaveReason,
-    },
-}
 
 /// Why one connection ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +97,7 @@ struct Inner {
     joined: Cell<bool>,
     /// Set by `leave`, checked between connections.
     stopped: Cell<bool>,
-    on_event: Box<dyn Fn(SignalingEvent)>,
+    on_event: Box<dyn Fn(ServerEvent)>,
 }
 
 /// Handle to the signaling connection; cloning shares it.
@@ -147,7 +114,7 @@ impl Signaling {
         name: DisplayName,
         media: MediaState,
         credentials: Credentials,
-        on_event: impl Fn(SignalingEvent) + 'static,
+        on_event: impl Fn(ServerEvent) + 'static,
     ) -> Signaling {
         let inner = Rc::new(Inner {
             url,
@@ -213,22 +180,22 @@ async fn run(inner: Rc<Inner>) {
         if inner.stopped.get() {
             return;
         }
-        (inner.on_event)(SignalingEvent::Connecting { attempt });
+        (inner.on_event)(ServerEvent::Connecting { attempt });
         let (ended, welcomed) = connect_once(&inner).await;
         inner.joined.set(false);
         inner.commands.borrow_mut().take();
         match ended {
             Ended::Left => return,
             Ended::Replaced => {
-                (inner.on_event)(SignalingEvent::Replaced);
+                (inner.on_event)(ServerEvent::Replaced);
                 return;
             }
             Ended::Removed(reason) => {
-                (inner.on_event)(SignalingEvent::Removed { reason });
+                (inner.on_event)(ServerEvent::Removed(reason));
                 return;
             }
             Ended::Rejected { code, message } => {
-                (inner.on_event)(SignalingEvent::Rejected { code, message });
+                (inner.on_event)(ServerEvent::Rejected { code, message });
                 return;
             }
             Ended::Lost(reason) => {
@@ -240,10 +207,10 @@ async fn run(inner: Rc<Inner>) {
                 }
                 attempt += 1;
                 let delay_ms = backoff_ms(attempt, js_sys::Math::random());
-                (inner.on_event)(SignalingEvent::Lost {
+                (inner.on_event)(ServerEvent::Lost {
                     reason,
                     attempt,
-                    delay_ms,
+                    retry_at_ms: (js::now_ms() + f64::from(delay_ms)) as u64,
                 });
                 TimeoutFuture::new(delay_ms).await;
             }
@@ -262,21 +229,36 @@ fn backoff_ms(attempt: u32, random: f64) -> u32 {
 /// Whether an `error` answering `join` means "do not try again": trying again would be refused
 /// the same way until the person changes something (or, for `rate-limited`, waits; retrying by
 /// itself would only use up the wrong-password allowance).
+///
+/// No wildcard: a new code does not compile until it is decided here.
 fn is_refusal(code: ErrorCode) -> bool {
-    matches!(
-        code,
+    match code {
         ErrorCode::RoomFull
-            | ErrorCode::TooManyRooms
-            | ErrorCode::InvalidRoom
-            | ErrorCode::InvalidName
-            | ErrorCode::PasswordRequired
-            | ErrorCode::WrongPassword
-            | ErrorCode::RoomLocked
-            | ErrorCode::TokenRequired
-            | ErrorCode::InvalidToken
-            | ErrorCode::TooManySessions
-            | ErrorCode::RateLimited
-    )
+        | ErrorCode::TooManyRooms
+        | ErrorCode::InvalidRoom
+        | ErrorCode::InvalidName
+        | ErrorCode::PasswordRequired
+        | ErrorCode::WrongPassword
+        | ErrorCode::RoomLocked
+        | ErrorCode::TokenRequired
+        | ErrorCode::InvalidToken
+        | ErrorCode::TooManySessions
+        | ErrorCode::RateLimited => true,
+        // Passing troubles (a server restarting, a deadline missed) and frame errors: retry.
+        ErrorCode::BadJson
+        | ErrorCode::UnknownType
+        | ErrorCode::InvalidFrame
+        | ErrorCode::FrameTooLarge
+        | ErrorCode::BinaryFrame
+        | ErrorCode::NotJoined
+        | ErrorCode::AlreadyJoined
+        | ErrorCode::UnknownPeer
+        | ErrorCode::SignalToSelf
+        | ErrorCode::InvalidChat
+        | ErrorCode::JoinTimeout
+        | ErrorCode::Unavailable
+        | ErrorCode::Forbidden => false,
+    }
 }
 
 /// What a close code the server sent means for reconnecting; `None`: reconnect.
@@ -445,7 +427,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                     }
                     _ => {}
                 }
-                (inner.on_event)(SignalingEvent::Message(message));
+                (inner.on_event)(ServerEvent::Message(message));
             }
         }
     }

@@ -1,0 +1,777 @@
+//! The call core: every rule of one call, from "Join" to "Leave", as a plain struct without I/O.
+//!
+//! [`CallCore`] is the client's twin of the server's `Room`. It takes what happened ([`Input`]:
+//! frames and connection events from the server, events of the links, results of local capture,
+//! what the person asked for) and returns what to do ([`Command`]: send a frame, open or close a
+//! link, show a remote track on a tile, change what the page shows, raise a notice). The IO layer
+//! (`crate::io`) feeds it and executes its commands with web-sys and gloo-net; nothing here
+//! touches the browser, so it is tested on the host (`cargo test -p treff-client`).
+//!
+//! How media travels is behind the [`transport::Transport`] seam; today that is the full mesh
+//! ([`mesh::Mesh`]).
+//!
+//! Roles change what a call does. A viewer never asks for a camera or microphone and its links
+//! only receive. A moderator's actions (lock, remove, ask to mute, end the room) are plain
+//! frames; the room enforces who may send them.
+
+pub mod mesh;
+pub mod notice;
+pub mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use treff_shared::{
+    ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId, Role,
+    RoomName, ServerMessage, SignalData,
+};
+
+use self::mesh::Mesh;
+use self::notice::{MediaProblem, Notice, Rejection};
+use self::transport::{LinkCommand, LinkId, LinkIds, TrackKind, Transport};
+use crate::state::{Action, Capture, Connection, Devices, LinkState};
+
+/// `iceConnectionState` of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceState {
+    /// New, checking, or any state that needs nothing from us.
+    Checking,
+    /// Connected or completed.
+    Connected,
+    /// Connectivity was lost; ICE may recover it by itself.
+    Disconnected,
+    /// ICE gave up: only a restart helps.
+    Failed,
+    /// The link was closed.
+    Closed,
+}
+
+/// What happened on one link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The link made a description or candidate for its remote side.
+    Signal(SignalData),
+    /// `connectionState` changed.
+    State(LinkState),
+    /// `iceConnectionState` changed.
+    Ice(IceState),
+    /// A remote track arrived on the line `mid`.
+    Track {
+        /// The transceiver's `mid`.
+        mid: Option<String>,
+        /// Audio or video.
+        kind: TrackKind,
+        /// The track's id in this browser.
+        track_id: String,
+    },
+    /// The link could not be created; why, in the browser's words.
+    Failed(String),
+}
+
+/// What the signaling connection reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerEvent {
+    /// Opening a connection; `attempt` is 0 for the first.
+    Connecting {
+        /// Number of the retry (0 for the first connection).
+        attempt: u32,
+    },
+    /// A frame from the server.
+    Message(ServerMessage),
+    /// The connection ended and will be retried.
+    Lost {
+        /// Why, in words.
+        reason: String,
+        /// Number of the coming retry.
+        attempt: u32,
+        /// When it starts, in Unix milliseconds.
+        retry_at_ms: u64,
+    },
+    /// The server refused the join; no retry.
+    Rejected {
+        /// The server's code.
+        code: ErrorCode,
+        /// The server's sentence.
+        message: String,
+    },
+    /// Another connection resumed this membership (the call was opened in another tab).
+    Replaced,
+    /// A moderator removed this member or ended the room; no retry.
+    Removed(LeaveReason),
+}
+
+/// What the person asked for during a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// Microphone on (true) or off.
+    Microphone(bool),
+    /// Camera on (true) or off.
+    Camera(bool),
+    /// Start or stop sharing the screen.
+    ToggleScreen,
+    /// Switch to this camera (device id).
+    SelectCamera(String),
+    /// Switch to this microphone (device id).
+    SelectMicrophone(String),
+    /// Send a chat message.
+    SendChat(String),
+    /// Moderators: lock (true) or unlock the room.
+    Lock(bool),
+    /// Moderators: remove someone.
+    Remove(PeerId),
+    /// Moderators: ask someone to turn the microphone off.
+    AskToMute(PeerId),
+    /// Moderators: end the room for everyone.
+    EndRoom,
+    /// Leave the call.
+    Leave,
+}
+
+/// Everything that can happen to a call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The call begins. `viewer`: the invitation says we only watch, so nothing is captured.
+    Start {
+        /// The invitation's role is viewer.
+        viewer: bool,
+    },
+    /// Camera and microphone as the browser gave them.
+    Captured {
+        /// A microphone track exists.
+        audio: bool,
+        /// A camera track exists.
+        video: bool,
+        /// Why we got less than both.
+        problem: Option<MediaProblem>,
+    },
+    /// The capture devices and the ones in use.
+    Devices(Devices),
+    /// A device switch finished; the new track keeps the old one's on/off state (`enabled`).
+    DeviceOpened {
+        /// A camera rather than a microphone.
+        video: bool,
+        /// Its device id.
+        device_id: String,
+        /// Whether the new track is on.
+        enabled: bool,
+    },
+    /// A device switch failed.
+    DeviceFailed(MediaProblem),
+    /// The screen share began.
+    ScreenStarted,
+    /// The screen share ended outside the app (the browser's own "Stop sharing").
+    ScreenEnded,
+    /// Sharing the screen failed; `None`: the person cancelled the picker.
+    ScreenFailed(Option<MediaProblem>),
+    /// The signaling connection.
+    Server(ServerEvent),
+    /// One of the links.
+    Link(LinkId, LinkEvent),
+    /// What the person asked for.
+    Intent(Intent),
+    /// A frame the person asked for could not be handed to the socket.
+    NotSent(ClientFrameType),
+}
+
+/// What the IO layer must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Ask the browser for camera and microphone; answer with [`Input::Captured`].
+    Capture,
+    /// Watch for devices being plugged in or out; answer with [`Input::Devices`].
+    WatchDevices,
+    /// Connect to the server and join with this media state.
+    Connect(MediaState),
+    /// Send a frame (dropped silently when the connection is down).
+    Send(ClientMessage),
+    /// Send a frame the person asked for; answer with [`Input::NotSent`] when it cannot go out.
+    SendAsked(ClientMessage),
+    /// Tell the room (and every later rejoin) what we send.
+    PublishMedia(MediaState),
+    /// Leave the room and stop reconnecting.
+    Disconnect,
+    /// Open, close or feed a link.
+    Link(LinkCommand),
+    /// Restart ICE on a link (the offer carries new credentials).
+    RestartIce(LinkId),
+    /// Turn the camera (`video`) or microphone track on or off; the sender stays.
+    EnableTrack {
+        /// The camera rather than the microphone.
+        video: bool,
+        /// On or off.
+        on: bool,
+    },
+    /// Open another camera (`video`) or microphone; answer with [`Input::DeviceOpened`].
+    OpenDevice {
+        /// A camera rather than a microphone.
+        video: bool,
+        /// Its device id.
+        device_id: String,
+    },
+    /// Ask the person to pick a screen; answer with [`Input::ScreenStarted`].
+    StartScreen,
+    /// Stop sharing the screen.
+    StopScreen,
+    /// Stop every local track (the camera light goes off) and stop watching devices.
+    StopCapture,
+    /// Hand the local tracks to every link (`send: false`: receive only) and show the own
+    /// tile.
+    PublishLocal {
+        /// Send the local tracks at all.
+        send: bool,
+    },
+    /// Show a remote track on the tile of `peer`'s camera or screen.
+    Attach {
+        /// The link it arrived on.
+        link: LinkId,
+        /// The line it arrived on.
+        mid: Option<String>,
+        /// The track's id.
+        track_id: String,
+        /// Whose it is.
+        peer: PeerId,
+        /// What it is.
+        kind: MediaKind,
+    },
+    /// Change what the page shows.
+    Ui(Action),
+    /// Put `/room/<name>` in the address bar.
+    ShowRoomInAddress(RoomName),
+    /// Our peer id for the test hook (`None` once the call ended).
+    SetPeerId(Option<PeerId>),
+    /// A moment of the call for the test hook.
+    Mark(&'static str),
+    /// Something worth a line in the console, nothing the person can act on.
+    Warn(String),
+}
+
+/// Our own media as the call knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Local {
+    /// What we tell the others we send.
+    media: MediaState,
+    /// What we could capture.
+    capture: Capture,
+    /// A microphone track exists.
+    has_audio: bool,
+    /// A camera track exists.
+    has_video: bool,
+    /// The available devices and the ones in use.
+    devices: Devices,
+}
+
+/// The rules of one call.
+pub struct CallCore {
+    transport: Box<dyn Transport>,
+    ids: LinkIds,
+    /// Our peer id since the last `welcome`.
+    self_id: Option<PeerId>,
+    /// We only watch: nothing is captured and nothing is sent.
+    viewer: bool,
+    /// The room is live (a `welcome` came and the connection has not been lost since).
+    connected: bool,
+    /// We asked the server to end the room, so its `removed` is our own doing.
+    ending: bool,
+    /// The call is over; every later input is ignored.
+    ended: bool,
+    /// The connection has been opened (it happens once, after capture).
+    connecting: bool,
+    local: Local,
+    /// The last ICE state of each link, to know which need a restart after a resume.
+    ice: BTreeMap<LinkId, IceState>,
+}
+
+impl Default for CallCore {
+    fn default() -> Self {
+        CallCore::new(Box::new(Mesh::new()))
+    }
+}
+
+impl CallCore {
+    /// A call whose media travel through `transport`.
+    pub fn new(transport: Box<dyn Transport>) -> CallCore {
+        CallCore {
+            transport,
+            ids: LinkIds::default(),
+            self_id: None,
+            viewer: false,
+            connected: false,
+            ending: false,
+            ended: false,
+            connecting: false,
+            local: Local::default(),
+            ice: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the call is over.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Handles one input; returns what to do, in order.
+    pub fn handle(&mut self, input: Input) -> Vec<Command> {
+        let mut out = Vec::new();
+        if self.ended {
+            // Late results of work begun before the end: release what they hold.
+            if matches!(input, Input::Captured { .. } | Input::DeviceOpened { .. }) {
+                out.push(Command::StopCapture);
+            }
+            if matches!(input, Input::ScreenStarted) {
+                out.push(Command::StopScreen);
+            }
+            return out;
+        }
+        match input {
+            Input::Start { viewer } => self.start(viewer, &mut out),
+            Input::Captured {
+                audio,
+                video,
+                problem,
+            } => self.captured(audio, video, problem, &mut out),
+            Input::Devices(devices) => {
+                self.local.devices = devices.clone();
+                out.push(Command::Ui(Action::Devices(devices)));
+            }
+            Input::DeviceOpened {
+                video,
+                device_id,
+                enabled,
+            } => self.device_opened(video, device_id, enabled, &mut out),
+            Input::DeviceFailed(problem) => notify(&mut out, Notice::DeviceFailed(problem)),
+            Input::ScreenStarted => {
+                self.local.media.screen = true;
+                self.publish(&mut out);
+            }
+            Input::ScreenEnded => self.stop_screen(&mut out),
+            Input::ScreenFailed(Some(problem)) => notify(&mut out, Notice::ScreenFailed(problem)),
+            Input::ScreenFailed(None) => {}
+            Input::Server(event) => self.server_event(event, &mut out),
+            Input::Link(link, event) => self.link_event(link, event, &mut out),
+            Input::Intent(intent) => self.intent(intent, &mut out),
+            Input::NotSent(frame) => {
+                if frame == ClientFrameType::EndRoom {
+                    self.ending = false;
+                }
+                let notice = match frame {
+                    ClientFrameType::Chat => Notice::ChatNotSent,
+                    _ => Notice::NotDelivered,
+                };
+                notify(&mut out, notice);
+            }
+        }
+        out
+    }
+
+    fn start(&mut self, viewer: bool, out: &mut Vec<Command>) {
+        self.viewer = viewer;
+        if viewer {
+            out.push(Command::Ui(Action::OwnRole(Role::Viewer)));
+            self.local.capture = Capture::ReceiveOnly;
+            self.publish_local(out);
+            self.connect(out);
+        } else {
+            out.push(Command::Capture);
+        }
+    }
+
+    fn connect(&mut self, out: &mut Vec<Command>) {
+        if !self.connecting {
+            self.connecting = true;
+            out.push(Command::Connect(self.local.media));
+        }
+    }
+
+    fn captured(
+        &mut self,
+        audio: bool,
+        video: bool,
+        problem: Option<MediaProblem>,
+        out: &mut Vec<Command>,
+    ) {
+        self.local.has_audio = audio;
+        self.local.has_video = video;
+        self.local.media = MediaState {
+            audio,
+            video,
+            screen: false,
+        };
+        self.local.capture = match (audio, video) {
+            (_, true) => Capture::Full,
+            (true, false) => Capture::AudioOnly,
+            (false, false) => Capture::ReceiveOnly,
+        };
+        if let Some(problem) = problem {
+            notify(
+                out,
+                Notice::Capture {
+                    problem,
+                    audio_only: audio,
+                },
+            );
+        }
+        self.publish_local(out);
+        self.connect(out);
+        out.push(Command::WatchDevices);
+    }
+
+    fn device_opened(
+        &mut self,
+        video: bool,
+        device_id: String,
+        enabled: bool,
+        out: &mut Vec<Command>,
+    ) {
+        if video {
+            self.local.has_video = true;
+            self.local.media.video = enabled;
+            self.local.devices.camera = Some(device_id);
+            if self.local.capture != Capture::Full {
+                self.local.capture = Capture::Full;
+            }
+        } else {
+            self.local.has_audio = true;
+            self.local.media.audio = enabled;
+            self.local.devices.microphone = Some(device_id);
+            if self.local.capture == Capture::ReceiveOnly {
+                self.local.capture = Capture::AudioOnly;
+            }
+        }
+        out.push(Command::Ui(Action::Devices(self.local.devices.clone())));
+        self.publish(out);
+    }
+
+    /// Tells the room our media and hands the tracks to the links.
+    fn publish(&mut self, out: &mut Vec<Command>) {
+        out.push(Command::PublishMedia(self.local.media));
+        self.publish_local(out);
+    }
+
+    fn publish_local(&self, out: &mut Vec<Command>) {
+        out.push(Command::PublishLocal { send: !self.viewer });
+        out.push(Command::Ui(Action::LocalMedia {
+            media: self.local.media,
+            capture: self.local.capture,
+        }));
+    }
+
+    fn stop_screen(&mut self, out: &mut Vec<Command>) {
+        if self.local.media.screen {
+            self.local.media.screen = false;
+            out.push(Command::StopScreen);
+            self.publish(out);
+        }
+    }
+
+    /// A viewer (as `welcome` says) that captured anyway because its token was unreadable:
+    /// stops every track before any link sends.
+    fn become_viewer(&mut self, out: &mut Vec<Command>) {
+        if self.viewer {
+            return;
+        }
+        self.viewer = true;
+        out.push(Command::StopCapture);
+        self.local = Local {
+            capture: Capture::ReceiveOnly,
+            devices: std::mem::take(&mut self.local.devices),
+            ..Local::default()
+        };
+        self.publish(out);
+    }
+
+    /// Closes everything; false when it was already closed.
+    fn shutdown(&mut self, out: &mut Vec<Command>) -> bool {
+        if self.ended {
+            return false;
+        }
+        self.ended = true;
+        self.connected = false;
+        out.push(Command::Disconnect);
+        let mut links = Vec::new();
+        self.transport.close_all(&mut links);
+        out.extend(links.into_iter().map(Command::Link));
+        self.ice.clear();
+        out.push(Command::StopCapture);
+        if self.local.media.screen {
+            out.push(Command::StopScreen);
+        }
+        out.push(Command::SetPeerId(None));
+        true
+    }
+
+    /// The call ended without the person leaving: back to the join page with the reason.
+    fn end_with(&mut self, rejection: Rejection, out: &mut Vec<Command>) {
+        self.shutdown(out);
+        out.push(Command::Ui(Action::Rejected(rejection)));
+    }
+
+    fn intent(&mut self, intent: Intent, out: &mut Vec<Command>) {
+        match intent {
+            Intent::Microphone(on) => self.set_enabled(false, on, out),
+            Intent::Camera(on) => self.set_enabled(true, on, out),
+            Intent::ToggleScreen if self.viewer => {}
+            Intent::ToggleScreen => {
+                if self.local.media.screen {
+                    self.stop_screen(out);
+                } else {
+                    out.push(Command::StartScreen);
+                }
+            }
+            Intent::SelectCamera(_) | Intent::SelectMicrophone(_) if self.viewer => {}
+            Intent::SelectCamera(device_id) => out.push(Command::OpenDevice {
+                video: true,
+                device_id,
+            }),
+            Intent::SelectMicrophone(device_id) => out.push(Command::OpenDevice {
+                video: false,
+                device_id,
+            }),
+            Intent::SendChat(text) => {
+                if self.connected {
+                    out.push(Command::SendAsked(ClientMessage::Chat { text }));
+                } else {
+                    notify(out, Notice::ChatNotSent);
+                }
+            }
+            Intent::Lock(locked) => {
+                self.ask(ClientMessage::Lock { locked }, out);
+            }
+            Intent::Remove(peer_id) => {
+                self.ask(ClientMessage::Kick { peer_id }, out);
+            }
+            Intent::AskToMute(peer_id) => {
+                self.ask(ClientMessage::RequestMute { peer_id }, out);
+            }
+            Intent::EndRoom => {
+                if self.ask(ClientMessage::EndRoom, out) {
+                    self.ending = true;
+                }
+            }
+            Intent::Leave => {
+                if self.shutdown(out) {
+                    out.push(Command::Ui(Action::Left));
+                }
+            }
+        }
+    }
+
+    /// Sends a frame the person asked for, or says at once that it cannot go out.
+    fn ask(&mut self, msg: ClientMessage, out: &mut Vec<Command>) -> bool {
+        if self.connected {
+            out.push(Command::SendAsked(msg));
+            true
+        } else {
+            notify(out, Notice::NotDelivered);
+            false
+        }
+    }
+
+    fn set_enabled(&mut self, video: bool, on: bool, out: &mut Vec<Command>) {
+        if self.viewer {
+            return;
+        }
+        let has = if video {
+            self.local.has_video
+        } else {
+            self.local.has_audio
+        };
+        if !has {
+            notify(out, Notice::NoDevice { video });
+            return;
+        }
+        out.push(Command::EnableTrack { video, on });
+        if video {
+            self.local.media.video = on;
+        } else {
+            self.local.media.audio = on;
+        }
+        self.publish(out);
+    }
+
+    fn server_event(&mut self, event: ServerEvent, out: &mut Vec<Command>) {
+        match event {
+            ServerEvent::Connecting { attempt } => {
+                self.connected = false;
+                out.push(Command::Ui(Action::Connection(Connection::Connecting {
+                    attempt,
+                })));
+            }
+            ServerEvent::Lost {
+                reason,
+                attempt,
+                retry_at_ms,
+            } => {
+                self.connected = false;
+                out.push(Command::Ui(Action::Connection(Connection::Retrying {
+                    attempt,
+                    at_ms: retry_at_ms,
+                    reason,
+                })));
+            }
+            ServerEvent::Rejected { code, message } => {
+                self.end_with(Rejection::Refused { code, message }, out);
+            }
+            ServerEvent::Replaced => self.end_with(Rejection::Replaced, out),
+            ServerEvent::Removed(reason) => self.removed(reason, out),
+            ServerEvent::Message(message) => self.server_message(message, out),
+        }
+    }
+
+    fn removed(&mut self, reason: LeaveReason, out: &mut Vec<Command>) {
+        let rejection = match reason {
+            LeaveReason::RoomEnded => Rejection::Ended { by_us: self.ending },
+            _ => Rejection::Removed,
+        };
+        self.end_with(rejection, out);
+    }
+
+    fn links(&mut self, commands: Vec<LinkCommand>, out: &mut Vec<Command>) {
+        for command in commands {
+            if let LinkCommand::Close(link) = &command {
+                self.ice.remove(link);
+            }
+            out.push(Command::Link(command));
+        }
+    }
+
+    fn server_message(&mut self, message: ServerMessage, out: &mut Vec<Command>) {
+        match message {
+            ServerMessage::Welcome(welcome) => {
+                let previous = self.self_id.replace(welcome.peer_id.clone());
+                let keep = welcome.resumed && previous.as_ref() == Some(&welcome.peer_id);
+                if previous.is_some() && !keep {
+                    notify(out, Notice::Rejoined);
+                }
+                self.connected = true;
+                out.push(Command::SetPeerId(Some(welcome.peer_id.clone())));
+                out.push(Command::Mark("welcome"));
+                out.push(Command::ShowRoomInAddress(welcome.room.clone()));
+                if welcome.role == Role::Viewer {
+                    self.become_viewer(out);
+                }
+                let mut links = Vec::new();
+                self.transport
+                    .welcome(&welcome, keep, &mut self.ids, &mut links);
+                self.links(links, out);
+                if keep {
+                    // Links that went down while we were away need new ICE credentials.
+                    for link in self.transport.links() {
+                        if matches!(
+                            self.ice.get(&link),
+                            Some(IceState::Failed | IceState::Disconnected)
+                        ) {
+                            out.push(Command::RestartIce(link));
+                        }
+                    }
+                }
+                out.push(Command::Ui(Action::Welcome {
+                    welcome: Box::new(welcome),
+                    keep,
+                }));
+            }
+            ServerMessage::PeerJoined { peer } => {
+                let mut links = Vec::new();
+                self.transport.peer_joined(&peer, &mut self.ids, &mut links);
+                self.links(links, out);
+                out.push(Command::Ui(Action::PeerJoined(peer)));
+            }
+            ServerMessage::PeerLeft { peer_id, .. } => {
+                let mut links = Vec::new();
+                self.transport.peer_left(&peer_id, &mut links);
+                self.links(links, out);
+                out.push(Command::Ui(Action::PeerLeft(peer_id)));
+            }
+            ServerMessage::PeerStatus { peer_id, status } => {
+                out.push(Command::Ui(Action::PeerStatus(peer_id, status)));
+            }
+            ServerMessage::Signal { from, data } => {
+                let mut links = Vec::new();
+                if self.transport.remote_signal(&from, data, &mut links) {
+                    self.links(links, out);
+                } else {
+                    out.push(Command::Warn(format!("signal from unknown peer {from}")));
+                }
+            }
+            ServerMessage::Chat(message) => out.push(Command::Ui(Action::Chat(message))),
+            ServerMessage::Media { peer_id, media } => {
+                out.push(Command::Ui(Action::PeerMedia(peer_id, media)));
+            }
+            ServerMessage::Pong => {}
+            // Signaling turns `removed` into `ServerEvent::Removed`; this is only a fallback.
+            ServerMessage::Removed { reason } => self.removed(reason, out),
+            ServerMessage::MuteRequested { .. } => notify(
+                out,
+                Notice::MuteRequested {
+                    on: self.local.media.audio,
+                },
+            ),
+            ServerMessage::RoomState { locked } => {
+                out.push(Command::Ui(Action::Locked(locked)));
+                notify(out, Notice::Locked(locked));
+            }
+            ServerMessage::Role { peer_id, role } => {
+                let me = self.self_id.as_ref() == Some(&peer_id);
+                out.push(Command::Ui(Action::Role(peer_id, role)));
+                if me && role == Role::Moderator {
+                    notify(out, Notice::NowModerator);
+                }
+            }
+            ServerMessage::Error { code, message } => match code {
+                // A signal raced with a departure: nothing the person can act on.
+                ErrorCode::UnknownPeer | ErrorCode::SignalToSelf => {
+                    out.push(Command::Warn(format!("{code}: {message}")));
+                }
+                _ => notify(out, Notice::Server { code, message }),
+            },
+        }
+    }
+
+    fn link_event(&mut self, link: LinkId, event: LinkEvent, out: &mut Vec<Command>) {
+        if !self.transport.links().contains(&link) {
+            // A closed link's last words.
+            return;
+        }
+        match event {
+            LinkEvent::Signal(data) => {
+                if let Some(msg) = self.transport.local_signal(link, data) {
+                    out.push(Command::Send(msg));
+                }
+            }
+            LinkEvent::State(state) => {
+                for peer in self.transport.peers_on(link) {
+                    out.push(Command::Ui(Action::Link(peer, state)));
+                }
+            }
+            LinkEvent::Ice(state) => {
+                self.ice.insert(link, state);
+                // The signaling must be up to carry the restart's offer; a restart while it is
+                // down happens when the resumed `welcome` comes.
+                if state == IceState::Failed && self.connected {
+                    out.push(Command::RestartIce(link));
+                }
+            }
+            LinkEvent::Track {
+                mid,
+                kind,
+                track_id,
+            } => {
+                if let Some((peer, kind)) = self.transport.source(link, mid.as_deref(), kind) {
+                    out.push(Command::Attach {
+                        link,
+                        mid,
+                        track_id,
+                        peer,
+                        kind,
+                    });
+                }
+            }
+            LinkEvent::Failed(reason) => out.push(Command::Warn(reason)),
+        }
+    }
+}
+
+fn notify(out: &mut Vec<Command>, notice: Notice) {
+    out.push(Command::Ui(Action::Notify(notice)));
+}

@@ -1,0 +1,656 @@
+//! The call core's rules, driven on the host with plain inputs: no browser, no server.
+
+use treff_shared::{
+    ChatMessage, ClientFrameType, ClientMessage, DisplayName, ErrorCode, IceServer, LeaveReason,
+    MediaKind, MediaLine, MediaState, Peer, PeerId, PeerStatus, Role, RoomName, SdpType,
+    ServerMessage, SessionDescription, SignalData, Welcome,
+};
+
+use super::notice::{MediaProblem, Notice, Rejection};
+use super::transport::{LinkCommand, LinkId, LinkSpec, TrackKind};
+use super::*;
+use crate::state::{Action, Capture, Connection, LinkState};
+
+fn id(s: &str) -> PeerId {
+    PeerId::new(s).expect("test id")
+}
+
+fn peer(p: &str, offer: bool) -> Peer {
+    Peer {
+        peer_id: id(p),
+        name: DisplayName::new(p).expect("test name"),
+        media: MediaState::default(),
+        status: PeerStatus::Online,
+        role: Role::Participant,
+        offer,
+        polite: !offer,
+    }
+}
+
+fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
+    ServerMessage::Welcome(Welcome {
+        peer_id: id(me),
+        name: DisplayName::new("Ada").expect("test name"),
+        resume_token: "t".into(),
+        room: RoomName::new("team").expect("test room"),
+        peers,
+        ice_servers: vec![IceServer {
+            urls: vec!["stun:127.0.0.1:3478".into()],
+            username: None,
+            credential: None,
+        }],
+        history: vec![],
+        resumed,
+        role: Role::Participant,
+        locked: false,
+        ping_interval_ms: 1000,
+    })
+}
+
+fn server(core: &mut CallCore, msg: ServerMessage) -> Vec<Command> {
+    core.handle(Input::Server(ServerEvent::Message(msg)))
+}
+
+/// A call that captured camera and microphone and got its first `welcome` with `peers`.
+fn joined(peers: Vec<Peer>) -> (CallCore, Vec<Command>) {
+    let mut core = CallCore::default();
+    core.handle(Input::Start { viewer: false });
+    core.handle(Input::Captured {
+        audio: true,
+        video: true,
+        problem: None,
+    });
+    let out = server(&mut core, welcome("me", peers, false));
+    (core, out)
+}
+
+fn opened(out: &[Command]) -> Vec<LinkSpec> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Link(LinkCommand::Open(spec)) => Some(spec.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(out: &[Command]) -> Vec<LinkId> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Link(LinkCommand::Close(id)) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent(out: &[Command]) -> Vec<ClientMessage> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Send(m) | Command::SendAsked(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notices(out: &[Command]) -> Vec<Notice> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Ui(Action::Notify(n)) => Some(n.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rejection(out: &[Command]) -> Option<Rejection> {
+    out.iter().find_map(|c| match c {
+        Command::Ui(Action::Rejected(r)) => Some(r.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_call_captures_first_then_connects_with_what_it_got() {
+    let mut core = CallCore::default();
+    assert_eq!(
+        core.handle(Input::Start { viewer: false }),
+        vec![Command::Capture]
+    );
+    let out = core.handle(Input::Captured {
+        audio: true,
+        video: false,
+        problem: Some(MediaProblem::NotFound),
+    });
+    assert_eq!(
+        notices(&out),
+        vec![Notice::Capture {
+            problem: MediaProblem::NotFound,
+            audio_only: true
+        }]
+    );
+    let media = MediaState {
+        audio: true,
+        video: false,
+        screen: false,
+    };
+    assert!(out.contains(&Command::Connect(media)));
+    assert!(out.contains(&Command::PublishLocal { send: true }));
+    assert!(out.contains(&Command::Ui(Action::LocalMedia {
+        media,
+        capture: Capture::AudioOnly
+    })));
+    assert!(out.contains(&Command::WatchDevices));
+}
+
+#[test]
+fn a_viewer_captures_nothing_and_sends_nothing() {
+    let mut core = CallCore::default();
+    let out = core.handle(Input::Start { viewer: true });
+    assert!(!out.contains(&Command::Capture));
+    assert!(out.contains(&Command::Ui(Action::OwnRole(Role::Viewer))));
+    assert!(out.contains(&Command::PublishLocal { send: false }));
+    assert!(out.contains(&Command::Connect(MediaState::default())));
+    // Buttons a viewer does not have do nothing, even if pressed somehow.
+    for intent in [
+        Intent::Camera(true),
+        Intent::Microphone(true),
+        Intent::ToggleScreen,
+        Intent::SelectCamera("c".into()),
+    ] {
+        assert!(core.handle(Input::Intent(intent)).is_empty());
+    }
+}
+
+#[test]
+fn welcome_says_viewer_after_capture_the_tracks_stop_before_any_link_sends() {
+    let mut core = CallCore::default();
+    core.handle(Input::Start { viewer: false });
+    core.handle(Input::Captured {
+        audio: true,
+        video: true,
+        problem: None,
+    });
+    let ServerMessage::Welcome(mut w) = welcome("me", vec![peer("a", true)], false) else {
+        unreachable!()
+    };
+    w.role = Role::Viewer;
+    let out = server(&mut core, ServerMessage::Welcome(w));
+    let stop = out.iter().position(|c| c == &Command::StopCapture).unwrap();
+    let publish = out
+        .iter()
+        .position(|c| c == &Command::PublishLocal { send: false })
+        .unwrap();
+    let open = out
+        .iter()
+        .position(|c| matches!(c, Command::Link(LinkCommand::Open(_))))
+        .unwrap();
+    assert!(stop < open && publish < open, "{out:?}");
+    assert!(out.contains(&Command::PublishMedia(MediaState::default())));
+}
+
+#[test]
+fn welcome_opens_one_link_per_member_with_the_rooms_roles() {
+    let (_, out) = joined(vec![peer("a", true), peer("b", false)]);
+    let links = opened(&out);
+    assert_eq!(links.len(), 2);
+    assert_eq!(links[0].label, "mesh/a");
+    assert!(links[0].offer && !links[0].polite);
+    assert_eq!(links[1].label, "mesh/b");
+    assert!(!links[1].offer && links[1].polite);
+    assert_eq!(links[0].ice_servers[0].urls, vec!["stun:127.0.0.1:3478"]);
+    assert_ne!(links[0].id, links[1].id);
+    assert!(out.contains(&Command::SetPeerId(Some(id("me")))));
+    assert!(out.contains(&Command::ShowRoomInAddress(RoomName::new("team").unwrap())));
+    assert!(matches!(
+        out.last(),
+        Some(Command::Ui(Action::Welcome { keep: false, .. }))
+    ));
+    assert!(notices(&out).is_empty(), "a first welcome is no news");
+}
+
+#[test]
+fn peers_joining_and_leaving_open_and_close_their_links() {
+    let (mut core, _) = joined(vec![]);
+    let out = server(
+        &mut core,
+        ServerMessage::PeerJoined {
+            peer: peer("b", false),
+        },
+    );
+    let link = opened(&out)[0].id;
+    assert!(out.contains(&Command::Ui(Action::PeerJoined(peer("b", false)))));
+    let out = server(
+        &mut core,
+        ServerMessage::PeerLeft {
+            peer_id: id("b"),
+            reason: LeaveReason::Left,
+        },
+    );
+    assert_eq!(closed(&out), vec![link]);
+    assert!(out.contains(&Command::Ui(Action::PeerLeft(id("b")))));
+    // What the closed link still reports is ignored.
+    assert!(core
+        .handle(Input::Link(link, LinkEvent::State(LinkState::Connected)))
+        .is_empty());
+}
+
+#[test]
+fn signals_travel_between_the_server_and_the_link_of_their_peer() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    let offer = SignalData::Description(SessionDescription::new(SdpType::Offer, "v=0"));
+    let out = core.handle(Input::Link(link, LinkEvent::Signal(offer.clone())));
+    assert_eq!(
+        sent(&out),
+        vec![ClientMessage::Signal {
+            to: id("a"),
+            data: offer.clone()
+        }]
+    );
+    let out = server(
+        &mut core,
+        ServerMessage::Signal {
+            from: id("a"),
+            data: offer.clone(),
+        },
+    );
+    assert_eq!(
+        out,
+        vec![Command::Link(LinkCommand::Deliver(link, offer.clone()))]
+    );
+    // From someone without a link: a console line, nothing else.
+    let out = server(
+        &mut core,
+        ServerMessage::Signal {
+            from: id("zz"),
+            data: offer,
+        },
+    );
+    assert!(matches!(&out[..], [Command::Warn(_)]));
+}
+
+#[test]
+fn remote_tracks_go_to_the_tile_their_sender_announced_whatever_the_line_order() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    let mut description = SessionDescription::new(SdpType::Offer, "v=0");
+    // The screen on the first video line, the camera after it.
+    description.media = vec![
+        MediaLine {
+            mid: "0".into(),
+            kind: MediaKind::Audio,
+        },
+        MediaLine {
+            mid: "1".into(),
+            kind: MediaKind::Screen,
+        },
+        MediaLine {
+            mid: "2".into(),
+            kind: MediaKind::Camera,
+        },
+    ];
+    server(
+        &mut core,
+        ServerMessage::Signal {
+            from: id("a"),
+            data: SignalData::Description(description),
+        },
+    );
+    let track = |core: &mut CallCore, mid: &str, kind| {
+        core.handle(Input::Link(
+            link,
+            LinkEvent::Track {
+                mid: Some(mid.into()),
+                kind,
+                track_id: format!("t{mid}"),
+            },
+        ))
+    };
+    let attached = |out: Vec<Command>| match &out[..] {
+        [Command::Attach { peer, kind, .. }] => (peer.clone(), *kind),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        attached(track(&mut core, "1", TrackKind::Video)),
+        (id("a"), MediaKind::Screen)
+    );
+    assert_eq!(
+        attached(track(&mut core, "2", TrackKind::Video)),
+        (id("a"), MediaKind::Camera)
+    );
+    assert_eq!(
+        attached(track(&mut core, "0", TrackKind::Audio)),
+        (id("a"), MediaKind::Audio)
+    );
+    // A line nobody announced: the microphone and camera, never a screen.
+    assert_eq!(
+        attached(track(&mut core, "7", TrackKind::Video)),
+        (id("a"), MediaKind::Camera)
+    );
+}
+
+#[test]
+fn a_resumed_welcome_keeps_links_and_restarts_only_those_that_went_down() {
+    let (mut core, out) = joined(vec![peer("a", true), peer("b", true), peer("c", true)]);
+    let links: Vec<LinkId> = opened(&out).iter().map(|s| s.id).collect();
+    core.handle(Input::Link(links[0], LinkEvent::Ice(IceState::Connected)));
+    core.handle(Input::Link(links[1], LinkEvent::Ice(IceState::Failed)));
+    core.handle(Input::Server(ServerEvent::Lost {
+        reason: "the server stopped answering".into(),
+        attempt: 1,
+        retry_at_ms: 500,
+    }));
+    // Link b's ICE failed while the signaling was down: nothing can carry a restart yet.
+    assert!(core
+        .handle(Input::Link(links[1], LinkEvent::Ice(IceState::Failed)))
+        .is_empty());
+    // c left while we were away; a and b are still there.
+    let out = server(
+        &mut core,
+        welcome("me", vec![peer("a", true), peer("b", true)], true),
+    );
+    assert!(opened(&out).is_empty(), "{out:?}");
+    assert_eq!(closed(&out), vec![links[2]]);
+    let restarts: Vec<LinkId> = out
+        .iter()
+        .filter_map(|c| match c {
+            Command::RestartIce(l) => Some(*l),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(restarts, vec![links[1]]);
+    assert!(out.contains(&Command::Ui(Action::Welcome {
+        welcome: Box::new(
+            match welcome("me", vec![peer("a", true), peer("b", true)], true) {
+                ServerMessage::Welcome(w) => w,
+                _ => unreachable!(),
+            }
+        ),
+        keep: true,
+    })));
+    assert!(notices(&out).is_empty());
+    // Back online, a failure restarts at once.
+    assert_eq!(
+        core.handle(Input::Link(links[0], LinkEvent::Ice(IceState::Failed))),
+        vec![Command::RestartIce(links[0])]
+    );
+}
+
+#[test]
+fn a_welcome_with_a_new_peer_id_after_a_server_restart_rebuilds_every_link() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let old = opened(&out)[0].id;
+    core.handle(Input::Server(ServerEvent::Connecting { attempt: 1 }));
+    let ServerMessage::Welcome(mut w) = welcome("me2", vec![peer("a", false)], false) else {
+        unreachable!()
+    };
+    w.resumed = false;
+    let out = server(&mut core, ServerMessage::Welcome(w));
+    assert_eq!(closed(&out), vec![old]);
+    let new = opened(&out);
+    assert_eq!(new.len(), 1);
+    assert_ne!(new[0].id, old);
+    assert_eq!(notices(&out), vec![Notice::Rejoined]);
+    assert!(matches!(
+        out.last(),
+        Some(Command::Ui(Action::Welcome { keep: false, .. }))
+    ));
+}
+
+#[test]
+fn connection_changes_reach_the_page() {
+    let mut core = CallCore::default();
+    assert_eq!(
+        core.handle(Input::Server(ServerEvent::Lost {
+            reason: "gone".into(),
+            attempt: 2,
+            retry_at_ms: 1234,
+        })),
+        vec![Command::Ui(Action::Connection(Connection::Retrying {
+            attempt: 2,
+            at_ms: 1234,
+            reason: "gone".into()
+        }))]
+    );
+}
+
+#[test]
+fn a_refusal_ends_the_call_with_the_servers_reason() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    let out = core.handle(Input::Server(ServerEvent::Rejected {
+        code: ErrorCode::RoomFull,
+        message: "The room is full.".into(),
+    }));
+    assert!(out.contains(&Command::Disconnect));
+    assert!(out.contains(&Command::StopCapture));
+    assert_eq!(closed(&out), vec![link]);
+    assert_eq!(
+        rejection(&out),
+        Some(Rejection::Refused {
+            code: ErrorCode::RoomFull,
+            message: "The room is full.".into()
+        })
+    );
+    assert!(core.is_ended());
+    // Nothing happens any more; a capture that finishes late is released at once.
+    assert!(server(&mut core, welcome("me", vec![], false)).is_empty());
+    assert_eq!(
+        core.handle(Input::Captured {
+            audio: true,
+            video: true,
+            problem: None
+        }),
+        vec![Command::StopCapture]
+    );
+}
+
+#[test]
+fn removal_and_the_end_of_the_room_say_who_did_it() {
+    let (mut core, _) = joined(vec![]);
+    let out = core.handle(Input::Server(ServerEvent::Removed(LeaveReason::Kicked)));
+    assert_eq!(rejection(&out), Some(Rejection::Removed));
+
+    let (mut core, _) = joined(vec![]);
+    let out = core.handle(Input::Server(ServerEvent::Removed(LeaveReason::RoomEnded)));
+    assert_eq!(rejection(&out), Some(Rejection::Ended { by_us: false }));
+
+    let (mut core, _) = joined(vec![]);
+    let out = core.handle(Input::Intent(Intent::EndRoom));
+    assert_eq!(sent(&out), vec![ClientMessage::EndRoom]);
+    let out = core.handle(Input::Server(ServerEvent::Removed(LeaveReason::RoomEnded)));
+    assert_eq!(rejection(&out), Some(Rejection::Ended { by_us: true }));
+
+    let (mut core, _) = joined(vec![]);
+    let out = core.handle(Input::Server(ServerEvent::Replaced));
+    assert_eq!(rejection(&out), Some(Rejection::Replaced));
+}
+
+#[test]
+fn leaving_closes_everything_once() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    let out = core.handle(Input::Intent(Intent::Leave));
+    assert_eq!(closed(&out), vec![link]);
+    assert!(out.contains(&Command::Disconnect));
+    assert!(out.contains(&Command::SetPeerId(None)));
+    assert_eq!(out.last(), Some(&Command::Ui(Action::Left)));
+    assert!(core.handle(Input::Intent(Intent::Leave)).is_empty());
+}
+
+#[test]
+fn roles_and_room_state_raise_the_right_notices() {
+    let (mut core, _) = joined(vec![peer("a", true)]);
+    let out = server(
+        &mut core,
+        ServerMessage::Role {
+            peer_id: id("me"),
+            role: Role::Moderator,
+        },
+    );
+    assert!(out.contains(&Command::Ui(Action::Role(id("me"), Role::Moderator))));
+    assert_eq!(notices(&out), vec![Notice::NowModerator]);
+    let out = server(
+        &mut core,
+        ServerMessage::Role {
+            peer_id: id("a"),
+            role: Role::Moderator,
+        },
+    );
+    assert!(
+        notices(&out).is_empty(),
+        "someone else's promotion is shown, not announced"
+    );
+    let out = server(&mut core, ServerMessage::RoomState { locked: true });
+    assert!(out.contains(&Command::Ui(Action::Locked(true))));
+    assert_eq!(notices(&out), vec![Notice::Locked(true)]);
+    // A mute request offers the button only while the microphone is on.
+    let out = server(&mut core, ServerMessage::MuteRequested { by: id("a") });
+    assert_eq!(notices(&out), vec![Notice::MuteRequested { on: true }]);
+    core.handle(Input::Intent(Intent::Microphone(false)));
+    let out = server(&mut core, ServerMessage::MuteRequested { by: id("a") });
+    assert_eq!(notices(&out), vec![Notice::MuteRequested { on: false }]);
+}
+
+#[test]
+fn server_errors_are_shown_except_races_nobody_can_act_on() {
+    let (mut core, _) = joined(vec![]);
+    let out = server(
+        &mut core,
+        ServerMessage::error(ErrorCode::Forbidden, "Only a moderator may do this."),
+    );
+    assert_eq!(
+        notices(&out),
+        vec![Notice::Server {
+            code: ErrorCode::Forbidden,
+            message: "Only a moderator may do this.".into()
+        }]
+    );
+    let out = server(
+        &mut core,
+        ServerMessage::error(ErrorCode::UnknownPeer, "Peer x is not in this room."),
+    );
+    assert!(notices(&out).is_empty());
+}
+
+#[test]
+fn what_the_person_asks_for_while_the_connection_is_down_is_refused_with_a_notice() {
+    let (mut core, _) = joined(vec![]);
+    core.handle(Input::Server(ServerEvent::Connecting { attempt: 1 }));
+    let out = core.handle(Input::Intent(Intent::SendChat("hi".into())));
+    assert_eq!(notices(&out), vec![Notice::ChatNotSent]);
+    assert!(sent(&out).is_empty());
+    let out = core.handle(Input::Intent(Intent::Lock(true)));
+    assert_eq!(notices(&out), vec![Notice::NotDelivered]);
+    let out = core.handle(Input::Intent(Intent::EndRoom));
+    assert_eq!(notices(&out), vec![Notice::NotDelivered]);
+    // Ending did not start, so a later `removed` is someone else's doing.
+    server(&mut core, welcome("me", vec![], true));
+    let out = core.handle(Input::Server(ServerEvent::Removed(LeaveReason::RoomEnded)));
+    assert_eq!(rejection(&out), Some(Rejection::Ended { by_us: false }));
+}
+
+#[test]
+fn a_frame_the_socket_refused_says_so() {
+    let (mut core, _) = joined(vec![]);
+    let out = core.handle(Input::Intent(Intent::SendChat("hi".into())));
+    assert_eq!(sent(&out), vec![ClientMessage::Chat { text: "hi".into() }]);
+    assert_eq!(
+        notices(&core.handle(Input::NotSent(ClientFrameType::Chat))),
+        vec![Notice::ChatNotSent]
+    );
+    assert_eq!(
+        notices(&core.handle(Input::NotSent(ClientFrameType::Kick))),
+        vec![Notice::NotDelivered]
+    );
+}
+
+#[test]
+fn microphone_camera_and_screen_follow_the_buttons_and_tell_the_room() {
+    let mut core = CallCore::default();
+    core.handle(Input::Start { viewer: false });
+    core.handle(Input::Captured {
+        audio: true,
+        video: false,
+        problem: Some(MediaProblem::NotFound),
+    });
+    let out = core.handle(Input::Intent(Intent::Camera(true)));
+    assert_eq!(notices(&out), vec![Notice::NoDevice { video: true }]);
+    let out = core.handle(Input::Intent(Intent::Microphone(false)));
+    let off = MediaState::default();
+    assert_eq!(
+        out[..2],
+        [
+            Command::EnableTrack {
+                video: false,
+                on: false
+            },
+            Command::PublishMedia(off)
+        ]
+    );
+    // Screen: the picker first, the announcement once it is shared.
+    assert_eq!(
+        core.handle(Input::Intent(Intent::ToggleScreen)),
+        vec![Command::StartScreen]
+    );
+    assert!(core.handle(Input::ScreenFailed(None)).is_empty());
+    core.handle(Input::ScreenStarted);
+    let out = core.handle(Input::Intent(Intent::ToggleScreen));
+    assert_eq!(out[0], Command::StopScreen);
+    assert!(out.contains(&Command::PublishMedia(off)));
+    // The browser's own stop button after the share already ended: nothing to do.
+    assert!(core.handle(Input::ScreenEnded).is_empty());
+    // A camera plugged in later and picked: the call has one now.
+    let out = core.handle(Input::DeviceOpened {
+        video: true,
+        device_id: "cam2".into(),
+        enabled: true,
+    });
+    let with_camera = MediaState {
+        audio: false,
+        video: true,
+        screen: false,
+    };
+    assert!(out.contains(&Command::PublishMedia(with_camera)));
+    assert!(out.contains(&Command::Ui(Action::LocalMedia {
+        media: with_camera,
+        capture: Capture::Full
+    })));
+}
+
+#[test]
+fn link_states_are_shown_on_the_tiles_of_the_members_they_carry() {
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    assert_eq!(
+        core.handle(Input::Link(link, LinkEvent::State(LinkState::Connected))),
+        vec![Command::Ui(Action::Link(id("a"), LinkState::Connected))]
+    );
+}
+
+#[test]
+fn chat_and_presence_pass_through_to_the_page() {
+    let (mut core, _) = joined(vec![peer("a", true)]);
+    let chat = ChatMessage {
+        id: 1,
+        from: id("a"),
+        name: DisplayName::new("a").unwrap(),
+        text: "hi".into(),
+        ts: 5,
+    };
+    assert_eq!(
+        server(&mut core, ServerMessage::Chat(chat.clone())),
+        vec![Command::Ui(Action::Chat(chat))]
+    );
+    assert_eq!(
+        server(
+            &mut core,
+            ServerMessage::PeerStatus {
+                peer_id: id("a"),
+                status: PeerStatus::Reconnecting
+            }
+        ),
+        vec![Command::Ui(Action::PeerStatus(
+            id("a"),
+            PeerStatus::Reconnecting
+        ))]
+    );
+}
