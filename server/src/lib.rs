@@ -8,6 +8,7 @@
 //! | the rules of a room (sans-IO, unit-tested) | [`room`] |
 //! | the room actor delivering those rules' output | [`room_actor`] |
 //! | finding or creating rooms by name | [`registry`] |
+//! | the messages between the actors | [`messages`] |
 //! | one WebSocket connection | [`session`] |
 //! | rate limits and per-address limits | [`limits`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
@@ -21,6 +22,7 @@ pub mod config;
 pub mod http;
 pub mod ice;
 pub mod limits;
+pub mod messages;
 pub mod registry;
 pub mod room;
 pub mod room_actor;
@@ -151,7 +153,7 @@ async fn shutdown_on_signal(
     };
     tokio_select(term.recv(), int.recv()).await;
     tracing::info!("signal received: closing sessions, then stopping");
-    let _ = registry.send(registry::Shutdown).await;
+    let _ = registry.send(messages::Shutdown).await;
     // Give the sessions a moment to write their close frames.
     actix_web::rt::time::sleep(Duration::from_millis(200)).await;
     server.stop(true).await;

@@ -10,8 +10,9 @@ use actix::prelude::*;
 use treff_shared::{ErrorCode, RoomName};
 
 use crate::auth::GuessLimiter;
+use crate::messages::{JoinRefused, RoomStopped, Shutdown};
 use crate::room::RoomConfig;
-use crate::room_actor::{JoinRefused, RoomActor};
+use crate::room_actor::RoomActor;
 use crate::stats::Stats;
 
 /// Find or create the room with this name.
@@ -21,21 +22,6 @@ pub struct FindRoom {
     /// The room's name.
     pub name: RoomName,
 }
-
-/// A room actor has stopped (it was empty).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    /// The room's name.
-    pub name: RoomName,
-    /// Which instance stopped; a newer room of the same name is left alone.
-    pub instance: u64,
-}
-
-/// The server is shutting down: tell every member to reconnect later, admit nobody new.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
 
 /// Owns the map from room names to room actors.
 pub struct Registry {

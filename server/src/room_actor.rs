@@ -6,97 +6,20 @@
 //! deadline the room reports.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use actix_web::web;
 use bytestring::ByteString;
-use treff_shared::{close_code, DisplayName, ErrorCode, MediaState, Role, RoomName, ServerMessage};
+use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 
 use crate::auth::{self, GuessLimiter};
-use crate::registry::{RoomStopped, Shutdown};
+use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
 use crate::room::{
     Admission, ConnId, Input, JoinError, JoinRequest, Joined, Output, Password, Room, RoomConfig,
 };
 use crate::stats::Stats;
-
-/// What a room (or the server) tells one session.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub enum ToSession {
-    /// A serialized frame to write to the WebSocket.
-    Frame(ByteString),
-    /// Close the WebSocket with this code; the session is no longer a member.
-    Close {
-        /// WebSocket close code.
-        code: u16,
-        /// Close reason.
-        reason: &'static str,
-    },
-}
-
-/// Admit a session into the room.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<Joined, JoinRefused>")]
-pub struct Join {
-    /// The session's connection id.
-    pub conn: ConnId,
-    /// Where the room sends the session's frames.
-    pub session: Recipient<ToSession>,
-    /// Display name from the join frame.
-    pub name: DisplayName,
-    /// Initial media state from the join frame.
-    pub media: MediaState,
-    /// Resume token from the join frame.
-    pub resume_token: Option<String>,
-    /// Password from the join frame.
-    pub password: Option<String>,
-    /// The role a verified token grants.
-    pub role: Option<Role>,
-    /// The client's address (wrong password guesses are limited per address).
-    pub ip: IpAddr,
-}
-
-/// A frame or connection event from a joined session.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct FromSession {
-    /// The session's connection id.
-    pub conn: ConnId,
-    /// What happened.
-    pub input: Input,
-}
-
-/// Why a join was refused, as the session reports it to the client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct JoinRefused {
-    /// The protocol error code.
-    pub code: ErrorCode,
-    /// The sentence for the client.
-    pub message: String,
-}
-
-impl JoinRefused {
-    /// The server cannot take the join right now.
-    pub fn unavailable() -> JoinRefused {
-        JoinRefused {
-            code: ErrorCode::Unavailable,
-            message: "The server could not open the room right now; try again.".into(),
-        }
-    }
-}
-
-impl From<JoinError> for JoinRefused {
-    fn from(err: JoinError) -> Self {
-        JoinRefused {
-            code: err.code(),
-            message: err.to_string(),
-        }
-    }
-}
 
 /// The actor owning one [`Room`].
 pub struct RoomActor {

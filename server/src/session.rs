@@ -25,9 +25,10 @@ use treff_shared::{close_code, limits, ClientMessage, ErrorCode, RoomName, Serve
 
 use crate::auth::TokenVerifier;
 use crate::limits::{AddressGuard, TokenBucket};
+use crate::messages::{FromSession, Join, JoinRefused, ToSession};
 use crate::registry::{FindRoom, Registry};
 use crate::room::{ConnId, Input};
-use crate::room_actor::{FromSession, Join, JoinRefused, RoomActor, ToSession};
+use crate::room_actor::RoomActor;
 use crate::stats::Stats;
 
 /// Rejected frames tolerated within [`ERROR_WINDOW`] before the connection is closed.
