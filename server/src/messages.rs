@@ -3,7 +3,8 @@
 //!
 //! | message | from | to | why |
 //! |---|---|---|---|
-//! | [`Join`] | session | room | admit a connection |
+//! | [`JoinRoom`] | session | registry | join the room of this name; answered with [`Membership`] |
+//! | [`Join`] | registry, on the session's behalf | room | admit a connection |
 //! | [`FromSession`] | session | room | a frame or event of a joined connection |
 //! | [`ToSession`] | room | session | a frame to write, or close the connection |
 //! | [`RoomStopped`] | room | registry | an empty room stopped; forget it |
@@ -33,6 +34,26 @@ pub enum ToSession {
         /// Close reason.
         reason: &'static str,
     },
+}
+
+/// Join the room named `room`, creating it if needed. The registry forwards `join` to the room
+/// and answers with the room's reply, so a session never deals with a room that is stopping.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Membership, JoinRefused>")]
+pub struct JoinRoom {
+    /// The room's name.
+    pub room: RoomName,
+    /// What the room needs to admit the session.
+    pub join: Join,
+}
+
+/// A session's place in a room, as the registry reports it after the room admitted the join.
+#[derive(Debug)]
+pub struct Membership {
+    /// Where the session sends its frames and connection events from now on.
+    pub room: Recipient<FromSession>,
+    /// What the room said about the join.
+    pub joined: Joined,
 }
 
 /// Admit a session into the room.

@@ -1,7 +1,8 @@
 //! The room actor: a thin shell around [`Room`] that delivers its outputs to sessions.
 //!
 //! One actor per room, started by the registry on the first join and stopped when the last
-//! member (including one being resumed) is gone. It serializes each outgoing frame once and
+//! member (including one being resumed) is gone and no join waits for its password. Joins come
+//! from the registry, everything else straight from the member's session. It serializes each outgoing frame once and
 //! hands the same bytes to every recipient, and it keeps one timer for the earliest resume
 //! deadline the room reports.
 
@@ -31,6 +32,9 @@ pub struct RoomActor {
     timer: Option<SpawnHandle>,
     stats: Arc<Stats>,
     guesses: Arc<GuessLimiter>,
+    /// Joins waiting for their password to be hashed or checked; the room does not stop while
+    /// there are any, or it would drop their answer.
+    joins_in_flight: usize,
 }
 
 impl RoomActor {
@@ -51,6 +55,7 @@ impl RoomActor {
             timer: None,
             stats,
             guesses,
+            joins_in_flight: 0,
         }
     }
 
@@ -77,7 +82,8 @@ impl RoomActor {
         }
     }
 
-    /// Re-arms the single timer for the earliest resume deadline, and stops an empty room.
+    /// Re-arms the single timer for the earliest resume deadline, and stops an empty room
+    /// (`stopping` keeps it while a join is still being decided).
     fn after_change(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.timer.take() {
             ctx.cancel_future(handle);
@@ -110,8 +116,9 @@ impl Actor for RoomActor {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        // A join may have been accepted after the room asked to stop: then it lives on.
-        if self.room.is_empty() {
+        // A join may have been accepted after the room asked to stop, or may still wait for its
+        // password: then the room lives on, and the registry's address of it stays good.
+        if self.room.is_empty() && self.joins_in_flight == 0 {
             Running::Stop
         } else {
             Running::Continue
@@ -130,12 +137,7 @@ impl Actor for RoomActor {
 
 impl RoomActor {
     /// Runs the join through the room's rules once the password question is settled.
-    fn admit(
-        &mut self,
-        msg: Join,
-        password: Password,
-        ctx: &mut Context<Self>,
-    ) -> Result<Joined, JoinRefused> {
+    fn admit(&mut self, msg: Join, password: Password) -> Result<Joined, JoinRefused> {
         let conn = msg.conn;
         let (joined, outputs) = self.room.join(JoinRequest {
             conn,
@@ -158,8 +160,14 @@ impl RoomActor {
             "joined"
         );
         self.deliver(outputs);
-        self.after_change(ctx);
         Ok(joined)
+    }
+
+    /// A join that waited for a password to be hashed or checked is decided: the room may stop
+    /// again, and does if nobody is in it (the join was refused).
+    fn join_settled(&mut self, ctx: &mut Context<Self>) {
+        self.joins_in_flight -= 1;
+        self.after_change(ctx);
     }
 }
 
@@ -170,19 +178,22 @@ impl Handler<Join> for RoomActor {
         let given = msg.password.clone().filter(|p| !p.is_empty());
         match (self.room.admission(msg.resume_token.as_deref()), given) {
             (Admission::Resume | Admission::Open, _) | (Admission::Create, None) => {
-                Box::pin(fut::ready(self.admit(msg, Password::None, ctx)))
+                let result = self.admit(msg, Password::None);
+                self.after_change(ctx);
+                Box::pin(fut::ready(result))
             }
             (Admission::Create, Some(password)) => {
                 // Hashing is slow on purpose: off the room's thread.
                 let hashing = web::block(move || auth::hash_password(&password));
-                Box::pin(
-                    hashing
-                        .into_actor(self)
-                        .map(move |hash, act, ctx| match hash {
-                            Ok(hash) => act.admit(msg, Password::Set(hash), ctx),
-                            Err(_) => Err(JoinRefused::unavailable()),
-                        }),
-                )
+                self.joins_in_flight += 1;
+                Box::pin(hashing.into_actor(self).map(move |hash, act, ctx| {
+                    let result = match hash {
+                        Ok(hash) => act.admit(msg, Password::Set(hash)),
+                        Err(_) => Err(JoinRefused::unavailable()),
+                    };
+                    act.join_settled(ctx);
+                    result
+                }))
             }
             (Admission::Password(_), None) => {
                 Box::pin(fut::ready(Err(JoinError::PasswordRequired.into())))
@@ -196,14 +207,19 @@ impl Handler<Join> for RoomActor {
                     })));
                 }
                 let checking = web::block(move || auth::verify_password(&password, &hash));
-                Box::pin(checking.into_actor(self).map(move |ok, act, ctx| match ok {
-                    Ok(true) => act.admit(msg, Password::Verified, ctx),
-                    Ok(false) => {
-                        act.guesses.wrong_guess(msg.ip, Instant::now());
-                        tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
-                        Err(JoinError::WrongPassword.into())
-                    }
-                    Err(_) => Err(JoinRefused::unavailable()),
+                self.joins_in_flight += 1;
+                Box::pin(checking.into_actor(self).map(move |ok, act, ctx| {
+                    let result = match ok {
+                        Ok(true) => act.admit(msg, Password::Verified),
+                        Ok(false) => {
+                            act.guesses.wrong_guess(msg.ip, Instant::now());
+                            tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
+                            Err(JoinError::WrongPassword.into())
+                        }
+                        Err(_) => Err(JoinRefused::unavailable()),
+                    };
+                    act.join_settled(ctx);
+                    result
                 }))
             }
         }

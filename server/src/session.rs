@@ -25,18 +25,15 @@ use treff_shared::{close_code, limits, ClientMessage, ErrorCode, RoomName, Serve
 
 use crate::auth::TokenVerifier;
 use crate::limits::{AddressGuard, TokenBucket};
-use crate::messages::{FromSession, Join, JoinRefused, ToSession};
-use crate::registry::{FindRoom, Registry};
+use crate::messages::{FromSession, Join, JoinRefused, JoinRoom, ToSession};
+use crate::registry::Registry;
 use crate::room::{ConnId, Input};
-use crate::room_actor::RoomActor;
 use crate::stats::Stats;
 
 /// Rejected frames tolerated within [`ERROR_WINDOW`] before the connection is closed.
 pub const ERROR_LIMIT: u32 = 20;
 /// The window over which rejected frames are counted.
 pub const ERROR_WINDOW: Duration = Duration::from_secs(10);
-/// How many times a join is retried when it races with its room shutting down.
-const JOIN_ATTEMPTS: usize = 5;
 
 /// The per-connection limits and timings, shared by every session.
 #[derive(Debug, Clone)]
@@ -69,7 +66,7 @@ enum State {
     /// A join is in flight.
     Joining,
     /// A member of `room`.
-    Joined { room: Addr<RoomActor> },
+    Joined { room: Recipient<FromSession> },
     /// The room closed this connection (it was replaced) or it is shutting down.
     Closed,
 }
@@ -277,41 +274,25 @@ impl WsSession {
 
     fn join(&mut self, room: RoomName, join: Join, ctx: &mut ws::WebsocketContext<Self>) {
         self.state = State::Joining;
-        let registry = self.registry.clone();
-        let unavailable = || JoinRefused {
-            code: ErrorCode::Unavailable,
-            message: "The server could not open the room right now; try again.".into(),
-        };
-        let attempt = async move {
-            for _ in 0..JOIN_ATTEMPTS {
-                let addr = registry
-                    .send(FindRoom { name: room.clone() })
-                    .await
-                    .map_err(|_| unavailable())??;
-                match addr.send(join.clone()).await {
-                    Ok(result) => return result.map(|_| addr),
-                    // The room stopped between lookup and delivery; ask for it again.
-                    Err(_) => actix::clock::sleep(Duration::from_millis(2)).await,
-                }
-            }
-            Err(unavailable())
-        };
+        // The registry forwards the join to the room and answers with the room's reply.
+        let request = self.registry.send(JoinRoom { room, join });
         // `wait` holds back every other frame until the join is settled, so nothing the client
         // sends right after its welcome is mistaken for a frame before join.
-        ctx.wait(
-            attempt
-                .into_actor(self)
-                .map(|result, act, ctx| match result {
-                    Ok(room) => {
-                        act.state = State::Joined { room };
-                        act.ever_joined = true;
-                    }
-                    Err(refused) => {
-                        act.state = State::Idle;
-                        act.reject(ctx, refused.code, refused.message);
-                    }
-                }),
-        );
+        ctx.wait(request.into_actor(self).map(|answer, act, ctx| {
+            match answer.unwrap_or_else(|_registry_gone| Err(JoinRefused::unavailable())) {
+                Ok(membership) => {
+                    tracing::debug!(conn = act.conn, peer = %membership.joined.peer_id, "joined");
+                    act.state = State::Joined {
+                        room: membership.room,
+                    };
+                    act.ever_joined = true;
+                }
+                Err(refused) => {
+                    act.state = State::Idle;
+                    act.reject(ctx, refused.code, refused.message);
+                }
+            }
+        }));
     }
 
     fn end_membership(&mut self, input: Input) {

@@ -416,6 +416,45 @@ async fn an_emptied_room_is_recreated_fresh() {
     }
 }
 
+/// Regression: a join that reached a room just as its last member left got a mailbox error
+/// from the stopping room; every such join must still be welcomed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_and_leaves_on_one_room_are_all_welcomed() {
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 40;
+    let server = TestServer::start(|_| {});
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let mut client = Client::connect(&server).await;
+        tasks.push(tokio::spawn(async move {
+            let mut welcomed = 0;
+            for round in 0..ROUNDS {
+                client
+                    .send_join("churn", &format!("P{i}"), None, None, None)
+                    .await;
+                // Frames about others that were sent before the last leave may still arrive.
+                loop {
+                    match client.recv().await {
+                        ServerMessage::Welcome(_) => break,
+                        ServerMessage::Error { code, message } => {
+                            panic!("client {i}, round {round}: join refused: {code}: {message}")
+                        }
+                        _ => continue,
+                    }
+                }
+                welcomed += 1;
+                client.send(&ClientMessage::Leave).await;
+            }
+            welcomed
+        }));
+    }
+    let mut welcomed = 0;
+    for task in tasks {
+        welcomed += task.await.expect("client task");
+    }
+    assert_eq!(welcomed, CLIENTS * ROUNDS);
+}
+
 #[tokio::test]
 async fn welcome_carries_ice_servers_with_per_member_turn_credentials() {
     let server = TestServer::start(|c| {
