@@ -5,6 +5,7 @@
 //! |---|---|
 //! | flags and defaults | [`config`] |
 //! | passwords, wrong-guess limit, join tokens | [`auth`] |
+//! | which join frames reach a room: token, name and password lengths | [`admission`] |
 //! | the rules of a room (sans-IO, unit-tested) | [`room`] |
 //! | the room actor delivering those rules' output | [`room_actor`] |
 //! | finding or creating rooms by name | [`registry`] |
@@ -17,6 +18,7 @@
 //! | TLS | [`tls`] |
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod http;
@@ -100,9 +102,11 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             client_timeout: config.client_timeout,
             frame_rate: (config.frame_rate, config.frame_burst),
             chat_rate: (config.chat_rate, config.chat_burst),
-            max_name_chars: usize::from(config.max_name_chars),
-            max_room_chars: usize::from(config.max_room_chars),
-            tokens,
+            join_policy: admission::JoinPolicy {
+                max_name_chars: usize::from(config.max_name_chars),
+                max_room_chars: usize::from(config.max_room_chars),
+                tokens,
+            },
         }),
         stats,
         allowed_origins: config.allowed_origins.clone(),

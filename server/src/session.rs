@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web_actors::ws;
-use treff_shared::{close_code, limits, ClientMessage, ErrorCode, RoomName, ServerMessage};
+use treff_shared::{close_code, ClientMessage, ErrorCode, RoomName, ServerMessage};
 
-use crate::auth::TokenVerifier;
+use crate::admission::{JoinFields, JoinPolicy};
 use crate::limits::{AddressGuard, TokenBucket};
 use crate::messages::{FromSession, Join, JoinRefused, JoinRoom, ToSession};
 use crate::registry::Registry;
@@ -50,12 +50,8 @@ pub struct SessionConfig {
     pub frame_rate: (f32, f32),
     /// Average chat messages per second allowed, and the burst.
     pub chat_rate: (f32, f32),
-    /// Longest display name, in characters.
-    pub max_name_chars: usize,
-    /// Longest room name, in characters.
-    pub max_room_chars: usize,
-    /// When set, every join needs a token this verifier accepts.
-    pub tokens: Option<Arc<TokenVerifier>>,
+    /// Which join frames are passed on to a room, with which name and role.
+    pub join_policy: JoinPolicy,
 }
 
 /// Where a session is in its life.
@@ -189,49 +185,33 @@ impl WsSession {
                 },
                 State::Idle,
             ) => {
-                let (name, role) = match (&self.config.tokens, token.or(self.query_token.clone())) {
-                    (None, _) => (name, None),
-                    (Some(_), None) => {
-                        let message = "This server admits only with a signed token (from your \
-                                       organisation's login); none was given."
-                            .to_owned();
-                        return self.reject(ctx, ErrorCode::TokenRequired, message);
-                    }
-                    (Some(tokens), Some(token)) => match tokens.verify(&token, &room) {
-                        Ok((name, role)) => (name, Some(role)),
-                        Err(err) => {
-                            return self.reject(ctx, ErrorCode::InvalidToken, err.to_string())
-                        }
-                    },
+                let fields = JoinFields {
+                    room,
+                    name,
+                    resume_token,
+                    media,
+                    password,
+                    token,
                 };
-                if let Some(Err(too_long)) = password.as_deref().map(limits::check_password) {
-                    return self.reject(ctx, ErrorCode::InvalidFrame, too_long.to_string());
-                }
-                if room.as_str().chars().count() > self.config.max_room_chars {
-                    let message = format!(
-                        "A room name on this server has at most {} characters.",
-                        self.config.max_room_chars
-                    );
-                    return self.reject(ctx, ErrorCode::InvalidRoom, message);
-                }
-                if name.as_str().chars().count() > self.config.max_name_chars {
-                    let message = format!(
-                        "A display name on this server has at most {} characters.",
-                        self.config.max_name_chars
-                    );
-                    return self.reject(ctx, ErrorCode::InvalidName, message);
-                }
+                let admitted = match self
+                    .config
+                    .join_policy
+                    .admit(fields, self.query_token.as_deref())
+                {
+                    Ok(admitted) => admitted,
+                    Err(refusal) => return self.reject(ctx, refusal.code(), refusal.to_string()),
+                };
                 let join = Join {
                     conn: self.conn,
                     session: ctx.address().recipient(),
-                    name,
-                    media,
-                    resume_token,
-                    password,
-                    role,
+                    name: admitted.name,
+                    media: admitted.media,
+                    resume_token: admitted.resume_token,
+                    password: admitted.password,
+                    role: admitted.role,
                     ip: self.ip,
                 };
-                return self.join(room, join, ctx);
+                return self.join(admitted.room, join, ctx);
             }
             (ClientMessage::Join { .. }, _) => {
                 let message = "This connection already joined a room; send leave first.".into();
