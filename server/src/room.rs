@@ -18,7 +18,8 @@
 //! # Roles
 //!
 //! The member who creates a room is its moderator (unless a token assigns roles). Moderators may
-//! lock the room, remove members, ask them to mute and end the room. When the last moderator
+//! lock the room, remove members, ask them to mute and end the room: every such action is one
+//! [`ModeratorAction`] inside [`Input::Moderate`], refused from anyone else as a whole. When the last moderator
 //! leaves, the earliest remaining participant takes over, so a room never loses its controls.
 //! Viewers receive only: the room refuses their media announcements and any session description
 //! of theirs that would send media. A password, set by the creator, is checked by the shell
@@ -129,13 +130,21 @@ pub enum Input {
     Leave,
     /// The connection broke or went silent: hold the member for the grace period.
     Lost,
-    /// Moderator: lock or unlock the room.
+    /// A moderator's action. The room refuses it from anyone who is not a moderator before it
+    /// looks at the action, so a new action is never open to everyone by mistake.
+    Moderate(ModeratorAction),
+}
+
+/// What only a moderator may do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModeratorAction {
+    /// Lock (`true`) or unlock the room; a locked room admits resumes only.
     Lock(bool),
-    /// Moderator: remove a member.
+    /// Remove a member (not oneself: that is `leave`).
     Kick(PeerId),
-    /// Moderator: ask a member to mute.
+    /// Ask a member to mute; only the member learns of it.
     RequestMute(PeerId),
-    /// Moderator: end the room for everyone.
+    /// End the room for everyone.
     EndRoom,
 }
 
@@ -467,60 +476,10 @@ impl Room {
                 self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
             }
             Input::Leave => self.remove(from, LeaveReason::Left, &mut out),
-            Input::Lock(_) | Input::Kick(_) | Input::RequestMute(_) | Input::EndRoom
-                if self.members[from].role != Role::Moderator =>
-            {
+            Input::Moderate(_) if self.members[from].role != Role::Moderator => {
                 out.push(forbidden(conn, "Only a moderator may do this."));
             }
-            Input::Lock(locked) => {
-                self.locked = locked;
-                let to = self.members.iter().filter_map(|m| m.conn).collect();
-                out.push(Output::Send {
-                    to,
-                    msg: ServerMessage::RoomState { locked },
-                });
-            }
-            Input::Kick(target) => match self.index_of_peer(&target) {
-                None => out.push(Output::one(
-                    conn,
-                    ServerMessage::error(
-                        ErrorCode::UnknownPeer,
-                        format!("Peer {target} is not in this room."),
-                    ),
-                )),
-                Some(index) if index == from => {
-                    out.push(forbidden(conn, "Use leave to leave the room yourself."));
-                }
-                Some(index) => {
-                    self.eject(index, LeaveReason::Kicked, close_code::KICKED, &mut out);
-                    self.remove(index, LeaveReason::Kicked, &mut out);
-                }
-            },
-            Input::RequestMute(target) => match self.index_of_peer(&target) {
-                Some(index) if index != from => {
-                    let by = self.members[from].peer_id.clone();
-                    self.deliver(index, ServerMessage::MuteRequested { by }, &mut out);
-                }
-                _ => out.push(Output::one(
-                    conn,
-                    ServerMessage::error(
-                        ErrorCode::UnknownPeer,
-                        format!("Peer {target} is not another member of this room."),
-                    ),
-                )),
-            },
-            Input::EndRoom => {
-                for index in 0..self.members.len() {
-                    self.eject(
-                        index,
-                        LeaveReason::RoomEnded,
-                        close_code::ROOM_ENDED,
-                        &mut out,
-                    );
-                }
-                self.members.clear();
-                self.history.clear();
-            }
+            Input::Moderate(action) => self.moderate(from, conn, action, &mut out),
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
@@ -558,6 +517,62 @@ impl Room {
             self.remove(index, LeaveReason::Timeout, &mut out);
         }
         out
+    }
+
+    /// Carries out a moderator's action; `from` is known to be a moderator.
+    fn moderate(
+        &mut self,
+        from: usize,
+        conn: ConnId,
+        action: ModeratorAction,
+        out: &mut Vec<Output>,
+    ) {
+        match action {
+            ModeratorAction::Lock(locked) => {
+                self.locked = locked;
+                let to = self.members.iter().filter_map(|m| m.conn).collect();
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::RoomState { locked },
+                });
+            }
+            ModeratorAction::Kick(target) => match self.index_of_peer(&target) {
+                None => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not in this room."),
+                    ),
+                )),
+                Some(index) if index == from => {
+                    out.push(forbidden(conn, "Use leave to leave the room yourself."));
+                }
+                Some(index) => {
+                    self.eject(index, LeaveReason::Kicked, close_code::KICKED, out);
+                    self.remove(index, LeaveReason::Kicked, out);
+                }
+            },
+            ModeratorAction::RequestMute(target) => match self.index_of_peer(&target) {
+                Some(index) if index != from => {
+                    let by = self.members[from].peer_id.clone();
+                    self.deliver(index, ServerMessage::MuteRequested { by }, out);
+                }
+                _ => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not another member of this room."),
+                    ),
+                )),
+            },
+            ModeratorAction::EndRoom => {
+                for index in 0..self.members.len() {
+                    self.eject(index, LeaveReason::RoomEnded, close_code::ROOM_ENDED, out);
+                }
+                self.members.clear();
+                self.history.clear();
+            }
+        }
     }
 
     fn signal(
@@ -1246,5 +1261,73 @@ mod tests {
         );
         let (_, out) = join(&mut r, 3, "Cy");
         assert_eq!(welcome_of(&out, 3).peers[0].media, media);
+    }
+
+    /// Each moderator action once, aimed at `target`, written as a chain through an exhaustive
+    /// `match` without a wildcard: a new action does not compile until it has a place here.
+    fn every_moderator_action(target: &PeerId) -> Vec<ModeratorAction> {
+        let next = |action: Option<&ModeratorAction>| match action {
+            None => Some(ModeratorAction::Lock(true)),
+            Some(ModeratorAction::Lock(_)) => Some(ModeratorAction::Kick(target.clone())),
+            Some(ModeratorAction::Kick(_)) => Some(ModeratorAction::RequestMute(target.clone())),
+            Some(ModeratorAction::RequestMute(_)) => Some(ModeratorAction::EndRoom),
+            Some(ModeratorAction::EndRoom) => None,
+        };
+        let mut all: Vec<ModeratorAction> = Vec::new();
+        while let Some(action) = next(all.last()) {
+            all.push(action);
+        }
+        all
+    }
+
+    /// A room with a moderator (conn 1), a participant (conn 2) and a viewer (conn 3).
+    fn moderated_room() -> (Room, [PeerId; 3]) {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        let (vera, _) = r
+            .join(JoinRequest {
+                conn: 3,
+                name: DisplayName::new("Vera").unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                unix_time: 0,
+                role: Some(Role::Viewer),
+                password: Password::None,
+            })
+            .unwrap();
+        (r, [ada.peer_id, bob.peer_id, vera.peer_id])
+    }
+
+    #[test]
+    fn only_moderators_may_moderate_whatever_the_action() {
+        let (mut r, [ada, ..]) = moderated_room();
+        let actions = every_moderator_action(&ada);
+        assert_eq!(actions.len(), 4);
+        for conn in [2, 3] {
+            for action in &actions {
+                let before = format!("{r:?}");
+                let out = r.handle(conn, Input::Moderate(action.clone()), Instant::now());
+                assert_eq!(
+                    out,
+                    vec![forbidden(conn, "Only a moderator may do this.")],
+                    "{action:?} from conn {conn}"
+                );
+                assert_eq!(format!("{r:?}"), before, "{action:?} changed nothing");
+            }
+        }
+        // From the moderator the same actions are carried out, not refused.
+        for i in 0..actions.len() {
+            let (mut r, [_, bob, _]) = moderated_room();
+            let action = every_moderator_action(&bob).swap_remove(i);
+            let out = r.handle(1, Input::Moderate(action.clone()), Instant::now());
+            assert!(
+                !out.is_empty()
+                    && !frames_to(&out, 1)
+                        .iter()
+                        .any(|m| matches!(m, ServerMessage::Error { .. })),
+                "{action:?} from the moderator: {out:?}"
+            );
+        }
     }
 }

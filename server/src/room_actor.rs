@@ -18,7 +18,8 @@ use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 use crate::auth::{self, GuessLimiter};
 use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
 use crate::room::{
-    Admission, ConnId, Input, JoinError, JoinRequest, Joined, Output, Password, Room, RoomConfig,
+    Admission, ConnId, Input, JoinError, JoinRequest, Joined, ModeratorAction, Output, Password,
+    Room, RoomConfig,
 };
 use crate::stats::Stats;
 
@@ -231,7 +232,11 @@ impl Handler<FromSession> for RoomActor {
 
     fn handle(&mut self, msg: FromSession, ctx: &mut Self::Context) {
         let ends_connection = matches!(msg.input, Input::Leave | Input::Lost);
-        let may_empty = ends_connection || matches!(msg.input, Input::Kick(_) | Input::EndRoom);
+        let may_empty = ends_connection
+            || matches!(
+                msg.input,
+                Input::Moderate(ModeratorAction::Kick(_) | ModeratorAction::EndRoom)
+            );
         if ends_connection {
             if let Some(peer) = self.room.peer_of(msg.conn) {
                 tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");

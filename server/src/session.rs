@@ -27,7 +27,7 @@ use crate::admission::{JoinFields, JoinPolicy};
 use crate::limits::{AddressGuard, TokenBucket};
 use crate::messages::{FromSession, Join, JoinRefused, JoinRoom, ToSession};
 use crate::registry::Registry;
-use crate::room::{ConnId, Input};
+use crate::room::{ConnId, Input, ModeratorAction};
 use crate::stats::Stats;
 
 /// Rejected frames tolerated within [`ERROR_WINDOW`] before the connection is closed.
@@ -235,10 +235,12 @@ impl WsSession {
                 Input::Chat { text, ts: 0 }
             }
             (ClientMessage::Media(media), _) => Input::Media(media),
-            (ClientMessage::Lock { locked }, _) => Input::Lock(locked),
-            (ClientMessage::Kick { peer_id }, _) => Input::Kick(peer_id),
-            (ClientMessage::RequestMute { peer_id }, _) => Input::RequestMute(peer_id),
-            (ClientMessage::EndRoom, _) => Input::EndRoom,
+            (ClientMessage::Lock { locked }, _) => Input::Moderate(ModeratorAction::Lock(locked)),
+            (ClientMessage::Kick { peer_id }, _) => Input::Moderate(ModeratorAction::Kick(peer_id)),
+            (ClientMessage::RequestMute { peer_id }, _) => {
+                Input::Moderate(ModeratorAction::RequestMute(peer_id))
+            }
+            (ClientMessage::EndRoom, _) => Input::Moderate(ModeratorAction::EndRoom),
         };
         if let State::Joined { room } = &self.state {
             let leaving = input == Input::Leave;

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use treff_server::room::{ConnId, Input, JoinRequest, Output, Password, Room, RoomConfig};
+use treff_server::room::{
+    ConnId, Input, JoinRequest, ModeratorAction, Output, Password, Room, RoomConfig,
+};
 use treff_shared::{
     ClientMessage, DisplayName, MediaState, PeerId, RoomName, ServerMessage, SignalData,
 };
@@ -273,13 +275,13 @@ impl Model {
                 };
                 let ids = self.rooms[&room].member_ids();
                 let target = ids[target as usize % ids.len()].clone();
-                let input = match action {
-                    0 | 1 => Input::Kick(target),
-                    2 => Input::Lock(true),
-                    3 | 4 => Input::Lock(false),
-                    5 | 6 => Input::RequestMute(target),
-                    _ => Input::EndRoom,
-                };
+                let input = Input::Moderate(match action {
+                    0 | 1 => ModeratorAction::Kick(target),
+                    2 => ModeratorAction::Lock(true),
+                    3 | 4 => ModeratorAction::Lock(false),
+                    5 | 6 => ModeratorAction::RequestMute(target),
+                    _ => ModeratorAction::EndRoom,
+                });
                 let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
                 self.deliver(room, out);
             }
