@@ -7,6 +7,10 @@
 //! (`room_actor.rs`) only feeds events in and delivers the outputs; everything here is
 //! unit-tested without actix.
 //!
+//! The room reads neither a clock nor the OS's randomness: the time comes with every call (a
+//! [`Clock`]) and peer ids and resume tokens come from the random source given to
+//! [`Room::new`], so the same seed and the same calls give the same frames.
+//!
 //! # The offerer election
 //!
 //! Members are ordered by the time they joined. For the pair (earlier, later), **the later
@@ -29,6 +33,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
 use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
@@ -117,12 +122,11 @@ pub enum Input {
         /// The payload.
         data: SignalData,
     },
-    /// `chat` to everyone.
+    /// `chat` to everyone; the room stamps it with the time of the call, so a client cannot
+    /// backdate its messages.
     Chat {
         /// The text as sent.
         text: String,
-        /// Server time of acceptance, Unix milliseconds.
-        ts: u64,
     },
     /// The member's media changed.
     Media(MediaState),
@@ -197,12 +201,27 @@ pub struct JoinRequest {
     pub media: MediaState,
     /// Token from an earlier welcome, if reconnecting.
     pub resume_token: Option<String>,
-    /// Wall-clock time of the join in Unix seconds (TURN credentials expire relative to it).
-    pub unix_time: u64,
     /// The role a token assigned; `None` lets the room decide (creator: moderator).
     pub role: Option<Role>,
     /// What the shell established about the room password.
     pub password: Password,
+}
+
+/// When something happens, as the shell read its clocks: the room reads no clock itself, so
+/// its tests choose the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Monotonic time, for the resume grace period.
+    pub now: Instant,
+    /// Wall-clock time in Unix milliseconds, for chat timestamps and the expiry of TURN
+    /// credentials.
+    pub unix_ms: u64,
+}
+
+impl Clock {
+    fn unix_secs(self) -> u64 {
+        self.unix_ms / 1000
+    }
 }
 
 /// What the shell established about the room password for one join.
@@ -268,11 +287,14 @@ pub struct Room {
     password_hash: Option<String>,
     /// A locked room admits resumes only.
     locked: bool,
+    /// Source of peer ids and resume tokens; the shell seeds it from the OS, tests from a
+    /// number, so a test run is repeatable.
+    rng: StdRng,
 }
 
 impl Room {
-    /// An empty room.
-    pub fn new(name: RoomName, config: RoomConfig) -> Room {
+    /// An empty room drawing its peer ids and resume tokens from `rng`.
+    pub fn new(name: RoomName, config: RoomConfig, rng: StdRng) -> Room {
         Room {
             name,
             config,
@@ -281,6 +303,7 @@ impl Room {
             next_chat_id: 1,
             password_hash: None,
             locked: false,
+            rng,
         }
     }
 
@@ -323,18 +346,26 @@ impl Room {
     }
 
     /// Admits a connection: either a new member or, with a valid resume token, an existing one.
-    pub fn join(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+    pub fn join(
+        &mut self,
+        req: JoinRequest,
+        clock: Clock,
+    ) -> Result<(Joined, Vec<Output>), JoinError> {
         let resumed = req
             .resume_token
             .as_deref()
             .and_then(|token| self.members.iter().position(|m| m.resume_token == token));
         match resumed {
-            Some(index) => Ok(self.resume(index, req)),
-            None => self.admit(req),
+            Some(index) => Ok(self.resume(index, req, clock)),
+            None => self.admit(req, clock),
         }
     }
 
-    fn admit(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+    fn admit(
+        &mut self,
+        req: JoinRequest,
+        clock: Clock,
+    ) -> Result<(Joined, Vec<Output>), JoinError> {
         let creating = self.members.is_empty();
         if !creating {
             if self.locked {
@@ -369,7 +400,7 @@ impl Room {
         self.members.push(Member {
             peer_id: peer_id.clone(),
             name: req.name,
-            resume_token: random_token(),
+            resume_token: random_token(&mut self.rng),
             media,
             role,
             conn: Some(req.conn),
@@ -377,10 +408,7 @@ impl Room {
             outbox: VecDeque::new(),
         });
         let me = self.members.len() - 1;
-        let mut out = vec![Output::one(
-            req.conn,
-            self.welcome(me, false, req.unix_time),
-        )];
+        let mut out = vec![Output::one(req.conn, self.welcome(me, false, clock))];
         for other in 0..me {
             let peer = self.peer_view(me, other);
             self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
@@ -394,7 +422,7 @@ impl Room {
         ))
     }
 
-    fn resume(&mut self, index: usize, req: JoinRequest) -> (Joined, Vec<Output>) {
+    fn resume(&mut self, index: usize, req: JoinRequest, clock: Clock) -> (Joined, Vec<Output>) {
         let mut out = Vec::new();
         let member = &mut self.members[index];
         if let Some(old) = member.conn.replace(req.conn) {
@@ -416,10 +444,7 @@ impl Room {
         let pending: Vec<ServerMessage> = member.outbox.drain(..).collect();
         let peer_id = member.peer_id.clone();
 
-        out.push(Output::one(
-            req.conn,
-            self.welcome(index, true, req.unix_time),
-        ));
+        out.push(Output::one(req.conn, self.welcome(index, true, clock)));
         for msg in pending {
             out.push(Output::one(req.conn, msg));
         }
@@ -454,14 +479,14 @@ impl Room {
 
     /// Handles a frame or event from a joined connection. A connection that is no longer a
     /// member's (replaced by a resume, or already gone) is ignored.
-    pub fn handle(&mut self, conn: ConnId, input: Input, now: Instant) -> Vec<Output> {
+    pub fn handle(&mut self, conn: ConnId, input: Input, clock: Clock) -> Vec<Output> {
         let mut out = Vec::new();
         let Some(from) = self.index_of_conn(conn) else {
             return out;
         };
         match input {
             Input::Signal { to, data } => self.signal(from, conn, to, data, &mut out),
-            Input::Chat { text, ts } => self.chat(from, conn, text, ts, &mut out),
+            Input::Chat { text } => self.chat(from, conn, text, clock.unix_ms, &mut out),
             Input::Media(media)
                 if self.members[from].role == Role::Viewer && media != MediaState::default() =>
             {
@@ -483,7 +508,7 @@ impl Room {
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
-                member.lost_at = Some(now);
+                member.lost_at = Some(clock.now);
                 let peer_id = member.peer_id.clone();
                 self.broadcast_except(
                     from,
@@ -742,7 +767,7 @@ impl Room {
         }
     }
 
-    fn welcome(&self, me: usize, resumed: bool, unix_time: u64) -> ServerMessage {
+    fn welcome(&self, me: usize, resumed: bool, clock: Clock) -> ServerMessage {
         let member = &self.members[me];
         ServerMessage::Welcome(Welcome {
             peer_id: member.peer_id.clone(),
@@ -753,7 +778,10 @@ impl Room {
                 .filter(|&i| i != me)
                 .map(|i| self.peer_view(i, me))
                 .collect(),
-            ice_servers: self.config.ice.servers_for(&member.peer_id, unix_time),
+            ice_servers: self
+                .config
+                .ice
+                .servers_for(&member.peer_id, clock.unix_secs()),
             history: self.history.iter().cloned().collect(),
             resumed,
             role: member.role,
@@ -784,11 +812,10 @@ impl Room {
         self.members.iter().position(|m| &m.peer_id == peer)
     }
 
-    fn fresh_peer_id(&self) -> PeerId {
-        let mut rng = rand::rng();
+    fn fresh_peer_id(&mut self) -> PeerId {
         loop {
             let raw: String = (0..10)
-                .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+                .map(|_| ID_ALPHABET[self.rng.random_range(0..ID_ALPHABET.len())] as char)
                 .collect();
             // unwrap: the alphabet only has characters a peer id allows.
             let id = PeerId::new(&raw).unwrap();
@@ -801,8 +828,8 @@ impl Room {
 
 const ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-fn random_token() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
+fn random_token(rng: &mut StdRng) -> String {
+    let bytes: [u8; 16] = rng.random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -831,29 +858,56 @@ fn push_bounded(queue: &mut VecDeque<ServerMessage>, msg: ServerMessage, limit: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
     use treff_shared::SessionDescription;
 
+    /// Wall-clock time of every test call, in Unix milliseconds (14 Nov 2023).
+    const UNIX_MS: u64 = 1_700_000_000_000;
+
+    /// Every room in these tests draws from the same seed, so runs repeat exactly.
+    const SEED: u64 = 7;
+
     fn room(capacity: usize, history_len: usize) -> Room {
+        room_with(RoomConfig {
+            capacity,
+            history_len,
+            ..RoomConfig::default()
+        })
+    }
+
+    fn room_with(config: RoomConfig) -> Room {
         Room::new(
             RoomName::new("team").unwrap(),
-            RoomConfig {
-                capacity,
-                history_len,
-                ..RoomConfig::default()
-            },
+            config,
+            StdRng::seed_from_u64(SEED),
         )
     }
 
+    /// The time of a call made now.
+    fn clock() -> Clock {
+        at(Instant::now())
+    }
+
+    /// The time of a call made at `now`.
+    fn at(now: Instant) -> Clock {
+        Clock {
+            now,
+            unix_ms: UNIX_MS,
+        }
+    }
+
     fn join(room: &mut Room, conn: ConnId, name: &str) -> (Joined, Vec<Output>) {
-        room.join(JoinRequest {
-            conn,
-            name: DisplayName::new(name).unwrap(),
-            media: MediaState::default(),
-            resume_token: None,
-            unix_time: 0,
-            role: None,
-            password: Password::None,
-        })
+        room.join(
+            JoinRequest {
+                conn,
+                name: DisplayName::new(name).unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: None,
+                password: Password::None,
+            },
+            clock(),
+        )
         .unwrap()
     }
 
@@ -912,7 +966,7 @@ mod tests {
         let (a, _) = join(&mut r, 1, "Ada");
         let (b, _) = join(&mut r, 2, "Bob");
         let (c, _) = join(&mut r, 3, "Cy");
-        let out = r.handle(2, Input::Leave, Instant::now());
+        let out = r.handle(2, Input::Leave, clock());
         for conn in [1, 3] {
             assert_eq!(
                 frames_to(&out, conn),
@@ -924,8 +978,8 @@ mod tests {
         }
         assert!(frames_to(&out, 2).is_empty());
         assert_eq!(r.member_ids(), vec![a.peer_id, c.peer_id]);
-        r.handle(1, Input::Leave, Instant::now());
-        r.handle(3, Input::Leave, Instant::now());
+        r.handle(1, Input::Leave, clock());
+        r.handle(3, Input::Leave, clock());
         assert!(r.is_empty());
     }
 
@@ -947,7 +1001,7 @@ mod tests {
                 let leave = (state >> 33) % 3 == 0 && !live.is_empty();
                 if leave {
                     let (conn, peer) = live.remove(((state >> 40) as usize) % live.len());
-                    r.handle(conn, Input::Leave, Instant::now());
+                    r.handle(conn, Input::Leave, clock());
                     views.retain(|(x, y), _| *x != peer && *y != peer);
                 } else if live.len() < 8 {
                     let conn = next_conn;
@@ -994,7 +1048,7 @@ mod tests {
                 to: a.peer_id.clone(),
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(
             out,
@@ -1022,7 +1076,7 @@ mod tests {
                 to: PeerId::new("nobody").unwrap(),
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(code(out), ErrorCode::UnknownPeer);
         let out = r.handle(
@@ -1031,7 +1085,7 @@ mod tests {
                 to: a.peer_id,
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(code(out), ErrorCode::SignalToSelf);
     }
@@ -1042,13 +1096,16 @@ mod tests {
         join(&mut r, 1, "Ada");
         join(&mut r, 2, "Bob");
         for i in 0..5 {
+            let sent = Clock {
+                unix_ms: UNIX_MS + i,
+                ..clock()
+            };
             let out = r.handle(
                 1,
                 Input::Chat {
                     text: format!("m{i}"),
-                    ts: 1000 + i,
                 },
-                Instant::now(),
+                sent,
             );
             assert_eq!(frames_to(&out, 1), frames_to(&out, 2));
         }
@@ -1056,6 +1113,9 @@ mod tests {
         let history = welcome_of(&out, 3).history;
         let texts: Vec<_> = history.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, vec!["m2", "m3", "m4"]);
+        // Stamped by the room with the time of the call.
+        let stamps: Vec<_> = history.iter().map(|c| c.ts).collect();
+        assert_eq!(stamps, vec![UNIX_MS + 2, UNIX_MS + 3, UNIX_MS + 4]);
         assert_eq!(history[0].name.as_str(), "Ada");
         assert!(history.windows(2).all(|w| w[0].id < w[1].id));
     }
@@ -1065,7 +1125,7 @@ mod tests {
         let mut r = room(8, 3);
         join(&mut r, 1, "Ada");
         for text in ["   ".to_string(), "x".repeat(MAX_CHAT_CHARS + 1)] {
-            let out = r.handle(1, Input::Chat { text, ts: 0 }, Instant::now());
+            let out = r.handle(1, Input::Chat { text }, clock());
             assert!(matches!(
                 &frames_to(&out, 1)[..],
                 [ServerMessage::Error {
@@ -1083,18 +1143,20 @@ mod tests {
         let mut r = room(2, 3);
         join(&mut r, 1, "Ada");
         join(&mut r, 2, "Bob");
-        let refused = r.join(JoinRequest {
-            conn: 3,
-            name: DisplayName::new("Cy").unwrap(),
-            media: MediaState::default(),
-            resume_token: None,
-            unix_time: 0,
-            role: None,
-            password: Password::None,
-        });
+        let refused = r.join(
+            JoinRequest {
+                conn: 3,
+                name: DisplayName::new("Cy").unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: None,
+                password: Password::None,
+            },
+            clock(),
+        );
         assert_eq!(refused.unwrap_err(), JoinError::Full(2));
         assert_eq!(r.len(), 2);
-        r.handle(2, Input::Leave, Instant::now());
+        r.handle(2, Input::Leave, clock());
         join(&mut r, 3, "Cy");
         assert_eq!(r.len(), 2);
     }
@@ -1107,7 +1169,7 @@ mod tests {
         let token = welcome_of(&out, 1).resume_token;
         let (b, _) = join(&mut r, 2, "Bob");
 
-        let out = r.handle(1, Input::Lost, t0);
+        let out = r.handle(1, Input::Lost, at(t0));
         assert_eq!(
             frames_to(&out, 2),
             vec![ServerMessage::PeerStatus {
@@ -1123,20 +1185,22 @@ mod tests {
                 to: a.peer_id.clone(),
                 data: offer(),
             },
-            t0,
+            at(t0),
         );
         assert!(r.handle_timeout(t0 + Duration::from_secs(19)).is_empty());
 
         let (joined, out) = r
-            .join(JoinRequest {
-                conn: 7,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 7,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert_eq!(joined.peer_id, a.peer_id);
         assert!(joined.resumed);
@@ -1179,7 +1243,7 @@ mod tests {
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
         let (b, _) = join(&mut r, 2, "Bob");
-        r.handle(1, Input::Lost, t0);
+        r.handle(1, Input::Lost, at(t0));
         let out = r.handle_timeout(t0 + Duration::from_secs(20));
         assert_eq!(
             frames_to(&out, 2),
@@ -1197,15 +1261,17 @@ mod tests {
         );
         // The old token now makes a new member.
         let (joined, _) = r
-            .join(JoinRequest {
-                conn: 9,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 9,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert!(!joined.resumed);
         assert_ne!(joined.peer_id, a.peer_id);
@@ -1217,15 +1283,17 @@ mod tests {
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
         let (_, out) = r
-            .join(JoinRequest {
-                conn: 2,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 2,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert!(out.contains(&Output::Close {
             conn: 1,
@@ -1233,7 +1301,7 @@ mod tests {
             reason: "resumed by a newer connection"
         }));
         // The replaced connection can no longer act for the member.
-        assert!(r.handle(1, Input::Leave, Instant::now()).is_empty());
+        assert!(r.handle(1, Input::Leave, clock()).is_empty());
         assert_eq!(r.peer_of(2), Some(&a.peer_id));
         assert_eq!(r.len(), 1);
     }
@@ -1248,7 +1316,7 @@ mod tests {
             video: true,
             screen: true,
         };
-        let out = r.handle(1, Input::Media(media), Instant::now());
+        let out = r.handle(1, Input::Media(media), clock());
         assert_eq!(
             out,
             vec![Output::Send {
@@ -1286,15 +1354,17 @@ mod tests {
         let (ada, _) = join(&mut r, 1, "Ada");
         let (bob, _) = join(&mut r, 2, "Bob");
         let (vera, _) = r
-            .join(JoinRequest {
-                conn: 3,
-                name: DisplayName::new("Vera").unwrap(),
-                media: MediaState::default(),
-                resume_token: None,
-                unix_time: 0,
-                role: Some(Role::Viewer),
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 3,
+                    name: DisplayName::new("Vera").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: None,
+                    role: Some(Role::Viewer),
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         (r, [ada.peer_id, bob.peer_id, vera.peer_id])
     }
@@ -1307,7 +1377,7 @@ mod tests {
         for conn in [2, 3] {
             for action in &actions {
                 let before = format!("{r:?}");
-                let out = r.handle(conn, Input::Moderate(action.clone()), Instant::now());
+                let out = r.handle(conn, Input::Moderate(action.clone()), clock());
                 assert_eq!(
                     out,
                     vec![forbidden(conn, "Only a moderator may do this.")],
@@ -1320,7 +1390,7 @@ mod tests {
         for i in 0..actions.len() {
             let (mut r, [_, bob, _]) = moderated_room();
             let action = every_moderator_action(&bob).swap_remove(i);
-            let out = r.handle(1, Input::Moderate(action.clone()), Instant::now());
+            let out = r.handle(1, Input::Moderate(action.clone()), clock());
             assert!(
                 !out.is_empty()
                     && !frames_to(&out, 1)
@@ -1329,5 +1399,24 @@ mod tests {
                 "{action:?} from the moderator: {out:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_peer_ids_and_tokens() {
+        let run = |seed: u64| {
+            let mut r = Room::new(
+                RoomName::new("team").unwrap(),
+                RoomConfig::default(),
+                StdRng::seed_from_u64(seed),
+            );
+            (1..=3)
+                .map(|conn| {
+                    let (joined, out) = join(&mut r, conn, "P");
+                    (joined.peer_id, welcome_of(&out, conn).resume_token)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(SEED), run(SEED));
+        assert_ne!(run(SEED), run(SEED + 1));
     }
 }

@@ -13,13 +13,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use actix_web::web;
 use bytestring::ByteString;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 
 use crate::auth::{self, GuessLimiter};
 use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
 use crate::room::{
-    Admission, ConnId, Input, JoinError, JoinRequest, Joined, ModeratorAction, Output, Password,
-    Room, RoomConfig,
+    Admission, Clock, ConnId, Input, JoinError, JoinRequest, Joined, ModeratorAction, Output,
+    Password, Room, RoomConfig,
 };
 use crate::stats::Stats;
 
@@ -49,7 +51,7 @@ impl RoomActor {
         guesses: Arc<GuessLimiter>,
     ) -> RoomActor {
         RoomActor {
-            room: Room::new(name, config),
+            room: Room::new(name, config, StdRng::from_os_rng()),
             instance,
             sessions: HashMap::new(),
             registry,
@@ -140,15 +142,17 @@ impl RoomActor {
     /// Runs the join through the room's rules once the password question is settled.
     fn admit(&mut self, msg: Join, password: Password) -> Result<Joined, JoinRefused> {
         let conn = msg.conn;
-        let (joined, outputs) = self.room.join(JoinRequest {
-            conn,
-            name: msg.name,
-            media: msg.media,
-            resume_token: msg.resume_token,
-            unix_time: unix_millis() / 1000,
-            role: msg.role,
-            password,
-        })?;
+        let (joined, outputs) = self.room.join(
+            JoinRequest {
+                conn,
+                name: msg.name,
+                media: msg.media,
+                resume_token: msg.resume_token,
+                role: msg.role,
+                password,
+            },
+            clock(),
+        )?;
         self.sessions.insert(conn, msg.session);
         if !joined.resumed {
             self.stats.participants(1);
@@ -242,15 +246,8 @@ impl Handler<FromSession> for RoomActor {
                 tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");
             }
         }
-        let input = match msg.input {
-            Input::Chat { text, .. } => Input::Chat {
-                text,
-                ts: unix_millis(),
-            },
-            other => other,
-        };
         let before = self.room.len();
-        let outputs = self.room.handle(msg.conn, input, Instant::now());
+        let outputs = self.room.handle(msg.conn, msg.input, clock());
         self.stats
             .participants(self.room.len() as i64 - before as i64);
         if ends_connection {
@@ -276,9 +273,13 @@ impl Handler<Shutdown> for RoomActor {
     }
 }
 
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// The time now, for the room: it reads no clock itself.
+fn clock() -> Clock {
+    Clock {
+        now: Instant::now(),
+        unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    }
 }

@@ -232,7 +232,7 @@ impl WsSession {
                     );
                     return self.reject(ctx, ErrorCode::RateLimited, message);
                 }
-                Input::Chat { text, ts: 0 }
+                Input::Chat { text }
             }
             (ClientMessage::Media(media), _) => Input::Media(media),
             (ClientMessage::Lock { locked }, _) => Input::Moderate(ModeratorAction::Lock(locked)),

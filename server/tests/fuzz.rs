@@ -13,8 +13,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use treff_server::room::{
-    ConnId, Input, JoinRequest, ModeratorAction, Output, Password, Room, RoomConfig,
+    Clock, ConnId, Input, JoinRequest, ModeratorAction, Output, Password, Room, RoomConfig,
 };
 use treff_shared::{
     ClientMessage, DisplayName, MediaState, PeerId, RoomName, ServerMessage, SignalData,
@@ -130,6 +132,9 @@ struct Model {
     views: HashMap<ConnId, View>,
     clock: Option<Instant>,
     elapsed: Duration,
+    /// Rooms made so far; each one gets its own seed, so a recreated room does not hand out
+    /// the tokens of its predecessor.
+    rooms_made: u64,
 }
 
 impl Model {
@@ -148,6 +153,7 @@ impl Model {
 
     fn apply(&mut self, op: Op) {
         let now = self.now();
+        let clock = Clock { now, unix_ms: 0 };
         match op {
             Op::Join { conn, room, resume } => {
                 let c = self.conn_of(conn);
@@ -159,7 +165,9 @@ impl Model {
                     _ => None,
                 };
                 let name = RoomName::new(&format!("room{room}")).unwrap();
+                let seed = &mut self.rooms_made;
                 let r = self.rooms.entry(room).or_insert_with(|| {
+                    *seed += 1;
                     Room::new(
                         name,
                         RoomConfig {
@@ -168,17 +176,20 @@ impl Model {
                             resume_grace: Duration::from_secs(20),
                             ..RoomConfig::default()
                         },
+                        StdRng::seed_from_u64(*seed),
                     )
                 });
-                let result = r.join(JoinRequest {
-                    conn: c,
-                    name: DisplayName::new("P").unwrap(),
-                    media: MediaState::default(),
-                    resume_token: token,
-                    unix_time: 0,
-                    role: None,
-                    password: Password::None,
-                });
+                let result = r.join(
+                    JoinRequest {
+                        conn: c,
+                        name: DisplayName::new("P").unwrap(),
+                        media: MediaState::default(),
+                        resume_token: token,
+                        role: None,
+                        password: Password::None,
+                    },
+                    clock,
+                );
                 if let Ok((joined, out)) = result {
                     for o in &out {
                         if let Output::Send {
@@ -208,7 +219,7 @@ impl Model {
                 } else {
                     Input::Lost
                 };
-                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
+                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, clock);
                 self.views.remove(&c);
                 // A lost client comes back on a new connection.
                 self.current_conn.remove(&conn);
@@ -231,7 +242,7 @@ impl Model {
                         to,
                         data: SignalData::Candidate(None),
                     },
-                    now,
+                    clock,
                 );
                 self.deliver(room, out);
             }
@@ -241,11 +252,11 @@ impl Model {
                     return;
                 };
                 let text = if blank { " ".into() } else { "hi".into() };
-                let out =
-                    self.rooms
-                        .get_mut(&room)
-                        .unwrap()
-                        .handle(c, Input::Chat { text, ts: 1 }, now);
+                let out = self
+                    .rooms
+                    .get_mut(&room)
+                    .unwrap()
+                    .handle(c, Input::Chat { text }, clock);
                 self.deliver(room, out);
             }
             Op::Media { conn, audio } => {
@@ -261,7 +272,7 @@ impl Model {
                     .rooms
                     .get_mut(&room)
                     .unwrap()
-                    .handle(c, Input::Media(media), now);
+                    .handle(c, Input::Media(media), clock);
                 self.deliver(room, out);
             }
             Op::Moderate {
@@ -282,7 +293,7 @@ impl Model {
                     5 | 6 => ModeratorAction::RequestMute(target),
                     _ => ModeratorAction::EndRoom,
                 });
-                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
+                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, clock);
                 self.deliver(room, out);
             }
             Op::Wait { secs } => {
