@@ -896,19 +896,29 @@ mod tests {
         }
     }
 
+    /// A join of a new member on `conn`, with nothing but a name.
+    fn request(conn: ConnId, name: &str) -> JoinRequest {
+        JoinRequest {
+            conn,
+            name: DisplayName::new(name).unwrap(),
+            media: MediaState::default(),
+            resume_token: None,
+            role: None,
+            password: Password::None,
+        }
+    }
+
     fn join(room: &mut Room, conn: ConnId, name: &str) -> (Joined, Vec<Output>) {
-        room.join(
-            JoinRequest {
-                conn,
-                name: DisplayName::new(name).unwrap(),
-                media: MediaState::default(),
-                resume_token: None,
-                role: None,
-                password: Password::None,
-            },
-            clock(),
-        )
-        .unwrap()
+        room.join(request(conn, name), clock()).unwrap()
+    }
+
+    /// Joins with the role a token would assign.
+    fn join_as(room: &mut Room, conn: ConnId, name: &str, role: Role) -> (Joined, Vec<Output>) {
+        let req = JoinRequest {
+            role: Some(role),
+            ..request(conn, name)
+        };
+        room.join(req, clock()).unwrap()
     }
 
     /// The frames sent to `conn`, in order.
@@ -1353,19 +1363,7 @@ mod tests {
         let mut r = room(8, 10);
         let (ada, _) = join(&mut r, 1, "Ada");
         let (bob, _) = join(&mut r, 2, "Bob");
-        let (vera, _) = r
-            .join(
-                JoinRequest {
-                    conn: 3,
-                    name: DisplayName::new("Vera").unwrap(),
-                    media: MediaState::default(),
-                    resume_token: None,
-                    role: Some(Role::Viewer),
-                    password: Password::None,
-                },
-                clock(),
-            )
-            .unwrap();
+        let (vera, _) = join_as(&mut r, 3, "Vera", Role::Viewer);
         (r, [ada.peer_id, bob.peer_id, vera.peer_id])
     }
 
@@ -1418,5 +1416,303 @@ mod tests {
         };
         assert_eq!(run(SEED), run(SEED));
         assert_ne!(run(SEED), run(SEED + 1));
+    }
+
+    fn sdp(direction: &str) -> SignalData {
+        SignalData::Description(SessionDescription {
+            kind: treff_shared::SdpType::Answer,
+            sdp: format!("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na={direction}\r\n"),
+        })
+    }
+
+    #[test]
+    fn the_creator_is_moderator_and_later_joiners_are_participants() {
+        let mut r = room(8, 10);
+        let (_, out) = join(&mut r, 1, "Ada");
+        assert_eq!(welcome_of(&out, 1).role, Role::Moderator);
+        let (_, out) = join(&mut r, 2, "Bob");
+        let w = welcome_of(&out, 2);
+        assert_eq!(w.role, Role::Participant);
+        assert_eq!(w.peers[0].role, Role::Moderator);
+        match &frames_to(&out, 1)[..] {
+            [ServerMessage::PeerJoined { peer }] => assert_eq!(peer.role, Role::Participant),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn when_the_last_moderator_leaves_the_earliest_participant_takes_over() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (vera, _) = join_as(&mut r, 2, "Vera", Role::Viewer);
+        let (bob, _) = join(&mut r, 3, "Bob");
+        let (_cy, _) = join(&mut r, 4, "Cy");
+        let out = r.handle(1, Input::Leave, clock());
+        // A viewer is skipped: Bob is the earliest participant.
+        let promoted = ServerMessage::Role {
+            peer_id: bob.peer_id.clone(),
+            role: Role::Moderator,
+        };
+        for conn in [2, 3, 4] {
+            assert_eq!(
+                frames_to(&out, conn),
+                vec![
+                    ServerMessage::PeerLeft {
+                        peer_id: ada.peer_id.clone(),
+                        reason: LeaveReason::Left
+                    },
+                    promoted.clone()
+                ],
+                "conn {conn}"
+            );
+        }
+        // Bob now has the controls.
+        let out = r.handle(
+            3,
+            Input::Moderate(ModeratorAction::Kick(vera.peer_id)),
+            clock(),
+        );
+        assert!(
+            out.contains(&Output::Close {
+                conn: 2,
+                code: close_code::KICKED,
+                reason: "removed by a moderator"
+            }),
+            "{out:?}"
+        );
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn nobody_is_promoted_when_tokens_assign_the_roles() {
+        let mut r = room_with(RoomConfig {
+            promote_moderators: false,
+            ..RoomConfig::default()
+        });
+        let (ada, _) = join_as(&mut r, 1, "Ada", Role::Moderator);
+        join_as(&mut r, 2, "Bob", Role::Participant);
+        let out = r.handle(1, Input::Leave, clock());
+        assert_eq!(
+            frames_to(&out, 2),
+            vec![ServerMessage::PeerLeft {
+                peer_id: ada.peer_id,
+                reason: LeaveReason::Left
+            }]
+        );
+        let out = r.handle(2, Input::Moderate(ModeratorAction::Lock(true)), clock());
+        assert_eq!(out, vec![forbidden(2, "Only a moderator may do this.")]);
+    }
+
+    #[test]
+    fn a_locked_room_refuses_new_members_but_takes_resumes() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        let (bob, out) = join(&mut r, 2, "Bob");
+        let token = welcome_of(&out, 2).resume_token;
+        let out = r.handle(1, Input::Moderate(ModeratorAction::Lock(true)), clock());
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: vec![1, 2],
+                msg: ServerMessage::RoomState { locked: true }
+            }]
+        );
+        r.handle(2, Input::Lost, clock());
+
+        let refused = r.join(request(3, "Cy"), clock()).unwrap_err();
+        assert_eq!(refused, JoinError::Locked);
+        assert_eq!(refused.code(), ErrorCode::RoomLocked);
+        assert_eq!(r.len(), 2);
+
+        let resume = JoinRequest {
+            resume_token: Some(token),
+            ..request(4, "Bob")
+        };
+        let (joined, out) = r.join(resume, clock()).unwrap();
+        assert!(joined.resumed);
+        assert_eq!(joined.peer_id, bob.peer_id);
+        assert!(welcome_of(&out, 4).locked);
+
+        // Unlocked, the room admits again.
+        r.handle(1, Input::Moderate(ModeratorAction::Lock(false)), clock());
+        assert!(r.join(request(5, "Cy"), clock()).is_ok());
+    }
+
+    #[test]
+    fn a_kicked_member_is_removed_and_closed_and_the_others_are_told() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        let (cy, _) = join(&mut r, 3, "Cy");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Kick(bob.peer_id.clone())),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![
+                Output::one(
+                    2,
+                    ServerMessage::Removed {
+                        reason: LeaveReason::Kicked
+                    }
+                ),
+                Output::Close {
+                    conn: 2,
+                    code: close_code::KICKED,
+                    reason: "removed by a moderator"
+                },
+                Output::Send {
+                    to: vec![1, 3],
+                    msg: ServerMessage::PeerLeft {
+                        peer_id: bob.peer_id.clone(),
+                        reason: LeaveReason::Kicked
+                    }
+                },
+            ]
+        );
+        assert_eq!(r.len(), 2);
+        assert!(r.peer_of(2).is_none());
+        assert_eq!(r.peer_of(3), Some(&cy.peer_id));
+    }
+
+    #[test]
+    fn a_moderator_cannot_kick_itself() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        let before = format!("{r:?}");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Kick(ada.peer_id)),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![forbidden(1, "Use leave to leave the room yourself.")]
+        );
+        assert_eq!(format!("{r:?}"), before);
+    }
+
+    #[test]
+    fn a_mute_request_reaches_only_its_target_and_names_the_moderator() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        join(&mut r, 3, "Cy");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::RequestMute(bob.peer_id)),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![Output::one(
+                2,
+                ServerMessage::MuteRequested { by: ada.peer_id }
+            )]
+        );
+    }
+
+    #[test]
+    fn ending_the_room_ejects_everyone_and_empties_it() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        join(&mut r, 3, "Cy");
+        r.handle(1, Input::Chat { text: "bye".into() }, clock());
+        // Cy is being resumed: she has no connection to close, but goes too.
+        r.handle(3, Input::Lost, clock());
+        let out = r.handle(1, Input::Moderate(ModeratorAction::EndRoom), clock());
+        let mut expected = Vec::new();
+        for conn in [1, 2] {
+            expected.push(Output::one(
+                conn,
+                ServerMessage::Removed {
+                    reason: LeaveReason::RoomEnded,
+                },
+            ));
+            expected.push(Output::Close {
+                conn,
+                code: close_code::ROOM_ENDED,
+                reason: "the room ended",
+            });
+        }
+        assert_eq!(out, expected);
+        assert!(r.is_empty());
+        assert_eq!(r.poll_timeout(), None);
+        // Whoever comes next finds a new room: no history, and is its moderator.
+        let (_, out) = join(&mut r, 4, "Dan");
+        let w = welcome_of(&out, 4);
+        assert!(w.history.is_empty());
+        assert_eq!(w.role, Role::Moderator);
+    }
+
+    #[test]
+    fn viewers_may_receive_but_not_send() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (vera, _) = join_as(&mut r, 2, "Vera", Role::Viewer);
+        let camera = MediaState {
+            audio: false,
+            video: true,
+            screen: false,
+        };
+        let out = r.handle(2, Input::Media(camera), clock());
+        assert_eq!(
+            out,
+            vec![forbidden(
+                2,
+                "Viewers receive only; they cannot send media."
+            )]
+        );
+        for direction in ["sendrecv", "sendonly"] {
+            let out = r.handle(
+                2,
+                Input::Signal {
+                    to: ada.peer_id.clone(),
+                    data: sdp(direction),
+                },
+                clock(),
+            );
+            assert_eq!(
+                out,
+                vec![forbidden(
+                    2,
+                    "Viewers receive only; a session description of theirs must not send media."
+                )],
+                "{direction}"
+            );
+        }
+        let out = r.handle(
+            2,
+            Input::Signal {
+                to: ada.peer_id.clone(),
+                data: sdp("recvonly"),
+            },
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![Output::one(
+                1,
+                ServerMessage::Signal {
+                    from: vera.peer_id,
+                    data: sdp("recvonly")
+                }
+            )]
+        );
+        // A participant's sending description is fine.
+        let out = r.handle(
+            1,
+            Input::Signal {
+                to: r.member_ids()[1].clone(),
+                data: sdp("sendrecv"),
+            },
+            clock(),
+        );
+        assert!(frames_to(&out, 1).is_empty());
+        assert_eq!(frames_to(&out, 2).len(), 1);
     }
 }
