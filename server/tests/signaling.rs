@@ -485,3 +485,23 @@ async fn welcome_carries_ice_servers_with_per_member_turn_credentials() {
         Some(treff_server::ice::turn_password("north", username).as_str())
     );
 }
+
+/// What SIGTERM does for the binary, through the shutdown future `run` takes.
+#[tokio::test]
+async fn shutting_down_tells_every_member_to_reconnect_and_stops() {
+    let mut server = TestServer::start(|_| {});
+    let mut ada = Client::connect(&server).await;
+    ada.join("r", "Ada").await;
+    let mut bob = Client::connect(&server).await;
+    bob.join("r", "Bob").await;
+
+    server.shut_down();
+    ada.expect_close(treff_shared::close_code::SERVER_RESTART)
+        .await;
+    bob.expect_close(treff_shared::close_code::SERVER_RESTART)
+        .await;
+    assert!(
+        server.stopped_within(Duration::from_secs(5)).await,
+        "the server stops within 5 s"
+    );
+}
