@@ -7,17 +7,19 @@
 //! |---|---|
 //! | flags and defaults | [`config`] |
 //! | passwords, wrong-guess limit, join tokens | [`auth`] |
-//! | which join frames reach a room: token, name and password lengths | [`admission`] |
-//! | the rules of a room (sans-IO, unit-tested) | [`room`] |
+//! | which join frames reach a room: token, name and password lengths (sans-IO) | [`admission`] |
+//! | the rules of a room: membership, roles, moderator actions (sans-IO, seeded, clock as input) | [`room`] |
 //! | the room actor delivering those rules' output | [`room_actor`] |
-//! | finding or creating rooms by name | [`registry`] |
-//! | the messages between the actors | [`messages`] |
+//! | finding or creating rooms by name, forwarding joins to them | [`registry`] |
+//! | every message between the actors, and who sends it to whom | [`messages`] |
 //! | one WebSocket connection | [`session`] |
 //! | rate limits and per-address limits | [`limits`] |
+//! | live counters for `/healthz` and `/metrics` | [`stats`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
 //! | ICE servers and TURN credentials | [`ice`] |
 //! | the embedded TURN relay | [`turn_relay`] |
 //! | TLS | [`tls`] |
+//! | graceful shutdown: what stops the server, what it does then | [`run`], [`signals`] |
 #![forbid(unsafe_code)]
 
 pub mod admission;
