@@ -1,26 +1,34 @@
 //! treff's signaling server as a library: [`run`] starts it on a listener, so tests start the
 //! real server on `127.0.0.1:0` and the binary (`main.rs`) only parses flags and sets up logging.
+//! What stops it gracefully is an argument too: the binary passes [`signals`], tests a future
+//! they complete themselves.
 //!
 //! | concern | module |
 //! |---|---|
 //! | flags and defaults | [`config`] |
 //! | passwords, wrong-guess limit, join tokens | [`auth`] |
-//! | the rules of a room (sans-IO, unit-tested) | [`room`] |
+//! | which join frames reach a room: token, name and password lengths (sans-IO) | [`admission`] |
+//! | the rules of a room: membership, roles, moderator actions (sans-IO, seeded, clock as input) | [`room`] |
 //! | the room actor delivering those rules' output | [`room_actor`] |
-//! | finding or creating rooms by name | [`registry`] |
+//! | finding or creating rooms by name, forwarding joins to them | [`registry`] |
+//! | every message between the actors, and who sends it to whom | [`messages`] |
 //! | one WebSocket connection | [`session`] |
 //! | rate limits and per-address limits | [`limits`] |
+//! | live counters for `/healthz` and `/metrics` | [`stats`] |
 //! | HTTP routes, origin check, the served web app | [`http`] |
 //! | ICE servers and TURN credentials | [`ice`] |
 //! | the embedded TURN relay | [`turn_relay`] |
 //! | TLS | [`tls`] |
+//! | graceful shutdown: what stops the server, what it does then | [`run`], [`signals`] |
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod http;
 pub mod ice;
 pub mod limits;
+pub mod messages;
 pub mod registry;
 pub mod room;
 pub mod room_actor;
@@ -29,6 +37,7 @@ pub mod stats;
 pub mod tls;
 pub mod turn_relay;
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -59,7 +68,15 @@ pub enum ServerError {
 
 /// Starts the server on `listener`. Must be called inside an actix system; the returned
 /// [`Server`] runs until it is awaited to completion or stopped through its handle.
-pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError> {
+///
+/// When `shutdown` completes, the server shuts down gracefully: every member's WebSocket is
+/// closed with 1012 (server restarting), so clients reconnect with backoff and resume, and the
+/// server then stops within its shutdown timeout. The binary passes [`signals`].
+pub fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> Result<Server, ServerError> {
     let stats = Arc::new(stats::Stats::default());
     let mut room_config = config.room_config();
     if let Some(relay) = config.turn_relay()? {
@@ -98,9 +115,11 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             client_timeout: config.client_timeout,
             frame_rate: (config.frame_rate, config.frame_burst),
             chat_rate: (config.chat_rate, config.chat_burst),
-            max_name_chars: usize::from(config.max_name_chars),
-            max_room_chars: usize::from(config.max_room_chars),
-            tokens,
+            join_policy: admission::JoinPolicy {
+                max_name_chars: usize::from(config.max_name_chars),
+                max_room_chars: usize::from(config.max_room_chars),
+                tokens,
+            },
         }),
         stats,
         allowed_origins: config.allowed_origins.clone(),
@@ -114,8 +133,8 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
             .app_data(state.clone())
             .configure(routes.clone())
     })
-    // SIGTERM and Ctrl-C are handled by `shutdown_on_signal`, which first tells
-    // clients to reconnect.
+    // Stopping is up to the caller's `shutdown` future (SIGTERM and Ctrl-C for the binary),
+    // which first tells clients to reconnect.
     .disable_signals()
     .shutdown_timeout(5)
     // Without it a second small frame (an ICE candidate right after an offer) waits for the
@@ -131,30 +150,38 @@ pub fn run(listener: TcpListener, config: Config) -> Result<Server, ServerError>
         _ => server.listen(listener)?,
     };
     let server = server.run();
-    actix_web::rt::spawn(shutdown_on_signal(registry, server.handle()));
+    actix_web::rt::spawn(shut_down_after(shutdown, registry, server.handle()));
     Ok(server)
 }
 
-/// On SIGTERM or SIGINT: close every member's WebSocket with 1012 (server restarting), so
-/// clients reconnect with backoff and resume, then stop gracefully within the shutdown timeout.
-async fn shutdown_on_signal(
+/// Once `shutdown` completes: close every member's WebSocket with 1012, then stop gracefully.
+async fn shut_down_after(
+    shutdown: impl Future<Output = ()>,
     registry: actix::Addr<registry::Registry>,
     server: actix_web::dev::ServerHandle,
 ) {
+    shutdown.await;
+    tracing::info!("shutting down: closing sessions, then stopping");
+    let _ = registry.send(messages::Shutdown).await;
+    // Give the sessions a moment to write their close frames.
+    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    server.stop(true).await;
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C): the binary's shutdown signal for [`run`]. Must be
+/// polled inside the actix system; it watches the signals from its first poll. Where signals
+/// cannot be watched it says so and never completes.
+pub async fn signals() {
     use actix_web::rt::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         tracing::warn!("cannot listen for signals; stop the server with SIGKILL");
-        return;
+        return std::future::pending().await;
     };
     tokio_select(term.recv(), int.recv()).await;
-    tracing::info!("signal received: closing sessions, then stopping");
-    let _ = registry.send(registry::Shutdown).await;
-    // Give the sessions a moment to write their close frames.
-    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
-    server.stop(true).await;
+    tracing::info!("signal received");
 }
 
 /// Waits for whichever of two futures finishes first.

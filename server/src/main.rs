@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     if !config.static_dir.join("index.html").is_file() {
         tracing::warn!(static_dir = %config.static_dir.display(), "web app not built: run scripts/build-web.sh");
     }
-    let server = treff_server::run(listener, config)?;
+    let server = treff_server::run(listener, config, treff_server::signals())?;
     let scheme = if tls { "https" } else { "http" };
     tracing::info!(%addr, "treff listening on {scheme}://{addr}");
     if !tls {

@@ -1,7 +1,14 @@
-//! The registry: finds the room actor for a name, creating it on first use.
+//! The registry: owns the map from room names to room actors and forwards every join to its
+//! room, creating the room on first use.
 //!
-//! Rooms stop themselves when empty and report it with [`RoomStopped`]; a session that raced
-//! with a stopping room gets a mailbox error from it and simply asks the registry again.
+//! Rooms stop themselves when empty and report it with [`RoomStopped`]. A join can still be
+//! sent to a room that stopped a moment earlier: its mailbox is closed and the send fails. The
+//! registry is the one place that handles this race. It replaces the stopped room with a fresh
+//! one and forwards the join there; a fresh room has had no member that could leave and it does
+//! not stop while a join is in flight, so one replacement is always enough.
+//!
+//! Map updates happen only in the registry's own context (also after an awaited reply), so two
+//! joins for one name never create two rooms.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,32 +17,10 @@ use actix::prelude::*;
 use treff_shared::{ErrorCode, RoomName};
 
 use crate::auth::GuessLimiter;
-use crate::room::RoomConfig;
-use crate::room_actor::{JoinRefused, RoomActor};
+use crate::messages::{Join, JoinRefused, JoinRoom, Membership, RoomStopped, Shutdown};
+use crate::room::{Joined, RoomConfig};
+use crate::room_actor::RoomActor;
 use crate::stats::Stats;
-
-/// Find or create the room with this name.
-#[derive(Debug, Message)]
-#[rtype(result = "Result<Addr<RoomActor>, JoinRefused>")]
-pub struct FindRoom {
-    /// The room's name.
-    pub name: RoomName,
-}
-
-/// A room actor has stopped (it was empty).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    /// The room's name.
-    pub name: RoomName,
-    /// Which instance stopped; a newer room of the same name is left alone.
-    pub instance: u64,
-}
-
-/// The server is shutting down: tell every member to reconnect later, admit nobody new.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
 
 /// Owns the map from room names to room actors.
 pub struct Registry {
@@ -72,21 +57,27 @@ impl Actor for Registry {
     type Context = Context<Self>;
 }
 
-impl Handler<FindRoom> for Registry {
-    type Result = Result<Addr<RoomActor>, JoinRefused>;
-
-    fn handle(&mut self, msg: FindRoom, ctx: &mut Self::Context) -> Self::Result {
+impl Registry {
+    /// The room a join for `name` goes to: the live one of that name, or a new one. `stale` is
+    /// an instance whose mailbox was found closed; it is replaced even while the map still
+    /// holds it (its [`RoomStopped`] may not have arrived yet).
+    fn room_for(
+        &mut self,
+        name: &RoomName,
+        stale: Option<u64>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(u64, Addr<RoomActor>), JoinRefused> {
         if self.shutting_down {
             return Err(JoinRefused {
                 code: ErrorCode::Unavailable,
                 message: "The server is restarting; try again in a moment.".into(),
             });
         }
-        if let Some((_, addr)) = self.rooms.get(&msg.name) {
-            if addr.connected() {
-                return Ok(addr.clone());
+        if let Some((instance, addr)) = self.rooms.get(name) {
+            if addr.connected() && stale != Some(*instance) {
+                return Ok((*instance, addr.clone()));
             }
-            self.rooms.remove(&msg.name);
+            self.rooms.remove(name);
         }
         if self.rooms.len() >= self.max_rooms {
             return Err(JoinRefused {
@@ -100,7 +91,7 @@ impl Handler<FindRoom> for Registry {
         let instance = self.next_instance;
         self.next_instance += 1;
         let addr = RoomActor::new(
-            msg.name.clone(),
+            name.clone(),
             self.room_config.clone(),
             instance,
             ctx.address().recipient(),
@@ -108,8 +99,56 @@ impl Handler<FindRoom> for Registry {
             self.guesses.clone(),
         )
         .start();
-        self.rooms.insert(msg.name, (instance, addr.clone()));
-        Ok(addr)
+        self.rooms.insert(name.clone(), (instance, addr.clone()));
+        Ok((instance, addr))
+    }
+}
+
+/// The session's membership once `room` answered its join.
+fn membership(
+    room: Addr<RoomActor>,
+    answer: Result<Joined, JoinRefused>,
+) -> Result<Membership, JoinRefused> {
+    answer.map(|joined| Membership {
+        room: room.recipient(),
+        joined,
+    })
+}
+
+impl Handler<JoinRoom> for Registry {
+    type Result = ResponseActFuture<Self, Result<Membership, JoinRefused>>;
+
+    fn handle(&mut self, msg: JoinRoom, ctx: &mut Self::Context) -> Self::Result {
+        let JoinRoom { room: name, join } = msg;
+        let (instance, room) = match self.room_for(&name, None, ctx) {
+            Ok(found) => found,
+            Err(refused) => return Box::pin(fut::ready(Err(refused))),
+        };
+        // Kept for the one forward to a replacement room; a join is a few small fields.
+        let again: Join = join.clone();
+        // Not atomic: the registry keeps serving other joins while this room decides (a room
+        // password takes a while to hash).
+        Box::pin(room.send(join).into_actor(self).then(
+            move |delivered, act, ctx| -> ResponseActFuture<Self, _> {
+                let closed = match delivered {
+                    Ok(answer) => return Box::pin(fut::ready(membership(room, answer))),
+                    Err(closed) => closed,
+                };
+                tracing::debug!(room = %name, instance, error = %closed, "room stopped before the join arrived; replacing it");
+                let fresh = match act.room_for(&name, Some(instance), ctx) {
+                    Ok((_, fresh)) => fresh,
+                    Err(refused) => return Box::pin(fut::ready(Err(refused))),
+                };
+                Box::pin(fresh.send(again).into_actor(act).map(
+                    move |delivered, _act, _ctx| match delivered {
+                        Ok(answer) => membership(fresh, answer),
+                        // A fresh room does not stop before answering its first join; should
+                        // it anyway, the client may simply try again.
+                        Err(_) => Err(JoinRefused::unavailable()),
+                    },
+                ))
+            },
+        ))
     }
 }
 

@@ -7,6 +7,10 @@
 //! (`room_actor.rs`) only feeds events in and delivers the outputs; everything here is
 //! unit-tested without actix.
 //!
+//! The room reads neither a clock nor the OS's randomness: the time comes with every call (a
+//! [`Clock`]) and peer ids and resume tokens come from the random source given to
+//! [`Room::new`], so the same seed and the same calls give the same frames.
+//!
 //! # The offerer election
 //!
 //! Members are ordered by the time they joined. For the pair (earlier, later), **the later
@@ -18,7 +22,8 @@
 //! # Roles
 //!
 //! The member who creates a room is its moderator (unless a token assigns roles). Moderators may
-//! lock the room, remove members, ask them to mute and end the room. When the last moderator
+//! lock the room, remove members, ask them to mute and end the room: every such action is one
+//! [`ModeratorAction`] inside [`Input::Moderate`], refused from anyone else as a whole. When the last moderator
 //! leaves, the earliest remaining participant takes over, so a room never loses its controls.
 //! Viewers receive only: the room refuses their media announcements and any session description
 //! of theirs that would send media. A password, set by the creator, is checked by the shell
@@ -28,6 +33,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
 use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
@@ -116,12 +122,11 @@ pub enum Input {
         /// The payload.
         data: SignalData,
     },
-    /// `chat` to everyone.
+    /// `chat` to everyone; the room stamps it with the time of the call, so a client cannot
+    /// backdate its messages.
     Chat {
         /// The text as sent.
         text: String,
-        /// Server time of acceptance, Unix milliseconds.
-        ts: u64,
     },
     /// The member's media changed.
     Media(MediaState),
@@ -129,13 +134,21 @@ pub enum Input {
     Leave,
     /// The connection broke or went silent: hold the member for the grace period.
     Lost,
-    /// Moderator: lock or unlock the room.
+    /// A moderator's action. The room refuses it from anyone who is not a moderator before it
+    /// looks at the action, so a new action is never open to everyone by mistake.
+    Moderate(ModeratorAction),
+}
+
+/// What only a moderator may do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModeratorAction {
+    /// Lock (`true`) or unlock the room; a locked room admits resumes only.
     Lock(bool),
-    /// Moderator: remove a member.
+    /// Remove a member (not oneself: that is `leave`).
     Kick(PeerId),
-    /// Moderator: ask a member to mute.
+    /// Ask a member to mute; only the member learns of it.
     RequestMute(PeerId),
-    /// Moderator: end the room for everyone.
+    /// End the room for everyone.
     EndRoom,
 }
 
@@ -188,12 +201,27 @@ pub struct JoinRequest {
     pub media: MediaState,
     /// Token from an earlier welcome, if reconnecting.
     pub resume_token: Option<String>,
-    /// Wall-clock time of the join in Unix seconds (TURN credentials expire relative to it).
-    pub unix_time: u64,
     /// The role a token assigned; `None` lets the room decide (creator: moderator).
     pub role: Option<Role>,
     /// What the shell established about the room password.
     pub password: Password,
+}
+
+/// When something happens, as the shell read its clocks: the room reads no clock itself, so
+/// its tests choose the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Monotonic time, for the resume grace period.
+    pub now: Instant,
+    /// Wall-clock time in Unix milliseconds, for chat timestamps and the expiry of TURN
+    /// credentials.
+    pub unix_ms: u64,
+}
+
+impl Clock {
+    fn unix_secs(self) -> u64 {
+        self.unix_ms / 1000
+    }
 }
 
 /// What the shell established about the room password for one join.
@@ -259,11 +287,14 @@ pub struct Room {
     password_hash: Option<String>,
     /// A locked room admits resumes only.
     locked: bool,
+    /// Source of peer ids and resume tokens; the shell seeds it from the OS, tests from a
+    /// number, so a test run is repeatable.
+    rng: StdRng,
 }
 
 impl Room {
-    /// An empty room.
-    pub fn new(name: RoomName, config: RoomConfig) -> Room {
+    /// An empty room drawing its peer ids and resume tokens from `rng`.
+    pub fn new(name: RoomName, config: RoomConfig, rng: StdRng) -> Room {
         Room {
             name,
             config,
@@ -272,6 +303,7 @@ impl Room {
             next_chat_id: 1,
             password_hash: None,
             locked: false,
+            rng,
         }
     }
 
@@ -314,18 +346,26 @@ impl Room {
     }
 
     /// Admits a connection: either a new member or, with a valid resume token, an existing one.
-    pub fn join(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+    pub fn join(
+        &mut self,
+        req: JoinRequest,
+        clock: Clock,
+    ) -> Result<(Joined, Vec<Output>), JoinError> {
         let resumed = req
             .resume_token
             .as_deref()
             .and_then(|token| self.members.iter().position(|m| m.resume_token == token));
         match resumed {
-            Some(index) => Ok(self.resume(index, req)),
-            None => self.admit(req),
+            Some(index) => Ok(self.resume(index, req, clock)),
+            None => self.admit(req, clock),
         }
     }
 
-    fn admit(&mut self, req: JoinRequest) -> Result<(Joined, Vec<Output>), JoinError> {
+    fn admit(
+        &mut self,
+        req: JoinRequest,
+        clock: Clock,
+    ) -> Result<(Joined, Vec<Output>), JoinError> {
         let creating = self.members.is_empty();
         if !creating {
             if self.locked {
@@ -360,7 +400,7 @@ impl Room {
         self.members.push(Member {
             peer_id: peer_id.clone(),
             name: req.name,
-            resume_token: random_token(),
+            resume_token: random_token(&mut self.rng),
             media,
             role,
             conn: Some(req.conn),
@@ -368,10 +408,7 @@ impl Room {
             outbox: VecDeque::new(),
         });
         let me = self.members.len() - 1;
-        let mut out = vec![Output::one(
-            req.conn,
-            self.welcome(me, false, req.unix_time),
-        )];
+        let mut out = vec![Output::one(req.conn, self.welcome(me, false, clock))];
         for other in 0..me {
             let peer = self.peer_view(me, other);
             self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
@@ -385,7 +422,7 @@ impl Room {
         ))
     }
 
-    fn resume(&mut self, index: usize, req: JoinRequest) -> (Joined, Vec<Output>) {
+    fn resume(&mut self, index: usize, req: JoinRequest, clock: Clock) -> (Joined, Vec<Output>) {
         let mut out = Vec::new();
         let member = &mut self.members[index];
         if let Some(old) = member.conn.replace(req.conn) {
@@ -407,10 +444,7 @@ impl Room {
         let pending: Vec<ServerMessage> = member.outbox.drain(..).collect();
         let peer_id = member.peer_id.clone();
 
-        out.push(Output::one(
-            req.conn,
-            self.welcome(index, true, req.unix_time),
-        ));
+        out.push(Output::one(req.conn, self.welcome(index, true, clock)));
         for msg in pending {
             out.push(Output::one(req.conn, msg));
         }
@@ -445,14 +479,14 @@ impl Room {
 
     /// Handles a frame or event from a joined connection. A connection that is no longer a
     /// member's (replaced by a resume, or already gone) is ignored.
-    pub fn handle(&mut self, conn: ConnId, input: Input, now: Instant) -> Vec<Output> {
+    pub fn handle(&mut self, conn: ConnId, input: Input, clock: Clock) -> Vec<Output> {
         let mut out = Vec::new();
         let Some(from) = self.index_of_conn(conn) else {
             return out;
         };
         match input {
             Input::Signal { to, data } => self.signal(from, conn, to, data, &mut out),
-            Input::Chat { text, ts } => self.chat(from, conn, text, ts, &mut out),
+            Input::Chat { text } => self.chat(from, conn, text, clock.unix_ms, &mut out),
             Input::Media(media)
                 if self.members[from].role == Role::Viewer && media != MediaState::default() =>
             {
@@ -467,64 +501,14 @@ impl Room {
                 self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
             }
             Input::Leave => self.remove(from, LeaveReason::Left, &mut out),
-            Input::Lock(_) | Input::Kick(_) | Input::RequestMute(_) | Input::EndRoom
-                if self.members[from].role != Role::Moderator =>
-            {
+            Input::Moderate(_) if self.members[from].role != Role::Moderator => {
                 out.push(forbidden(conn, "Only a moderator may do this."));
             }
-            Input::Lock(locked) => {
-                self.locked = locked;
-                let to = self.members.iter().filter_map(|m| m.conn).collect();
-                out.push(Output::Send {
-                    to,
-                    msg: ServerMessage::RoomState { locked },
-                });
-            }
-            Input::Kick(target) => match self.index_of_peer(&target) {
-                None => out.push(Output::one(
-                    conn,
-                    ServerMessage::error(
-                        ErrorCode::UnknownPeer,
-                        format!("Peer {target} is not in this room."),
-                    ),
-                )),
-                Some(index) if index == from => {
-                    out.push(forbidden(conn, "Use leave to leave the room yourself."));
-                }
-                Some(index) => {
-                    self.eject(index, LeaveReason::Kicked, close_code::KICKED, &mut out);
-                    self.remove(index, LeaveReason::Kicked, &mut out);
-                }
-            },
-            Input::RequestMute(target) => match self.index_of_peer(&target) {
-                Some(index) if index != from => {
-                    let by = self.members[from].peer_id.clone();
-                    self.deliver(index, ServerMessage::MuteRequested { by }, &mut out);
-                }
-                _ => out.push(Output::one(
-                    conn,
-                    ServerMessage::error(
-                        ErrorCode::UnknownPeer,
-                        format!("Peer {target} is not another member of this room."),
-                    ),
-                )),
-            },
-            Input::EndRoom => {
-                for index in 0..self.members.len() {
-                    self.eject(
-                        index,
-                        LeaveReason::RoomEnded,
-                        close_code::ROOM_ENDED,
-                        &mut out,
-                    );
-                }
-                self.members.clear();
-                self.history.clear();
-            }
+            Input::Moderate(action) => self.moderate(from, conn, action, &mut out),
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
-                member.lost_at = Some(now);
+                member.lost_at = Some(clock.now);
                 let peer_id = member.peer_id.clone();
                 self.broadcast_except(
                     from,
@@ -558,6 +542,62 @@ impl Room {
             self.remove(index, LeaveReason::Timeout, &mut out);
         }
         out
+    }
+
+    /// Carries out a moderator's action; `from` is known to be a moderator.
+    fn moderate(
+        &mut self,
+        from: usize,
+        conn: ConnId,
+        action: ModeratorAction,
+        out: &mut Vec<Output>,
+    ) {
+        match action {
+            ModeratorAction::Lock(locked) => {
+                self.locked = locked;
+                let to = self.members.iter().filter_map(|m| m.conn).collect();
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::RoomState { locked },
+                });
+            }
+            ModeratorAction::Kick(target) => match self.index_of_peer(&target) {
+                None => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not in this room."),
+                    ),
+                )),
+                Some(index) if index == from => {
+                    out.push(forbidden(conn, "Use leave to leave the room yourself."));
+                }
+                Some(index) => {
+                    self.eject(index, LeaveReason::Kicked, close_code::KICKED, out);
+                    self.remove(index, LeaveReason::Kicked, out);
+                }
+            },
+            ModeratorAction::RequestMute(target) => match self.index_of_peer(&target) {
+                Some(index) if index != from => {
+                    let by = self.members[from].peer_id.clone();
+                    self.deliver(index, ServerMessage::MuteRequested { by }, out);
+                }
+                _ => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not another member of this room."),
+                    ),
+                )),
+            },
+            ModeratorAction::EndRoom => {
+                for index in 0..self.members.len() {
+                    self.eject(index, LeaveReason::RoomEnded, close_code::ROOM_ENDED, out);
+                }
+                self.members.clear();
+                self.history.clear();
+            }
+        }
     }
 
     fn signal(
@@ -727,7 +767,7 @@ impl Room {
         }
     }
 
-    fn welcome(&self, me: usize, resumed: bool, unix_time: u64) -> ServerMessage {
+    fn welcome(&self, me: usize, resumed: bool, clock: Clock) -> ServerMessage {
         let member = &self.members[me];
         ServerMessage::Welcome(Welcome {
             peer_id: member.peer_id.clone(),
@@ -738,7 +778,10 @@ impl Room {
                 .filter(|&i| i != me)
                 .map(|i| self.peer_view(i, me))
                 .collect(),
-            ice_servers: self.config.ice.servers_for(&member.peer_id, unix_time),
+            ice_servers: self
+                .config
+                .ice
+                .servers_for(&member.peer_id, clock.unix_secs()),
             history: self.history.iter().cloned().collect(),
             resumed,
             role: member.role,
@@ -769,11 +812,10 @@ impl Room {
         self.members.iter().position(|m| &m.peer_id == peer)
     }
 
-    fn fresh_peer_id(&self) -> PeerId {
-        let mut rng = rand::rng();
+    fn fresh_peer_id(&mut self) -> PeerId {
         loop {
             let raw: String = (0..10)
-                .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+                .map(|_| ID_ALPHABET[self.rng.random_range(0..ID_ALPHABET.len())] as char)
                 .collect();
             // unwrap: the alphabet only has characters a peer id allows.
             let id = PeerId::new(&raw).unwrap();
@@ -786,8 +828,8 @@ impl Room {
 
 const ID_ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-fn random_token() -> String {
-    let bytes: [u8; 16] = rand::rng().random();
+fn random_token(rng: &mut StdRng) -> String {
+    let bytes: [u8; 16] = rng.random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -816,30 +858,67 @@ fn push_bounded(queue: &mut VecDeque<ServerMessage>, msg: ServerMessage, limit: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
     use treff_shared::SessionDescription;
 
+    /// Wall-clock time of every test call, in Unix milliseconds (14 Nov 2023).
+    const UNIX_MS: u64 = 1_700_000_000_000;
+
+    /// Every room in these tests draws from the same seed, so runs repeat exactly.
+    const SEED: u64 = 7;
+
     fn room(capacity: usize, history_len: usize) -> Room {
+        room_with(RoomConfig {
+            capacity,
+            history_len,
+            ..RoomConfig::default()
+        })
+    }
+
+    fn room_with(config: RoomConfig) -> Room {
         Room::new(
             RoomName::new("team").unwrap(),
-            RoomConfig {
-                capacity,
-                history_len,
-                ..RoomConfig::default()
-            },
+            config,
+            StdRng::seed_from_u64(SEED),
         )
     }
 
-    fn join(room: &mut Room, conn: ConnId, name: &str) -> (Joined, Vec<Output>) {
-        room.join(JoinRequest {
+    /// The time of a call made now.
+    fn clock() -> Clock {
+        at(Instant::now())
+    }
+
+    /// The time of a call made at `now`.
+    fn at(now: Instant) -> Clock {
+        Clock {
+            now,
+            unix_ms: UNIX_MS,
+        }
+    }
+
+    /// A join of a new member on `conn`, with nothing but a name.
+    fn request(conn: ConnId, name: &str) -> JoinRequest {
+        JoinRequest {
             conn,
             name: DisplayName::new(name).unwrap(),
             media: MediaState::default(),
             resume_token: None,
-            unix_time: 0,
             role: None,
             password: Password::None,
-        })
-        .unwrap()
+        }
+    }
+
+    fn join(room: &mut Room, conn: ConnId, name: &str) -> (Joined, Vec<Output>) {
+        room.join(request(conn, name), clock()).unwrap()
+    }
+
+    /// Joins with the role a token would assign.
+    fn join_as(room: &mut Room, conn: ConnId, name: &str, role: Role) -> (Joined, Vec<Output>) {
+        let req = JoinRequest {
+            role: Some(role),
+            ..request(conn, name)
+        };
+        room.join(req, clock()).unwrap()
     }
 
     /// The frames sent to `conn`, in order.
@@ -894,7 +973,7 @@ mod tests {
         let (a, _) = join(&mut r, 1, "Ada");
         let (b, _) = join(&mut r, 2, "Bob");
         let (c, _) = join(&mut r, 3, "Cy");
-        let out = r.handle(2, Input::Leave, Instant::now());
+        let out = r.handle(2, Input::Leave, clock());
         for conn in [1, 3] {
             assert_eq!(
                 frames_to(&out, conn),
@@ -906,8 +985,8 @@ mod tests {
         }
         assert!(frames_to(&out, 2).is_empty());
         assert_eq!(r.member_ids(), vec![a.peer_id, c.peer_id]);
-        r.handle(1, Input::Leave, Instant::now());
-        r.handle(3, Input::Leave, Instant::now());
+        r.handle(1, Input::Leave, clock());
+        r.handle(3, Input::Leave, clock());
         assert!(r.is_empty());
     }
 
@@ -929,7 +1008,7 @@ mod tests {
                 let leave = (state >> 33) % 3 == 0 && !live.is_empty();
                 if leave {
                     let (conn, peer) = live.remove(((state >> 40) as usize) % live.len());
-                    r.handle(conn, Input::Leave, Instant::now());
+                    r.handle(conn, Input::Leave, clock());
                     views.retain(|(x, y), _| *x != peer && *y != peer);
                 } else if live.len() < 8 {
                     let conn = next_conn;
@@ -976,7 +1055,7 @@ mod tests {
                 to: a.peer_id.clone(),
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(
             out,
@@ -1004,7 +1083,7 @@ mod tests {
                 to: PeerId::new("nobody").unwrap(),
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(code(out), ErrorCode::UnknownPeer);
         let out = r.handle(
@@ -1013,7 +1092,7 @@ mod tests {
                 to: a.peer_id,
                 data: offer(),
             },
-            Instant::now(),
+            clock(),
         );
         assert_eq!(code(out), ErrorCode::SignalToSelf);
     }
@@ -1024,13 +1103,16 @@ mod tests {
         join(&mut r, 1, "Ada");
         join(&mut r, 2, "Bob");
         for i in 0..5 {
+            let sent = Clock {
+                unix_ms: UNIX_MS + i,
+                ..clock()
+            };
             let out = r.handle(
                 1,
                 Input::Chat {
                     text: format!("m{i}"),
-                    ts: 1000 + i,
                 },
-                Instant::now(),
+                sent,
             );
             assert_eq!(frames_to(&out, 1), frames_to(&out, 2));
         }
@@ -1038,6 +1120,9 @@ mod tests {
         let history = welcome_of(&out, 3).history;
         let texts: Vec<_> = history.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, vec!["m2", "m3", "m4"]);
+        // Stamped by the room with the time of the call.
+        let stamps: Vec<_> = history.iter().map(|c| c.ts).collect();
+        assert_eq!(stamps, vec![UNIX_MS + 2, UNIX_MS + 3, UNIX_MS + 4]);
         assert_eq!(history[0].name.as_str(), "Ada");
         assert!(history.windows(2).all(|w| w[0].id < w[1].id));
     }
@@ -1047,7 +1132,7 @@ mod tests {
         let mut r = room(8, 3);
         join(&mut r, 1, "Ada");
         for text in ["   ".to_string(), "x".repeat(MAX_CHAT_CHARS + 1)] {
-            let out = r.handle(1, Input::Chat { text, ts: 0 }, Instant::now());
+            let out = r.handle(1, Input::Chat { text }, clock());
             assert!(matches!(
                 &frames_to(&out, 1)[..],
                 [ServerMessage::Error {
@@ -1065,18 +1150,20 @@ mod tests {
         let mut r = room(2, 3);
         join(&mut r, 1, "Ada");
         join(&mut r, 2, "Bob");
-        let refused = r.join(JoinRequest {
-            conn: 3,
-            name: DisplayName::new("Cy").unwrap(),
-            media: MediaState::default(),
-            resume_token: None,
-            unix_time: 0,
-            role: None,
-            password: Password::None,
-        });
+        let refused = r.join(
+            JoinRequest {
+                conn: 3,
+                name: DisplayName::new("Cy").unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: None,
+                password: Password::None,
+            },
+            clock(),
+        );
         assert_eq!(refused.unwrap_err(), JoinError::Full(2));
         assert_eq!(r.len(), 2);
-        r.handle(2, Input::Leave, Instant::now());
+        r.handle(2, Input::Leave, clock());
         join(&mut r, 3, "Cy");
         assert_eq!(r.len(), 2);
     }
@@ -1089,7 +1176,7 @@ mod tests {
         let token = welcome_of(&out, 1).resume_token;
         let (b, _) = join(&mut r, 2, "Bob");
 
-        let out = r.handle(1, Input::Lost, t0);
+        let out = r.handle(1, Input::Lost, at(t0));
         assert_eq!(
             frames_to(&out, 2),
             vec![ServerMessage::PeerStatus {
@@ -1105,20 +1192,22 @@ mod tests {
                 to: a.peer_id.clone(),
                 data: offer(),
             },
-            t0,
+            at(t0),
         );
         assert!(r.handle_timeout(t0 + Duration::from_secs(19)).is_empty());
 
         let (joined, out) = r
-            .join(JoinRequest {
-                conn: 7,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 7,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert_eq!(joined.peer_id, a.peer_id);
         assert!(joined.resumed);
@@ -1161,7 +1250,7 @@ mod tests {
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
         let (b, _) = join(&mut r, 2, "Bob");
-        r.handle(1, Input::Lost, t0);
+        r.handle(1, Input::Lost, at(t0));
         let out = r.handle_timeout(t0 + Duration::from_secs(20));
         assert_eq!(
             frames_to(&out, 2),
@@ -1179,15 +1268,17 @@ mod tests {
         );
         // The old token now makes a new member.
         let (joined, _) = r
-            .join(JoinRequest {
-                conn: 9,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 9,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert!(!joined.resumed);
         assert_ne!(joined.peer_id, a.peer_id);
@@ -1199,15 +1290,17 @@ mod tests {
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
         let (_, out) = r
-            .join(JoinRequest {
-                conn: 2,
-                name: DisplayName::new("Ada").unwrap(),
-                media: MediaState::default(),
-                resume_token: Some(token),
-                unix_time: 0,
-                role: None,
-                password: Password::None,
-            })
+            .join(
+                JoinRequest {
+                    conn: 2,
+                    name: DisplayName::new("Ada").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: Some(token),
+                    role: None,
+                    password: Password::None,
+                },
+                clock(),
+            )
             .unwrap();
         assert!(out.contains(&Output::Close {
             conn: 1,
@@ -1215,7 +1308,7 @@ mod tests {
             reason: "resumed by a newer connection"
         }));
         // The replaced connection can no longer act for the member.
-        assert!(r.handle(1, Input::Leave, Instant::now()).is_empty());
+        assert!(r.handle(1, Input::Leave, clock()).is_empty());
         assert_eq!(r.peer_of(2), Some(&a.peer_id));
         assert_eq!(r.len(), 1);
     }
@@ -1230,7 +1323,7 @@ mod tests {
             video: true,
             screen: true,
         };
-        let out = r.handle(1, Input::Media(media), Instant::now());
+        let out = r.handle(1, Input::Media(media), clock());
         assert_eq!(
             out,
             vec![Output::Send {
@@ -1243,5 +1336,380 @@ mod tests {
         );
         let (_, out) = join(&mut r, 3, "Cy");
         assert_eq!(welcome_of(&out, 3).peers[0].media, media);
+    }
+
+    /// Each moderator action once, aimed at `target`, written as a chain through an exhaustive
+    /// `match` without a wildcard: a new action does not compile until it has a place here.
+    fn every_moderator_action(target: &PeerId) -> Vec<ModeratorAction> {
+        let next = |action: Option<&ModeratorAction>| match action {
+            None => Some(ModeratorAction::Lock(true)),
+            Some(ModeratorAction::Lock(_)) => Some(ModeratorAction::Kick(target.clone())),
+            Some(ModeratorAction::Kick(_)) => Some(ModeratorAction::RequestMute(target.clone())),
+            Some(ModeratorAction::RequestMute(_)) => Some(ModeratorAction::EndRoom),
+            Some(ModeratorAction::EndRoom) => None,
+        };
+        let mut all: Vec<ModeratorAction> = Vec::new();
+        while let Some(action) = next(all.last()) {
+            all.push(action);
+        }
+        all
+    }
+
+    /// A room with a moderator (conn 1), a participant (conn 2) and a viewer (conn 3).
+    fn moderated_room() -> (Room, [PeerId; 3]) {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        let (vera, _) = join_as(&mut r, 3, "Vera", Role::Viewer);
+        (r, [ada.peer_id, bob.peer_id, vera.peer_id])
+    }
+
+    #[test]
+    fn only_moderators_may_moderate_whatever_the_action() {
+        let (mut r, [ada, ..]) = moderated_room();
+        let actions = every_moderator_action(&ada);
+        assert_eq!(actions.len(), 4);
+        for conn in [2, 3] {
+            for action in &actions {
+                let before = format!("{r:?}");
+                let out = r.handle(conn, Input::Moderate(action.clone()), clock());
+                assert_eq!(
+                    out,
+                    vec![forbidden(conn, "Only a moderator may do this.")],
+                    "{action:?} from conn {conn}"
+                );
+                assert_eq!(format!("{r:?}"), before, "{action:?} changed nothing");
+            }
+        }
+        // From the moderator the same actions are carried out, not refused.
+        for i in 0..actions.len() {
+            let (mut r, [_, bob, _]) = moderated_room();
+            let action = every_moderator_action(&bob).swap_remove(i);
+            let out = r.handle(1, Input::Moderate(action.clone()), clock());
+            assert!(
+                !out.is_empty()
+                    && !frames_to(&out, 1)
+                        .iter()
+                        .any(|m| matches!(m, ServerMessage::Error { .. })),
+                "{action:?} from the moderator: {out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_peer_ids_and_tokens() {
+        let run = |seed: u64| {
+            let mut r = Room::new(
+                RoomName::new("team").unwrap(),
+                RoomConfig::default(),
+                StdRng::seed_from_u64(seed),
+            );
+            (1..=3)
+                .map(|conn| {
+                    let (joined, out) = join(&mut r, conn, "P");
+                    (joined.peer_id, welcome_of(&out, conn).resume_token)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(SEED), run(SEED));
+        assert_ne!(run(SEED), run(SEED + 1));
+    }
+
+    fn sdp(direction: &str) -> SignalData {
+        SignalData::Description(SessionDescription {
+            kind: treff_shared::SdpType::Answer,
+            sdp: format!("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na={direction}\r\n"),
+        })
+    }
+
+    #[test]
+    fn the_creator_is_moderator_and_later_joiners_are_participants() {
+        let mut r = room(8, 10);
+        let (_, out) = join(&mut r, 1, "Ada");
+        assert_eq!(welcome_of(&out, 1).role, Role::Moderator);
+        let (_, out) = join(&mut r, 2, "Bob");
+        let w = welcome_of(&out, 2);
+        assert_eq!(w.role, Role::Participant);
+        assert_eq!(w.peers[0].role, Role::Moderator);
+        match &frames_to(&out, 1)[..] {
+            [ServerMessage::PeerJoined { peer }] => assert_eq!(peer.role, Role::Participant),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn when_the_last_moderator_leaves_the_earliest_participant_takes_over() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (vera, _) = join_as(&mut r, 2, "Vera", Role::Viewer);
+        let (bob, _) = join(&mut r, 3, "Bob");
+        let (_cy, _) = join(&mut r, 4, "Cy");
+        let out = r.handle(1, Input::Leave, clock());
+        // A viewer is skipped: Bob is the earliest participant.
+        let promoted = ServerMessage::Role {
+            peer_id: bob.peer_id.clone(),
+            role: Role::Moderator,
+        };
+        for conn in [2, 3, 4] {
+            assert_eq!(
+                frames_to(&out, conn),
+                vec![
+                    ServerMessage::PeerLeft {
+                        peer_id: ada.peer_id.clone(),
+                        reason: LeaveReason::Left
+                    },
+                    promoted.clone()
+                ],
+                "conn {conn}"
+            );
+        }
+        // Bob now has the controls.
+        let out = r.handle(
+            3,
+            Input::Moderate(ModeratorAction::Kick(vera.peer_id)),
+            clock(),
+        );
+        assert!(
+            out.contains(&Output::Close {
+                conn: 2,
+                code: close_code::KICKED,
+                reason: "removed by a moderator"
+            }),
+            "{out:?}"
+        );
+        assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn nobody_is_promoted_when_tokens_assign_the_roles() {
+        let mut r = room_with(RoomConfig {
+            promote_moderators: false,
+            ..RoomConfig::default()
+        });
+        let (ada, _) = join_as(&mut r, 1, "Ada", Role::Moderator);
+        join_as(&mut r, 2, "Bob", Role::Participant);
+        let out = r.handle(1, Input::Leave, clock());
+        assert_eq!(
+            frames_to(&out, 2),
+            vec![ServerMessage::PeerLeft {
+                peer_id: ada.peer_id,
+                reason: LeaveReason::Left
+            }]
+        );
+        let out = r.handle(2, Input::Moderate(ModeratorAction::Lock(true)), clock());
+        assert_eq!(out, vec![forbidden(2, "Only a moderator may do this.")]);
+    }
+
+    #[test]
+    fn a_locked_room_refuses_new_members_but_takes_resumes() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        let (bob, out) = join(&mut r, 2, "Bob");
+        let token = welcome_of(&out, 2).resume_token;
+        let out = r.handle(1, Input::Moderate(ModeratorAction::Lock(true)), clock());
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                to: vec![1, 2],
+                msg: ServerMessage::RoomState { locked: true }
+            }]
+        );
+        r.handle(2, Input::Lost, clock());
+
+        let refused = r.join(request(3, "Cy"), clock()).unwrap_err();
+        assert_eq!(refused, JoinError::Locked);
+        assert_eq!(refused.code(), ErrorCode::RoomLocked);
+        assert_eq!(r.len(), 2);
+
+        let resume = JoinRequest {
+            resume_token: Some(token),
+            ..request(4, "Bob")
+        };
+        let (joined, out) = r.join(resume, clock()).unwrap();
+        assert!(joined.resumed);
+        assert_eq!(joined.peer_id, bob.peer_id);
+        assert!(welcome_of(&out, 4).locked);
+
+        // Unlocked, the room admits again.
+        r.handle(1, Input::Moderate(ModeratorAction::Lock(false)), clock());
+        assert!(r.join(request(5, "Cy"), clock()).is_ok());
+    }
+
+    #[test]
+    fn a_kicked_member_is_removed_and_closed_and_the_others_are_told() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        let (cy, _) = join(&mut r, 3, "Cy");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Kick(bob.peer_id.clone())),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![
+                Output::one(
+                    2,
+                    ServerMessage::Removed {
+                        reason: LeaveReason::Kicked
+                    }
+                ),
+                Output::Close {
+                    conn: 2,
+                    code: close_code::KICKED,
+                    reason: "removed by a moderator"
+                },
+                Output::Send {
+                    to: vec![1, 3],
+                    msg: ServerMessage::PeerLeft {
+                        peer_id: bob.peer_id.clone(),
+                        reason: LeaveReason::Kicked
+                    }
+                },
+            ]
+        );
+        assert_eq!(r.len(), 2);
+        assert!(r.peer_of(2).is_none());
+        assert_eq!(r.peer_of(3), Some(&cy.peer_id));
+    }
+
+    #[test]
+    fn a_moderator_cannot_kick_itself() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        let before = format!("{r:?}");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Kick(ada.peer_id)),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![forbidden(1, "Use leave to leave the room yourself.")]
+        );
+        assert_eq!(format!("{r:?}"), before);
+    }
+
+    #[test]
+    fn a_mute_request_reaches_only_its_target_and_names_the_moderator() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (bob, _) = join(&mut r, 2, "Bob");
+        join(&mut r, 3, "Cy");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::RequestMute(bob.peer_id)),
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![Output::one(
+                2,
+                ServerMessage::MuteRequested { by: ada.peer_id }
+            )]
+        );
+    }
+
+    #[test]
+    fn ending_the_room_ejects_everyone_and_empties_it() {
+        let mut r = room(8, 10);
+        join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        join(&mut r, 3, "Cy");
+        r.handle(1, Input::Chat { text: "bye".into() }, clock());
+        // Cy is being resumed: she has no connection to close, but goes too.
+        r.handle(3, Input::Lost, clock());
+        let out = r.handle(1, Input::Moderate(ModeratorAction::EndRoom), clock());
+        let mut expected = Vec::new();
+        for conn in [1, 2] {
+            expected.push(Output::one(
+                conn,
+                ServerMessage::Removed {
+                    reason: LeaveReason::RoomEnded,
+                },
+            ));
+            expected.push(Output::Close {
+                conn,
+                code: close_code::ROOM_ENDED,
+                reason: "the room ended",
+            });
+        }
+        assert_eq!(out, expected);
+        assert!(r.is_empty());
+        assert_eq!(r.poll_timeout(), None);
+        // Whoever comes next finds a new room: no history, and is its moderator.
+        let (_, out) = join(&mut r, 4, "Dan");
+        let w = welcome_of(&out, 4);
+        assert!(w.history.is_empty());
+        assert_eq!(w.role, Role::Moderator);
+    }
+
+    #[test]
+    fn viewers_may_receive_but_not_send() {
+        let mut r = room(8, 10);
+        let (ada, _) = join(&mut r, 1, "Ada");
+        let (vera, _) = join_as(&mut r, 2, "Vera", Role::Viewer);
+        let camera = MediaState {
+            audio: false,
+            video: true,
+            screen: false,
+        };
+        let out = r.handle(2, Input::Media(camera), clock());
+        assert_eq!(
+            out,
+            vec![forbidden(
+                2,
+                "Viewers receive only; they cannot send media."
+            )]
+        );
+        for direction in ["sendrecv", "sendonly"] {
+            let out = r.handle(
+                2,
+                Input::Signal {
+                    to: ada.peer_id.clone(),
+                    data: sdp(direction),
+                },
+                clock(),
+            );
+            assert_eq!(
+                out,
+                vec![forbidden(
+                    2,
+                    "Viewers receive only; a session description of theirs must not send media."
+                )],
+                "{direction}"
+            );
+        }
+        let out = r.handle(
+            2,
+            Input::Signal {
+                to: ada.peer_id.clone(),
+                data: sdp("recvonly"),
+            },
+            clock(),
+        );
+        assert_eq!(
+            out,
+            vec![Output::one(
+                1,
+                ServerMessage::Signal {
+                    from: vera.peer_id,
+                    data: sdp("recvonly")
+                }
+            )]
+        );
+        // A participant's sending description is fine.
+        let out = r.handle(
+            1,
+            Input::Signal {
+                to: r.member_ids()[1].clone(),
+                data: sdp("sendrecv"),
+            },
+            clock(),
+        );
+        assert!(frames_to(&out, 1).is_empty());
+        assert_eq!(frames_to(&out, 2).len(), 1);
     }
 }

@@ -1,102 +1,29 @@
 //! The room actor: a thin shell around [`Room`] that delivers its outputs to sessions.
 //!
 //! One actor per room, started by the registry on the first join and stopped when the last
-//! member (including one being resumed) is gone. It serializes each outgoing frame once and
+//! member (including one being resumed) is gone and no join waits for its password. Joins come
+//! from the registry, everything else straight from the member's session. It serializes each outgoing frame once and
 //! hands the same bytes to every recipient, and it keeps one timer for the earliest resume
 //! deadline the room reports.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use actix_web::web;
 use bytestring::ByteString;
-use treff_shared::{close_code, DisplayName, ErrorCode, MediaState, Role, RoomName, ServerMessage};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 
 use crate::auth::{self, GuessLimiter};
-use crate::registry::{RoomStopped, Shutdown};
+use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
 use crate::room::{
-    Admission, ConnId, Input, JoinError, JoinRequest, Joined, Output, Password, Room, RoomConfig,
+    Admission, Clock, ConnId, Input, JoinError, JoinRequest, Joined, ModeratorAction, Output,
+    Password, Room, RoomConfig,
 };
 use crate::stats::Stats;
-
-/// What a room (or the server) tells one session.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub enum ToSession {
-    /// A serialized frame to write to the WebSocket.
-    Frame(ByteString),
-    /// Close the WebSocket with this code; the session is no longer a member.
-    Close {
-        /// WebSocket close code.
-        code: u16,
-        /// Close reason.
-        reason: &'static str,
-    },
-}
-
-/// Admit a session into the room.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<Joined, JoinRefused>")]
-pub struct Join {
-    /// The session's connection id.
-    pub conn: ConnId,
-    /// Where the room sends the session's frames.
-    pub session: Recipient<ToSession>,
-    /// Display name from the join frame.
-    pub name: DisplayName,
-    /// Initial media state from the join frame.
-    pub media: MediaState,
-    /// Resume token from the join frame.
-    pub resume_token: Option<String>,
-    /// Password from the join frame.
-    pub password: Option<String>,
-    /// The role a verified token grants.
-    pub role: Option<Role>,
-    /// The client's address (wrong password guesses are limited per address).
-    pub ip: IpAddr,
-}
-
-/// A frame or connection event from a joined session.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct FromSession {
-    /// The session's connection id.
-    pub conn: ConnId,
-    /// What happened.
-    pub input: Input,
-}
-
-/// Why a join was refused, as the session reports it to the client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct JoinRefused {
-    /// The protocol error code.
-    pub code: ErrorCode,
-    /// The sentence for the client.
-    pub message: String,
-}
-
-impl JoinRefused {
-    /// The server cannot take the join right now.
-    pub fn unavailable() -> JoinRefused {
-        JoinRefused {
-            code: ErrorCode::Unavailable,
-            message: "The server could not open the room right now; try again.".into(),
-        }
-    }
-}
-
-impl From<JoinError> for JoinRefused {
-    fn from(err: JoinError) -> Self {
-        JoinRefused {
-            code: err.code(),
-            message: err.to_string(),
-        }
-    }
-}
 
 /// The actor owning one [`Room`].
 pub struct RoomActor {
@@ -108,6 +35,9 @@ pub struct RoomActor {
     timer: Option<SpawnHandle>,
     stats: Arc<Stats>,
     guesses: Arc<GuessLimiter>,
+    /// Joins waiting for their password to be hashed or checked; the room does not stop while
+    /// there are any, or it would drop their answer.
+    joins_in_flight: usize,
 }
 
 impl RoomActor {
@@ -121,13 +51,14 @@ impl RoomActor {
         guesses: Arc<GuessLimiter>,
     ) -> RoomActor {
         RoomActor {
-            room: Room::new(name, config),
+            room: Room::new(name, config, StdRng::from_os_rng()),
             instance,
             sessions: HashMap::new(),
             registry,
             timer: None,
             stats,
             guesses,
+            joins_in_flight: 0,
         }
     }
 
@@ -154,7 +85,8 @@ impl RoomActor {
         }
     }
 
-    /// Re-arms the single timer for the earliest resume deadline, and stops an empty room.
+    /// Re-arms the single timer for the earliest resume deadline, and stops an empty room
+    /// (`stopping` keeps it while a join is still being decided).
     fn after_change(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.timer.take() {
             ctx.cancel_future(handle);
@@ -187,8 +119,9 @@ impl Actor for RoomActor {
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
-        // A join may have been accepted after the room asked to stop: then it lives on.
-        if self.room.is_empty() {
+        // A join may have been accepted after the room asked to stop, or may still wait for its
+        // password: then the room lives on, and the registry's address of it stays good.
+        if self.room.is_empty() && self.joins_in_flight == 0 {
             Running::Stop
         } else {
             Running::Continue
@@ -207,22 +140,19 @@ impl Actor for RoomActor {
 
 impl RoomActor {
     /// Runs the join through the room's rules once the password question is settled.
-    fn admit(
-        &mut self,
-        msg: Join,
-        password: Password,
-        ctx: &mut Context<Self>,
-    ) -> Result<Joined, JoinRefused> {
+    fn admit(&mut self, msg: Join, password: Password) -> Result<Joined, JoinRefused> {
         let conn = msg.conn;
-        let (joined, outputs) = self.room.join(JoinRequest {
-            conn,
-            name: msg.name,
-            media: msg.media,
-            resume_token: msg.resume_token,
-            unix_time: unix_millis() / 1000,
-            role: msg.role,
-            password,
-        })?;
+        let (joined, outputs) = self.room.join(
+            JoinRequest {
+                conn,
+                name: msg.name,
+                media: msg.media,
+                resume_token: msg.resume_token,
+                role: msg.role,
+                password,
+            },
+            clock(),
+        )?;
         self.sessions.insert(conn, msg.session);
         if !joined.resumed {
             self.stats.participants(1);
@@ -235,8 +165,14 @@ impl RoomActor {
             "joined"
         );
         self.deliver(outputs);
-        self.after_change(ctx);
         Ok(joined)
+    }
+
+    /// A join that waited for a password to be hashed or checked is decided: the room may stop
+    /// again, and does if nobody is in it (the join was refused).
+    fn join_settled(&mut self, ctx: &mut Context<Self>) {
+        self.joins_in_flight -= 1;
+        self.after_change(ctx);
     }
 }
 
@@ -247,19 +183,22 @@ impl Handler<Join> for RoomActor {
         let given = msg.password.clone().filter(|p| !p.is_empty());
         match (self.room.admission(msg.resume_token.as_deref()), given) {
             (Admission::Resume | Admission::Open, _) | (Admission::Create, None) => {
-                Box::pin(fut::ready(self.admit(msg, Password::None, ctx)))
+                let result = self.admit(msg, Password::None);
+                self.after_change(ctx);
+                Box::pin(fut::ready(result))
             }
             (Admission::Create, Some(password)) => {
                 // Hashing is slow on purpose: off the room's thread.
                 let hashing = web::block(move || auth::hash_password(&password));
-                Box::pin(
-                    hashing
-                        .into_actor(self)
-                        .map(move |hash, act, ctx| match hash {
-                            Ok(hash) => act.admit(msg, Password::Set(hash), ctx),
-                            Err(_) => Err(JoinRefused::unavailable()),
-                        }),
-                )
+                self.joins_in_flight += 1;
+                Box::pin(hashing.into_actor(self).map(move |hash, act, ctx| {
+                    let result = match hash {
+                        Ok(hash) => act.admit(msg, Password::Set(hash)),
+                        Err(_) => Err(JoinRefused::unavailable()),
+                    };
+                    act.join_settled(ctx);
+                    result
+                }))
             }
             (Admission::Password(_), None) => {
                 Box::pin(fut::ready(Err(JoinError::PasswordRequired.into())))
@@ -273,14 +212,19 @@ impl Handler<Join> for RoomActor {
                     })));
                 }
                 let checking = web::block(move || auth::verify_password(&password, &hash));
-                Box::pin(checking.into_actor(self).map(move |ok, act, ctx| match ok {
-                    Ok(true) => act.admit(msg, Password::Verified, ctx),
-                    Ok(false) => {
-                        act.guesses.wrong_guess(msg.ip, Instant::now());
-                        tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
-                        Err(JoinError::WrongPassword.into())
-                    }
-                    Err(_) => Err(JoinRefused::unavailable()),
+                self.joins_in_flight += 1;
+                Box::pin(checking.into_actor(self).map(move |ok, act, ctx| {
+                    let result = match ok {
+                        Ok(true) => act.admit(msg, Password::Verified),
+                        Ok(false) => {
+                            act.guesses.wrong_guess(msg.ip, Instant::now());
+                            tracing::info!(room = %act.room.name(), ip = %msg.ip, "wrong room password");
+                            Err(JoinError::WrongPassword.into())
+                        }
+                        Err(_) => Err(JoinRefused::unavailable()),
+                    };
+                    act.join_settled(ctx);
+                    result
                 }))
             }
         }
@@ -292,21 +236,18 @@ impl Handler<FromSession> for RoomActor {
 
     fn handle(&mut self, msg: FromSession, ctx: &mut Self::Context) {
         let ends_connection = matches!(msg.input, Input::Leave | Input::Lost);
-        let may_empty = ends_connection || matches!(msg.input, Input::Kick(_) | Input::EndRoom);
+        let may_empty = ends_connection
+            || matches!(
+                msg.input,
+                Input::Moderate(ModeratorAction::Kick(_) | ModeratorAction::EndRoom)
+            );
         if ends_connection {
             if let Some(peer) = self.room.peer_of(msg.conn) {
                 tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");
             }
         }
-        let input = match msg.input {
-            Input::Chat { text, .. } => Input::Chat {
-                text,
-                ts: unix_millis(),
-            },
-            other => other,
-        };
         let before = self.room.len();
-        let outputs = self.room.handle(msg.conn, input, Instant::now());
+        let outputs = self.room.handle(msg.conn, msg.input, clock());
         self.stats
             .participants(self.room.len() as i64 - before as i64);
         if ends_connection {
@@ -332,9 +273,13 @@ impl Handler<Shutdown> for RoomActor {
     }
 }
 
-fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// The time now, for the room: it reads no clock itself.
+fn clock() -> Clock {
+    Clock {
+        now: Instant::now(),
+        unix_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    }
 }

@@ -21,21 +21,19 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web_actors::ws;
-use treff_shared::{close_code, limits, ClientMessage, ErrorCode, RoomName, ServerMessage};
+use treff_shared::{close_code, ClientMessage, ErrorCode, RoomName, ServerMessage};
 
-use crate::auth::TokenVerifier;
+use crate::admission::{JoinFields, JoinPolicy};
 use crate::limits::{AddressGuard, TokenBucket};
-use crate::registry::{FindRoom, Registry};
-use crate::room::{ConnId, Input};
-use crate::room_actor::{FromSession, Join, JoinRefused, RoomActor, ToSession};
+use crate::messages::{FromSession, Join, JoinRefused, JoinRoom, ToSession};
+use crate::registry::Registry;
+use crate::room::{ConnId, Input, ModeratorAction};
 use crate::stats::Stats;
 
 /// Rejected frames tolerated within [`ERROR_WINDOW`] before the connection is closed.
 pub const ERROR_LIMIT: u32 = 20;
 /// The window over which rejected frames are counted.
 pub const ERROR_WINDOW: Duration = Duration::from_secs(10);
-/// How many times a join is retried when it races with its room shutting down.
-const JOIN_ATTEMPTS: usize = 5;
 
 /// The per-connection limits and timings, shared by every session.
 #[derive(Debug, Clone)]
@@ -52,12 +50,8 @@ pub struct SessionConfig {
     pub frame_rate: (f32, f32),
     /// Average chat messages per second allowed, and the burst.
     pub chat_rate: (f32, f32),
-    /// Longest display name, in characters.
-    pub max_name_chars: usize,
-    /// Longest room name, in characters.
-    pub max_room_chars: usize,
-    /// When set, every join needs a token this verifier accepts.
-    pub tokens: Option<Arc<TokenVerifier>>,
+    /// Which join frames are passed on to a room, with which name and role.
+    pub join_policy: JoinPolicy,
 }
 
 /// Where a session is in its life.
@@ -68,7 +62,7 @@ enum State {
     /// A join is in flight.
     Joining,
     /// A member of `room`.
-    Joined { room: Addr<RoomActor> },
+    Joined { room: Recipient<FromSession> },
     /// The room closed this connection (it was replaced) or it is shutting down.
     Closed,
 }
@@ -191,49 +185,33 @@ impl WsSession {
                 },
                 State::Idle,
             ) => {
-                let (name, role) = match (&self.config.tokens, token.or(self.query_token.clone())) {
-                    (None, _) => (name, None),
-                    (Some(_), None) => {
-                        let message = "This server admits only with a signed token (from your \
-                                       organisation's login); none was given."
-                            .to_owned();
-                        return self.reject(ctx, ErrorCode::TokenRequired, message);
-                    }
-                    (Some(tokens), Some(token)) => match tokens.verify(&token, &room) {
-                        Ok((name, role)) => (name, Some(role)),
-                        Err(err) => {
-                            return self.reject(ctx, ErrorCode::InvalidToken, err.to_string())
-                        }
-                    },
+                let fields = JoinFields {
+                    room,
+                    name,
+                    resume_token,
+                    media,
+                    password,
+                    token,
                 };
-                if let Some(Err(too_long)) = password.as_deref().map(limits::check_password) {
-                    return self.reject(ctx, ErrorCode::InvalidFrame, too_long.to_string());
-                }
-                if room.as_str().chars().count() > self.config.max_room_chars {
-                    let message = format!(
-                        "A room name on this server has at most {} characters.",
-                        self.config.max_room_chars
-                    );
-                    return self.reject(ctx, ErrorCode::InvalidRoom, message);
-                }
-                if name.as_str().chars().count() > self.config.max_name_chars {
-                    let message = format!(
-                        "A display name on this server has at most {} characters.",
-                        self.config.max_name_chars
-                    );
-                    return self.reject(ctx, ErrorCode::InvalidName, message);
-                }
+                let admitted = match self
+                    .config
+                    .join_policy
+                    .admit(fields, self.query_token.as_deref())
+                {
+                    Ok(admitted) => admitted,
+                    Err(refusal) => return self.reject(ctx, refusal.code(), refusal.to_string()),
+                };
                 let join = Join {
                     conn: self.conn,
                     session: ctx.address().recipient(),
-                    name,
-                    media,
-                    resume_token,
-                    password,
-                    role,
+                    name: admitted.name,
+                    media: admitted.media,
+                    resume_token: admitted.resume_token,
+                    password: admitted.password,
+                    role: admitted.role,
                     ip: self.ip,
                 };
-                return self.join(room, join, ctx);
+                return self.join(admitted.room, join, ctx);
             }
             (ClientMessage::Join { .. }, _) => {
                 let message = "This connection already joined a room; send leave first.".into();
@@ -254,13 +232,15 @@ impl WsSession {
                     );
                     return self.reject(ctx, ErrorCode::RateLimited, message);
                 }
-                Input::Chat { text, ts: 0 }
+                Input::Chat { text }
             }
             (ClientMessage::Media(media), _) => Input::Media(media),
-            (ClientMessage::Lock { locked }, _) => Input::Lock(locked),
-            (ClientMessage::Kick { peer_id }, _) => Input::Kick(peer_id),
-            (ClientMessage::RequestMute { peer_id }, _) => Input::RequestMute(peer_id),
-            (ClientMessage::EndRoom, _) => Input::EndRoom,
+            (ClientMessage::Lock { locked }, _) => Input::Moderate(ModeratorAction::Lock(locked)),
+            (ClientMessage::Kick { peer_id }, _) => Input::Moderate(ModeratorAction::Kick(peer_id)),
+            (ClientMessage::RequestMute { peer_id }, _) => {
+                Input::Moderate(ModeratorAction::RequestMute(peer_id))
+            }
+            (ClientMessage::EndRoom, _) => Input::Moderate(ModeratorAction::EndRoom),
         };
         if let State::Joined { room } = &self.state {
             let leaving = input == Input::Leave;
@@ -276,41 +256,25 @@ impl WsSession {
 
     fn join(&mut self, room: RoomName, join: Join, ctx: &mut ws::WebsocketContext<Self>) {
         self.state = State::Joining;
-        let registry = self.registry.clone();
-        let unavailable = || JoinRefused {
-            code: ErrorCode::Unavailable,
-            message: "The server could not open the room right now; try again.".into(),
-        };
-        let attempt = async move {
-            for _ in 0..JOIN_ATTEMPTS {
-                let addr = registry
-                    .send(FindRoom { name: room.clone() })
-                    .await
-                    .map_err(|_| unavailable())??;
-                match addr.send(join.clone()).await {
-                    Ok(result) => return result.map(|_| addr),
-                    // The room stopped between lookup and delivery; ask for it again.
-                    Err(_) => actix::clock::sleep(Duration::from_millis(2)).await,
-                }
-            }
-            Err(unavailable())
-        };
+        // The registry forwards the join to the room and answers with the room's reply.
+        let request = self.registry.send(JoinRoom { room, join });
         // `wait` holds back every other frame until the join is settled, so nothing the client
         // sends right after its welcome is mistaken for a frame before join.
-        ctx.wait(
-            attempt
-                .into_actor(self)
-                .map(|result, act, ctx| match result {
-                    Ok(room) => {
-                        act.state = State::Joined { room };
-                        act.ever_joined = true;
-                    }
-                    Err(refused) => {
-                        act.state = State::Idle;
-                        act.reject(ctx, refused.code, refused.message);
-                    }
-                }),
-        );
+        ctx.wait(request.into_actor(self).map(|answer, act, ctx| {
+            match answer.unwrap_or_else(|_registry_gone| Err(JoinRefused::unavailable())) {
+                Ok(membership) => {
+                    tracing::debug!(conn = act.conn, peer = %membership.joined.peer_id, "joined");
+                    act.state = State::Joined {
+                        room: membership.room,
+                    };
+                    act.ever_joined = true;
+                }
+                Err(refused) => {
+                    act.state = State::Idle;
+                    act.reject(ctx, refused.code, refused.message);
+                }
+            }
+        }));
     }
 
     fn end_membership(&mut self, input: Input) {

@@ -13,7 +13,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use treff_server::room::{ConnId, Input, JoinRequest, Output, Password, Room, RoomConfig};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use treff_server::room::{
+    Clock, ConnId, Input, JoinRequest, ModeratorAction, Output, Password, Room, RoomConfig,
+};
 use treff_shared::{
     ClientMessage, DisplayName, MediaState, PeerId, RoomName, ServerMessage, SignalData,
 };
@@ -128,6 +132,9 @@ struct Model {
     views: HashMap<ConnId, View>,
     clock: Option<Instant>,
     elapsed: Duration,
+    /// Rooms made so far; each one gets its own seed, so a recreated room does not hand out
+    /// the tokens of its predecessor.
+    rooms_made: u64,
 }
 
 impl Model {
@@ -146,6 +153,7 @@ impl Model {
 
     fn apply(&mut self, op: Op) {
         let now = self.now();
+        let clock = Clock { now, unix_ms: 0 };
         match op {
             Op::Join { conn, room, resume } => {
                 let c = self.conn_of(conn);
@@ -157,7 +165,9 @@ impl Model {
                     _ => None,
                 };
                 let name = RoomName::new(&format!("room{room}")).unwrap();
+                let seed = &mut self.rooms_made;
                 let r = self.rooms.entry(room).or_insert_with(|| {
+                    *seed += 1;
                     Room::new(
                         name,
                         RoomConfig {
@@ -166,17 +176,20 @@ impl Model {
                             resume_grace: Duration::from_secs(20),
                             ..RoomConfig::default()
                         },
+                        StdRng::seed_from_u64(*seed),
                     )
                 });
-                let result = r.join(JoinRequest {
-                    conn: c,
-                    name: DisplayName::new("P").unwrap(),
-                    media: MediaState::default(),
-                    resume_token: token,
-                    unix_time: 0,
-                    role: None,
-                    password: Password::None,
-                });
+                let result = r.join(
+                    JoinRequest {
+                        conn: c,
+                        name: DisplayName::new("P").unwrap(),
+                        media: MediaState::default(),
+                        resume_token: token,
+                        role: None,
+                        password: Password::None,
+                    },
+                    clock,
+                );
                 if let Ok((joined, out)) = result {
                     for o in &out {
                         if let Output::Send {
@@ -206,7 +219,7 @@ impl Model {
                 } else {
                     Input::Lost
                 };
-                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
+                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, clock);
                 self.views.remove(&c);
                 // A lost client comes back on a new connection.
                 self.current_conn.remove(&conn);
@@ -229,7 +242,7 @@ impl Model {
                         to,
                         data: SignalData::Candidate(None),
                     },
-                    now,
+                    clock,
                 );
                 self.deliver(room, out);
             }
@@ -239,11 +252,11 @@ impl Model {
                     return;
                 };
                 let text = if blank { " ".into() } else { "hi".into() };
-                let out =
-                    self.rooms
-                        .get_mut(&room)
-                        .unwrap()
-                        .handle(c, Input::Chat { text, ts: 1 }, now);
+                let out = self
+                    .rooms
+                    .get_mut(&room)
+                    .unwrap()
+                    .handle(c, Input::Chat { text }, clock);
                 self.deliver(room, out);
             }
             Op::Media { conn, audio } => {
@@ -259,7 +272,7 @@ impl Model {
                     .rooms
                     .get_mut(&room)
                     .unwrap()
-                    .handle(c, Input::Media(media), now);
+                    .handle(c, Input::Media(media), clock);
                 self.deliver(room, out);
             }
             Op::Moderate {
@@ -273,14 +286,14 @@ impl Model {
                 };
                 let ids = self.rooms[&room].member_ids();
                 let target = ids[target as usize % ids.len()].clone();
-                let input = match action {
-                    0 | 1 => Input::Kick(target),
-                    2 => Input::Lock(true),
-                    3 | 4 => Input::Lock(false),
-                    5 | 6 => Input::RequestMute(target),
-                    _ => Input::EndRoom,
-                };
-                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, now);
+                let input = Input::Moderate(match action {
+                    0 | 1 => ModeratorAction::Kick(target),
+                    2 => ModeratorAction::Lock(true),
+                    3 | 4 => ModeratorAction::Lock(false),
+                    5 | 6 => ModeratorAction::RequestMute(target),
+                    _ => ModeratorAction::EndRoom,
+                });
+                let out = self.rooms.get_mut(&room).unwrap().handle(c, input, clock);
                 self.deliver(room, out);
             }
             Op::Wait { secs } => {

@@ -413,6 +413,45 @@ async fn an_emptied_room_is_recreated_fresh() {
     }
 }
 
+/// Regression: a join that reached a room just as its last member left got a mailbox error
+/// from the stopping room; every such join must still be welcomed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_and_leaves_on_one_room_are_all_welcomed() {
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 40;
+    let server = TestServer::start(|_| {});
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let mut client = Client::connect(&server).await;
+        tasks.push(tokio::spawn(async move {
+            let mut welcomed = 0;
+            for round in 0..ROUNDS {
+                client
+                    .send_join("churn", &format!("P{i}"), None, None, None)
+                    .await;
+                // Frames about others that were sent before the last leave may still arrive.
+                loop {
+                    match client.recv().await {
+                        ServerMessage::Welcome(_) => break,
+                        ServerMessage::Error { code, message } => {
+                            panic!("client {i}, round {round}: join refused: {code}: {message}")
+                        }
+                        _ => continue,
+                    }
+                }
+                welcomed += 1;
+                client.send(&ClientMessage::Leave).await;
+            }
+            welcomed
+        }));
+    }
+    let mut welcomed = 0;
+    for task in tasks {
+        welcomed += task.await.expect("client task");
+    }
+    assert_eq!(welcomed, CLIENTS * ROUNDS);
+}
+
 #[tokio::test]
 async fn welcome_carries_ice_servers_with_per_member_turn_credentials() {
     let server = TestServer::start(|c| {
@@ -441,5 +480,25 @@ async fn welcome_carries_ice_servers_with_per_member_turn_credentials() {
     assert_eq!(
         turn.credential.as_deref(),
         Some(treff_server::ice::turn_password("north", username).as_str())
+    );
+}
+
+/// What SIGTERM does for the binary, through the shutdown future `run` takes.
+#[tokio::test]
+async fn shutting_down_tells_every_member_to_reconnect_and_stops() {
+    let mut server = TestServer::start(|_| {});
+    let mut ada = Client::connect(&server).await;
+    ada.join("r", "Ada").await;
+    let mut bob = Client::connect(&server).await;
+    bob.join("r", "Bob").await;
+
+    server.shut_down();
+    ada.expect_close(treff_shared::close_code::SERVER_RESTART)
+        .await;
+    bob.expect_close(treff_shared::close_code::SERVER_RESTART)
+        .await;
+    assert!(
+        server.stopped_within(Duration::from_secs(5)).await,
+        "the server stops within 5 s"
     );
 }

@@ -24,6 +24,10 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub tls: bool,
     handle: actix_web::dev::ServerHandle,
+    /// Completes the server's shutdown future: what SIGTERM is for the binary.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Fires when the server future has completed.
+    stopped: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl TestServer {
@@ -37,15 +41,42 @@ impl TestServer {
         tweak(&mut config);
         let tls = config.tls_cert.is_some();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = treff_server::run(listener, config).expect("server starts");
+                // Only an explicit `shut_down` stops gracefully; dropping the server does not.
+                let shutdown = async move {
+                    if shutdown_rx.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                let server = treff_server::run(listener, config, shutdown).expect("server starts");
                 tx.send(server.handle()).unwrap();
                 let _ = server.await;
+                let _ = stopped_tx.send(());
             })
         });
         let handle = rx.recv().expect("server thread started");
-        TestServer { addr, tls, handle }
+        TestServer {
+            addr,
+            tls,
+            handle,
+            shutdown: Some(shutdown_tx),
+            stopped: stopped_rx,
+        }
+    }
+
+    /// Completes the server's shutdown future, as SIGTERM does for the binary.
+    pub fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            shutdown.send(()).expect("server still running");
+        }
+    }
+
+    /// True when the server future completes within `wait`.
+    pub async fn stopped_within(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, &mut self.stopped).await.is_ok()
     }
 
     pub fn ws_url(&self) -> String {
