@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use treff_shared::{ChatMessage, MediaState, Peer, PeerId, PeerStatus, Role, Welcome};
+use treff_shared::{ChatMessage, MediaMode, MediaState, Peer, PeerId, PeerStatus, Role, Welcome};
 
 pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
 use web_sys::MediaStream;
@@ -201,6 +201,10 @@ pub struct AppState {
     pub role: Role,
     /// Nobody new may join the room (a moderator locked it).
     pub locked: bool,
+    /// How the room's media travel: peer to peer (end-to-end encrypted) or through the server.
+    pub mode: MediaMode,
+    /// Who is speaking, as the media server hears it.
+    pub speaker: Option<PeerId>,
     /// Our current peer id.
     pub self_id: Option<PeerId>,
     /// Every peer id we had in this call, so that own messages stay marked after a restart.
@@ -251,6 +255,10 @@ pub enum Action {
     Role(PeerId, Role),
     /// A moderator locked or unlocked the room.
     Locked(bool),
+    /// The room's media travel this way now.
+    Mode(MediaMode),
+    /// Who speaks now (from the media server).
+    ActiveSpeaker(Option<PeerId>),
     /// Someone entered.
     PeerJoined(Peer),
     /// Someone left for good.
@@ -417,6 +425,7 @@ impl AppState {
                 self.name = welcome.name.to_string();
                 self.role = welcome.role;
                 self.locked = welcome.locked;
+                self.mode = welcome.mode;
                 self.connection = Connection::Connected;
                 for message in welcome.history {
                     self.add_chat(message, false);
@@ -432,6 +441,13 @@ impl AppState {
                 }
             }
             Action::Locked(locked) => self.locked = locked,
+            Action::Mode(mode) => {
+                self.mode = mode;
+                if mode == MediaMode::Mesh {
+                    self.speaker = None;
+                }
+            }
+            Action::ActiveSpeaker(peer) => self.speaker = peer,
             Action::PeerJoined(peer) => {
                 let view = PeerView::from_peer(&peer);
                 match self.peer_mut(&peer.peer_id) {
@@ -557,6 +573,8 @@ mod tests {
                 role: Role::Moderator,
                 locked: false,
                 ping_interval_ms: 1000,
+                mode: MediaMode::Mesh,
+                mode_epoch: 0,
             }),
         }
     }

@@ -110,6 +110,23 @@ pub enum ClientMessage {
     },
     /// Moderators only: end the room for everyone.
     EndRoom,
+    /// An offer, answer or ICE candidate for one of this member's connections to the media
+    /// server (rooms in [`MediaMode::Sfu`] only).
+    MediaSignal {
+        /// The mode epoch the connection belongs to (from `mode` or `welcome`); signals of an
+        /// older epoch are dropped.
+        epoch: u32,
+        /// Which of the two connections.
+        link: MediaLink,
+        /// The WebRTC payload.
+        data: SignalData,
+    },
+    /// How large this member shows each remote picture, so that the media server never sends a
+    /// thumbnail the top simulcast layer (rooms in [`MediaMode::Sfu`]).
+    Tiles {
+        /// One entry per picture shown; pictures not listed are not shown.
+        tiles: Vec<TileSize>,
+    },
 }
 
 /// A server-to-browser frame.
@@ -179,6 +196,30 @@ pub enum ServerMessage {
         /// Why.
         reason: LeaveReason,
     },
+    /// How the room's media travel from now on. Sent to every member whenever the room
+    /// switches; each switch has a higher `epoch`.
+    Mode {
+        /// Peer to peer, or through the media server.
+        mode: MediaMode,
+        /// Increases with every switch.
+        epoch: u32,
+    },
+    /// An offer, answer or ICE candidate from the media server for one of the receiver's
+    /// connections to it.
+    MediaSignal {
+        /// The mode epoch the connection belongs to.
+        epoch: u32,
+        /// Which of the two connections.
+        link: MediaLink,
+        /// The WebRTC payload; a description's `media` lines name whose media each line carries.
+        data: SignalData,
+    },
+    /// Who is speaking now, as the media server hears it (rooms in [`MediaMode::Sfu`]); `None`
+    /// when nobody is.
+    ActiveSpeaker {
+        /// The loudest member, if anyone speaks.
+        peer_id: Option<PeerId>,
+    },
     /// A frame was rejected; the connection stays usable unless a close follows.
     Error {
         /// Machine-readable reason.
@@ -214,6 +255,47 @@ pub struct Welcome {
     pub locked: bool,
     /// How often the client should send `ping`, in milliseconds.
     pub ping_interval_ms: u64,
+    /// How the room's media travel now.
+    #[serde(default)]
+    pub mode: MediaMode,
+    /// The epoch of `mode` (see [`ServerMessage::Mode`]).
+    #[serde(default)]
+    pub mode_epoch: u32,
+}
+
+/// How a room's media travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaMode {
+    /// Every member sends to every other directly (end-to-end encrypted; the server never sees
+    /// media).
+    #[default]
+    Mesh,
+    /// Every member sends once to the media server in treff, which forwards to the others.
+    Sfu,
+}
+
+/// One of a member's two connections to the media server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaLink {
+    /// The member sends its microphone, camera and screen on it; the member offers.
+    Publish,
+    /// The server sends the others' media on it; the server offers.
+    Subscribe,
+}
+
+/// How large a member shows one remote picture, in CSS pixels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TileSize {
+    /// Whose picture.
+    pub peer_id: PeerId,
+    /// Their camera or their screen.
+    pub kind: MediaKind,
+    /// Width shown.
+    pub width: u16,
+    /// Height shown.
+    pub height: u16,
 }
 
 /// Another member of the room, as seen by the receiver of the frame.
@@ -383,6 +465,11 @@ pub enum ErrorCode {
     Forbidden,
     /// The room is locked: nobody new may join.
     RoomLocked,
+    /// A media-server frame the room cannot use now: the room is peer to peer, the epoch is not
+    /// the current one, or the description cannot be applied.
+    InvalidMedia,
+    /// The media server could not connect this member (ICE or DTLS did not complete in time).
+    MediaFailed,
 }
 
 impl ErrorCode {
@@ -669,7 +756,30 @@ mod tests {
                 role: Role::Participant,
                 locked: false,
                 ping_interval_ms: 5000,
+                mode: MediaMode::Sfu,
+                mode_epoch: 2,
             }),
+            ServerMessage::Mode {
+                mode: MediaMode::Mesh,
+                epoch: 3,
+            },
+            ServerMessage::MediaSignal {
+                epoch: 3,
+                link: MediaLink::Subscribe,
+                data: SignalData::Description(SessionDescription {
+                    kind: SdpType::Offer,
+                    sdp: "v=0".into(),
+                    media: vec![MediaLine {
+                        mid: "1".into(),
+                        kind: MediaKind::Camera,
+                        peer: Some(p.clone()),
+                    }],
+                }),
+            },
+            ServerMessage::ActiveSpeaker {
+                peer_id: Some(p.clone()),
+            },
+            ServerMessage::ActiveSpeaker { peer_id: None },
             ServerMessage::PeerStatus {
                 peer_id: p.clone(),
                 status: PeerStatus::Reconnecting,
@@ -798,6 +908,19 @@ mod tests {
             ClientFrameType::Kick => ClientMessage::Kick { peer_id: peer() },
             ClientFrameType::RequestMute => ClientMessage::RequestMute { peer_id: peer() },
             ClientFrameType::EndRoom => ClientMessage::EndRoom,
+            ClientFrameType::MediaSignal => ClientMessage::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: SignalData::Candidate(None),
+            },
+            ClientFrameType::Tiles => ClientMessage::Tiles {
+                tiles: vec![TileSize {
+                    peer_id: peer(),
+                    kind: MediaKind::Camera,
+                    width: 320,
+                    height: 180,
+                }],
+            },
         }
     }
 

@@ -90,6 +90,10 @@ pub struct MediaLine {
     pub mid: String,
     /// What the sender sends on it.
     pub kind: MediaKind,
+    /// Whose media it is, when the sender forwards someone else's (the media server does);
+    /// absent when it is the sender's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<crate::PeerId>,
 }
 
 /// What a media line carries.
@@ -158,10 +162,12 @@ mod tests {
             MediaLine {
                 mid: "0".into(),
                 kind: MediaKind::Audio,
+                peer: None,
             },
             MediaLine {
                 mid: "2".into(),
                 kind: MediaKind::Screen,
+                peer: None,
             },
         ];
         let json = serde_json::to_string(&SignalData::Description(d.clone())).unwrap();

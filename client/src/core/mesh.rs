@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use treff_shared::{ClientMessage, IceServer, MediaKind, Peer, PeerId, SignalData, Welcome};
 
-use super::transport::{LinkCommand, LinkId, LinkIds, LinkSpec, TrackKind, Transport};
+use super::transport::{
+    LinkCommand, LinkId, LinkIds, LinkRole, LinkSpec, SignalSource, TrackKind, Transport,
+};
 
 /// One link per other member.
 #[derive(Debug, Default)]
@@ -33,6 +35,36 @@ impl Mesh {
         self.by_peer.get(peer).copied()
     }
 
+    /// Closes the links to everyone not in `present` and opens none (a resumed membership in a
+    /// room that no longer uses the mesh).
+    pub fn retain(&mut self, present: &[PeerId], out: &mut Vec<LinkCommand>) {
+        let gone: Vec<PeerId> = self
+            .by_peer
+            .keys()
+            .filter(|p| !present.contains(p))
+            .cloned()
+            .collect();
+        for peer in gone {
+            self.close(&peer, out);
+        }
+    }
+
+    /// Opens a link to each of `peers` that has none (the room switched to the mesh).
+    pub fn connect(
+        &mut self,
+        peers: &[Peer],
+        ice_servers: &[IceServer],
+        ids: &mut LinkIds,
+        out: &mut Vec<LinkCommand>,
+    ) {
+        self.ice_servers = ice_servers.to_vec();
+        for peer in peers {
+            if !self.by_peer.contains_key(&peer.peer_id) {
+                self.open(peer, ids, out);
+            }
+        }
+    }
+
     fn open(&mut self, peer: &Peer, ids: &mut LinkIds, out: &mut Vec<LinkCommand>) {
         self.close(&peer.peer_id, out);
         let id = ids.allocate();
@@ -44,6 +76,7 @@ impl Mesh {
             ice_servers: self.ice_servers.clone(),
             offer: peer.offer,
             polite: peer.polite,
+            role: LinkRole::Mesh,
         }));
     }
 
@@ -92,10 +125,13 @@ impl Transport for Mesh {
 
     fn remote_signal(
         &mut self,
-        from: &PeerId,
+        from: &SignalSource,
         data: SignalData,
         out: &mut Vec<LinkCommand>,
     ) -> bool {
+        let SignalSource::Peer(from) = from else {
+            return false;
+        };
         let Some(&link) = self.by_peer.get(from) else {
             return false;
         };
@@ -139,6 +175,10 @@ impl Transport for Mesh {
 
     fn links(&self) -> Vec<LinkId> {
         self.by_link.keys().copied().collect()
+    }
+
+    fn close_peer(&mut self, peer: &PeerId, out: &mut Vec<LinkCommand>) {
+        self.close(peer, out);
     }
 
     fn close_all(&mut self, out: &mut Vec<LinkCommand>) {

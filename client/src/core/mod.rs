@@ -7,8 +7,9 @@
 //! (`crate::io`) feeds it and executes its commands with web-sys and gloo-net; nothing here
 //! touches the browser, so it is tested on the host (`cargo test -p treff-client`).
 //!
-//! How media travels is behind the [`transport::Transport`] seam; today that is the full mesh
-//! ([`mesh::Mesh`]).
+//! How media travels is behind the [`transport::Transport`] seam: the full mesh ([`mesh::Mesh`])
+//! or the media server ([`sfu::Sfu`]); [`paths::Paths`] switches between them as the room says,
+//! make-before-break.
 //!
 //! Roles change what a call does. A viewer never asks for a camera or microphone and its links
 //! only receive. A moderator's actions (lock, remove, ask to mute, end the room) are plain
@@ -16,21 +17,21 @@
 
 pub mod mesh;
 pub mod notice;
+pub mod paths;
+pub mod sfu;
 pub mod transport;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use treff_shared::{
     ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId, Role,
-    RoomName, ServerMessage, SignalData,
+    RoomName, ServerMessage, SignalData, TileSize,
 };
 
-use self::mesh::Mesh;
 use self::notice::{MediaProblem, Notice, Rejection};
-use self::transport::{LinkCommand, LinkId, LinkIds, TrackKind, Transport};
+use self::paths::Paths;
+use self::transport::{LinkCommand, LinkId, LinkIds, SignalSource, TrackKind};
 use crate::state::{Action, Capture, Connection, Devices, LinkState};
 
 /// `iceConnectionState` of a link.
@@ -57,6 +58,11 @@ pub enum LinkEvent {
     State(LinkState),
     /// `iceConnectionState` changed.
     Ice(IceState),
+    /// A watched track ([`Command::WatchFlow`]) shows frames (video) or sound (audio).
+    Flowing {
+        /// The track's id.
+        track_id: String,
+    },
     /// A remote track arrived on the line `mid`.
     Track {
         /// The transceiver's `mid`.
@@ -173,6 +179,10 @@ pub enum Input {
     Intent(Intent),
     /// A frame the person asked for could not be handed to the socket.
     NotSent(ClientFrameType),
+    /// The clock, about every 250 ms, in Unix milliseconds.
+    Tick(u64),
+    /// How large the page shows each remote picture now.
+    TileSizes(Vec<TileSize>),
 }
 
 /// What the IO layer must do.
@@ -222,6 +232,13 @@ pub enum Command {
         /// Send the local tracks at all.
         send: bool,
     },
+    /// Report [`LinkEvent::Flowing`] once this remote track shows frames or sound.
+    WatchFlow {
+        /// The link it arrived on.
+        link: LinkId,
+        /// The track's id.
+        track_id: String,
+    },
     /// Show a remote track on the tile of `peer`'s camera or screen.
     Attach {
         /// The link it arrived on.
@@ -264,7 +281,7 @@ struct Local {
 
 /// The rules of one call.
 pub struct CallCore {
-    transport: Box<dyn Transport>,
+    paths: Paths,
     ids: LinkIds,
     /// Our peer id since the last `welcome`.
     self_id: Option<PeerId>,
@@ -279,21 +296,19 @@ pub struct CallCore {
     /// The connection has been opened (it happens once, after capture).
     connecting: bool,
     local: Local,
-    /// The last ICE state of each link, to know which need a restart after a resume.
-    ice: BTreeMap<LinkId, IceState>,
 }
 
 impl Default for CallCore {
     fn default() -> Self {
-        CallCore::new(Box::new(Mesh::new()))
+        CallCore::new()
     }
 }
 
 impl CallCore {
-    /// A call whose media travel through `transport`.
-    pub fn new(transport: Box<dyn Transport>) -> CallCore {
+    /// A call that has not begun.
+    pub fn new() -> CallCore {
         CallCore {
-            transport,
+            paths: Paths::default(),
             ids: LinkIds::default(),
             self_id: None,
             viewer: false,
@@ -302,7 +317,6 @@ impl CallCore {
             ended: false,
             connecting: false,
             local: Local::default(),
-            ice: BTreeMap::new(),
         }
     }
 
@@ -361,6 +375,8 @@ impl CallCore {
                 };
                 notify(&mut out, notice);
             }
+            Input::Tick(now_ms) => self.paths.tick(now_ms, &mut out),
+            Input::TileSizes(tiles) => self.paths.tile_sizes(tiles, self.connected, &mut out),
         }
         out
     }
@@ -489,10 +505,7 @@ impl CallCore {
         self.ended = true;
         self.connected = false;
         out.push(Command::Disconnect);
-        let mut links = Vec::new();
-        self.transport.close_all(&mut links);
-        out.extend(links.into_iter().map(Command::Link));
-        self.ice.clear();
+        self.paths.close_all(out);
         out.push(Command::StopCapture);
         if self.local.media.screen {
             out.push(Command::StopScreen);
@@ -627,15 +640,6 @@ impl CallCore {
         self.end_with(rejection, out);
     }
 
-    fn links(&mut self, commands: Vec<LinkCommand>, out: &mut Vec<Command>) {
-        for command in commands {
-            if let LinkCommand::Close(link) = &command {
-                self.ice.remove(link);
-            }
-            out.push(Command::Link(command));
-        }
-    }
-
     fn server_message(&mut self, message: ServerMessage, out: &mut Vec<Command>) {
         match message {
             ServerMessage::Welcome(welcome) => {
@@ -651,19 +655,11 @@ impl CallCore {
                 if welcome.role == Role::Viewer {
                     self.become_viewer(out);
                 }
-                let mut links = Vec::new();
-                self.transport
-                    .welcome(&welcome, keep, &mut self.ids, &mut links);
-                self.links(links, out);
+                self.paths.welcome(&welcome, keep, &mut self.ids, out);
                 if keep {
                     // Links that went down while we were away need new ICE credentials.
-                    for link in self.transport.links() {
-                        if matches!(
-                            self.ice.get(&link),
-                            Some(IceState::Failed | IceState::Disconnected)
-                        ) {
-                            out.push(Command::RestartIce(link));
-                        }
+                    for link in self.paths.links_to_restart() {
+                        out.push(Command::RestartIce(link));
                     }
                 }
                 out.push(Command::Ui(Action::Welcome {
@@ -672,27 +668,39 @@ impl CallCore {
                 }));
             }
             ServerMessage::PeerJoined { peer } => {
-                let mut links = Vec::new();
-                self.transport.peer_joined(&peer, &mut self.ids, &mut links);
-                self.links(links, out);
+                self.paths.peer_joined(&peer, &mut self.ids, out);
                 out.push(Command::Ui(Action::PeerJoined(peer)));
             }
             ServerMessage::PeerLeft { peer_id, .. } => {
-                let mut links = Vec::new();
-                self.transport.peer_left(&peer_id, &mut links);
-                self.links(links, out);
+                self.paths.peer_left(&peer_id, out);
                 out.push(Command::Ui(Action::PeerLeft(peer_id)));
             }
             ServerMessage::PeerStatus { peer_id, status } => {
                 out.push(Command::Ui(Action::PeerStatus(peer_id, status)));
             }
             ServerMessage::Signal { from, data } => {
-                let mut links = Vec::new();
-                if self.transport.remote_signal(&from, data, &mut links) {
-                    self.links(links, out);
-                } else {
+                if !self
+                    .paths
+                    .remote_signal(&SignalSource::Peer(from.clone()), data, out)
+                {
                     out.push(Command::Warn(format!("signal from unknown peer {from}")));
                 }
+            }
+            ServerMessage::MediaSignal { epoch, link, data } => {
+                if !self
+                    .paths
+                    .remote_signal(&SignalSource::MediaServer { epoch, link }, data, out)
+                {
+                    out.push(Command::Warn(format!(
+                        "media-server signal for epoch {epoch}, which is not ours"
+                    )));
+                }
+            }
+            ServerMessage::Mode { mode, epoch } => {
+                self.paths.switch(mode, epoch, &mut self.ids, out);
+            }
+            ServerMessage::ActiveSpeaker { peer_id } => {
+                out.push(Command::Ui(Action::ActiveSpeaker(peer_id)));
             }
             ServerMessage::Chat(message) => out.push(Command::Ui(Action::Chat(message))),
             ServerMessage::Media { peer_id, media } => {
@@ -729,46 +737,7 @@ impl CallCore {
     }
 
     fn link_event(&mut self, link: LinkId, event: LinkEvent, out: &mut Vec<Command>) {
-        if !self.transport.links().contains(&link) {
-            // A closed link's last words.
-            return;
-        }
-        match event {
-            LinkEvent::Signal(data) => {
-                if let Some(msg) = self.transport.local_signal(link, data) {
-                    out.push(Command::Send(msg));
-                }
-            }
-            LinkEvent::State(state) => {
-                for peer in self.transport.peers_on(link) {
-                    out.push(Command::Ui(Action::Link(peer, state)));
-                }
-            }
-            LinkEvent::Ice(state) => {
-                self.ice.insert(link, state);
-                // The signaling must be up to carry the restart's offer; a restart while it is
-                // down happens when the resumed `welcome` comes.
-                if state == IceState::Failed && self.connected {
-                    out.push(Command::RestartIce(link));
-                }
-            }
-            LinkEvent::Track {
-                mid,
-                kind,
-                track_id,
-            } => {
-                if let Some((peer, kind)) = self.transport.source(link, mid.as_deref(), kind) {
-                    out.push(Command::Attach {
-                        link,
-                        mid,
-                        track_id,
-                        peer,
-                        kind,
-                    });
-                }
-            }
-            LinkEvent::Failed(reason) => out.push(Command::Warn(reason)),
-        }
+        self.paths.link_event(link, event, self.connected, out);
     }
 }
 

@@ -2,12 +2,12 @@
 
 use treff_shared::{
     ChatMessage, ClientFrameType, ClientMessage, DisplayName, ErrorCode, IceServer, LeaveReason,
-    MediaKind, MediaLine, MediaState, Peer, PeerId, PeerStatus, Role, RoomName, SdpType,
-    ServerMessage, SessionDescription, SignalData, Welcome,
+    MediaKind, MediaLine, MediaMode, MediaState, Peer, PeerId, PeerStatus, Role, RoomName, SdpType,
+    ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
 };
 
 use super::notice::{MediaProblem, Notice, Rejection};
-use super::transport::{LinkCommand, LinkId, LinkSpec, TrackKind};
+use super::transport::{self, LinkCommand, LinkId, LinkSpec, TrackKind};
 use super::*;
 use crate::state::{Action, Capture, Connection, LinkState};
 
@@ -44,6 +44,8 @@ fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
         role: Role::Participant,
         locked: false,
         ping_interval_ms: 1000,
+        mode: MediaMode::Mesh,
+        mode_epoch: 0,
     })
 }
 
@@ -277,14 +279,17 @@ fn remote_tracks_go_to_the_tile_their_sender_announced_whatever_the_line_order()
         MediaLine {
             mid: "0".into(),
             kind: MediaKind::Audio,
+            peer: None,
         },
         MediaLine {
             mid: "1".into(),
             kind: MediaKind::Screen,
+            peer: None,
         },
         MediaLine {
             mid: "2".into(),
             kind: MediaKind::Camera,
+            peer: None,
         },
     ];
     server(
@@ -653,4 +658,280 @@ fn chat_and_presence_pass_through_to_the_page() {
             PeerStatus::Reconnecting
         ))]
     );
+}
+
+fn sfu_offer(lines: &[(&str, MediaKind, &str)]) -> SignalData {
+    let mut description = SessionDescription::new(SdpType::Offer, "v=0");
+    description.media = lines
+        .iter()
+        .map(|(mid, kind, peer)| MediaLine {
+            mid: (*mid).into(),
+            kind: *kind,
+            peer: Some(id(peer)),
+        })
+        .collect();
+    SignalData::Description(description)
+}
+
+fn track(core: &mut CallCore, link: LinkId, mid: &str, kind: TrackKind, id: &str) -> Vec<Command> {
+    core.handle(Input::Link(
+        link,
+        LinkEvent::Track {
+            mid: Some(mid.into()),
+            kind,
+            track_id: id.into(),
+        },
+    ))
+}
+
+fn attached(out: &[Command]) -> Vec<(PeerId, MediaKind, String)> {
+    out.iter()
+        .filter_map(|c| match c {
+            Command::Attach {
+                peer,
+                kind,
+                track_id,
+                ..
+            } => Some((peer.clone(), *kind, track_id.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A mesh call with Bob whose camera and microphone show, then the room switches to the SFU.
+fn switched_to_sfu() -> (CallCore, LinkId, LinkSpec, LinkSpec) {
+    let (mut core, out) = joined(vec![peer("bob", true)]);
+    let mesh = opened(&out)[0].id;
+    track(&mut core, mesh, "0", TrackKind::Audio, "mesh-audio");
+    track(&mut core, mesh, "1", TrackKind::Video, "mesh-video");
+    core.handle(Input::Link(mesh, LinkEvent::State(LinkState::Connected)));
+    let out = server(
+        &mut core,
+        ServerMessage::Mode {
+            mode: MediaMode::Sfu,
+            epoch: 1,
+        },
+    );
+    let links = opened(&out);
+    assert_eq!(links.len(), 2, "{out:?}");
+    assert!(closed(&out).is_empty(), "make before break: {out:?}");
+    assert!(out.contains(&Command::Ui(Action::Mode(MediaMode::Sfu))));
+    (core, mesh, links[0].clone(), links[1].clone())
+}
+
+#[test]
+fn a_switch_to_the_media_server_opens_a_publish_and_a_subscribe_link() {
+    let (_, _, publish, subscribe) = switched_to_sfu();
+    assert_eq!(publish.role, transport::LinkRole::Publish);
+    assert!(publish.offer, "we offer on the publish link");
+    assert_eq!(publish.label, "sfu/1/publish");
+    assert_eq!(subscribe.role, transport::LinkRole::Subscribe);
+    assert!(!subscribe.offer, "the server offers on the subscribe link");
+}
+
+#[test]
+fn media_server_signals_travel_with_their_epoch_and_link() {
+    let (mut core, _, publish, subscribe) = switched_to_sfu();
+    let offer = SignalData::Description(SessionDescription::new(SdpType::Offer, "v=0"));
+    assert_eq!(
+        sent(&core.handle(Input::Link(publish.id, LinkEvent::Signal(offer.clone())))),
+        vec![ClientMessage::MediaSignal {
+            epoch: 1,
+            link: treff_shared::MediaLink::Publish,
+            data: offer.clone()
+        }]
+    );
+    let out = server(
+        &mut core,
+        ServerMessage::MediaSignal {
+            epoch: 1,
+            link: treff_shared::MediaLink::Subscribe,
+            data: offer.clone(),
+        },
+    );
+    assert_eq!(
+        out,
+        vec![Command::Link(LinkCommand::Deliver(
+            subscribe.id,
+            offer.clone()
+        ))]
+    );
+    // A signal of another epoch belongs to links that are gone.
+    let out = server(
+        &mut core,
+        ServerMessage::MediaSignal {
+            epoch: 7,
+            link: treff_shared::MediaLink::Subscribe,
+            data: offer,
+        },
+    );
+    assert!(matches!(&out[..], [Command::Warn(_)]), "{out:?}");
+}
+
+#[test]
+fn tiles_swap_to_the_media_server_only_once_its_tracks_show_frames_then_the_mesh_link_closes() {
+    let (mut core, mesh, _, subscribe) = switched_to_sfu();
+    server(
+        &mut core,
+        ServerMessage::MediaSignal {
+            epoch: 1,
+            link: treff_shared::MediaLink::Subscribe,
+            data: sfu_offer(&[
+                ("3", MediaKind::Audio, "bob"),
+                ("4", MediaKind::Camera, "bob"),
+            ]),
+        },
+    );
+    let out = track(&mut core, subscribe.id, "4", TrackKind::Video, "sfu-video");
+    assert!(attached(&out).is_empty(), "the mesh picture stays: {out:?}");
+    assert!(out.contains(&Command::WatchFlow {
+        link: subscribe.id,
+        track_id: "sfu-video".into()
+    }));
+    let out = track(&mut core, subscribe.id, "3", TrackKind::Audio, "sfu-audio");
+    assert!(attached(&out).is_empty());
+    let out = core.handle(Input::Link(
+        subscribe.id,
+        LinkEvent::Flowing {
+            track_id: "sfu-video".into(),
+        },
+    ));
+    assert_eq!(
+        attached(&out),
+        vec![(id("bob"), MediaKind::Camera, "sfu-video".into())]
+    );
+    // The microphone still comes over the mesh: the link stays.
+    assert!(closed(&core.handle(Input::Tick(10_000))).is_empty());
+    core.handle(Input::Link(
+        subscribe.id,
+        LinkEvent::Flowing {
+            track_id: "sfu-audio".into(),
+        },
+    ));
+    assert!(
+        closed(&core.handle(Input::Tick(10_100))).is_empty(),
+        "grace"
+    );
+    let out = core.handle(Input::Tick(10_100 + paths::SWAP_GRACE_MS));
+    assert_eq!(closed(&out), vec![mesh]);
+}
+
+#[test]
+fn a_switch_that_never_shows_frames_keeps_the_old_links_until_the_new_one_connects() {
+    let (mut core, mesh, _, subscribe) = switched_to_sfu();
+    core.handle(Input::Tick(1_000));
+    assert!(closed(&core.handle(Input::Tick(1_000 + paths::SWITCH_DEADLINE_MS + 1))).is_empty());
+    core.handle(Input::Link(
+        subscribe.id,
+        LinkEvent::State(LinkState::Connected),
+    ));
+    let out = core.handle(Input::Tick(1_000 + paths::SWITCH_DEADLINE_MS + 2));
+    assert_eq!(closed(&out), vec![mesh]);
+}
+
+#[test]
+fn back_to_the_mesh_reopens_peer_links_and_closes_the_media_server_links_after_the_swap() {
+    let (mut core, mesh, publish, subscribe) = switched_to_sfu();
+    server(
+        &mut core,
+        ServerMessage::MediaSignal {
+            epoch: 1,
+            link: treff_shared::MediaLink::Subscribe,
+            data: sfu_offer(&[("4", MediaKind::Camera, "bob")]),
+        },
+    );
+    track(&mut core, subscribe.id, "4", TrackKind::Video, "sfu-video");
+    core.handle(Input::Link(
+        subscribe.id,
+        LinkEvent::Flowing {
+            track_id: "sfu-video".into(),
+        },
+    ));
+    core.handle(Input::Tick(0));
+    core.handle(Input::Tick(paths::SWAP_GRACE_MS + 1));
+    // The mesh link closes once both tiles came from the server... audio is still on it.
+    let out = server(
+        &mut core,
+        ServerMessage::Mode {
+            mode: MediaMode::Mesh,
+            epoch: 2,
+        },
+    );
+    let reopened = opened(&out);
+    // The old mesh link still exists (audio never swapped), so no new one is needed.
+    assert!(reopened.is_empty(), "{out:?}");
+    assert!(closed(&out).is_empty());
+    let out = track(&mut core, mesh, "1", TrackKind::Video, "mesh-video-2");
+    assert!(out.contains(&Command::WatchFlow {
+        link: mesh,
+        track_id: "mesh-video-2".into()
+    }));
+    core.handle(Input::Link(
+        mesh,
+        LinkEvent::Flowing {
+            track_id: "mesh-video-2".into(),
+        },
+    ));
+    core.handle(Input::Tick(100_000));
+    let out = core.handle(Input::Tick(100_000 + paths::SWAP_GRACE_MS));
+    let mut gone = closed(&out);
+    gone.sort();
+    assert_eq!(gone, vec![publish.id, subscribe.id]);
+}
+
+#[test]
+fn a_welcome_into_a_room_on_the_media_server_opens_no_peer_links() {
+    let mut core = CallCore::default();
+    core.handle(Input::Start { viewer: false });
+    core.handle(Input::Captured {
+        audio: true,
+        video: true,
+        problem: None,
+    });
+    let ServerMessage::Welcome(mut w) =
+        welcome("me", vec![peer("a", true), peer("b", true)], false)
+    else {
+        unreachable!()
+    };
+    w.mode = MediaMode::Sfu;
+    w.mode_epoch = 3;
+    let out = server(&mut core, ServerMessage::Welcome(w));
+    let labels: Vec<String> = opened(&out).into_iter().map(|s| s.label).collect();
+    assert_eq!(labels, vec!["sfu/3/publish", "sfu/3/subscribe"]);
+    // Newcomers travel through the server too.
+    let out = server(
+        &mut core,
+        ServerMessage::PeerJoined {
+            peer: peer("c", false),
+        },
+    );
+    assert!(opened(&out).is_empty());
+    // Tile sizes go to the server, once per change.
+    let tiles = vec![TileSize {
+        peer_id: id("a"),
+        kind: MediaKind::Camera,
+        width: 320,
+        height: 180,
+    }];
+    let out = core.handle(Input::TileSizes(tiles.clone()));
+    assert_eq!(
+        sent(&out),
+        vec![ClientMessage::Tiles {
+            tiles: tiles.clone()
+        }]
+    );
+    assert!(core.handle(Input::TileSizes(tiles)).is_empty());
+}
+
+#[test]
+fn an_old_mode_announcement_changes_nothing() {
+    let (mut core, _, _, _) = switched_to_sfu();
+    let out = server(
+        &mut core,
+        ServerMessage::Mode {
+            mode: MediaMode::Mesh,
+            epoch: 1,
+        },
+    );
+    assert!(out.is_empty(), "{out:?}");
 }

@@ -1,15 +1,18 @@
 //! The transport seam: how media travels between the participants of a call.
 //!
 //! The call core ([`super::CallCore`]) knows who is in the room and what the person wants; a
-//! [`Transport`] knows which connections (links) that takes and how signals reach them. Today
-//! there is one, the full mesh ([`super::mesh::Mesh`]): one peer-to-peer link per other member.
-//! A second one (one link to a media server carrying everyone's streams) fits behind the same
-//! trait: it opens one link instead of many and names the owner of each remote line itself.
+//! [`Transport`] knows which connections (links) that takes and how signals reach them. There
+//! are two: the full mesh ([`super::mesh::Mesh`]), one peer-to-peer link per other member, and
+//! the media server ([`super::sfu::Sfu`]), two links that carry everyone's media, whose
+//! descriptions name the owner of each remote line. The core switches between them as the room
+//! says, keeping the old one until the new one shows pictures.
 //!
 //! Everything here is plain data: a transport returns [`LinkCommand`]s that the IO layer
 //! (`crate::io`) executes with real `RTCPeerConnection`s.
 
-use treff_shared::{ClientMessage, IceServer, MediaKind, Peer, PeerId, SignalData, Welcome};
+use treff_shared::{
+    ClientMessage, IceServer, MediaKind, MediaLink, Peer, PeerId, SignalData, Welcome,
+};
 
 /// Names one connection of the call. Assigned by the core, never reused within a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,6 +45,34 @@ pub struct LinkSpec {
     pub offer: bool,
     /// Roll back our own offer in a collision, until a first negotiation has completed.
     pub polite: bool,
+    /// What the link sends and how.
+    pub role: LinkRole,
+}
+
+/// What a link sends and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkRole {
+    /// Peer to peer: our microphone, camera and screen one way, theirs the other.
+    Mesh,
+    /// To the media server: our microphone, camera (in simulcast layers) and screen; nothing
+    /// comes back on it.
+    Publish,
+    /// From the media server: everyone else's media; we send nothing on it and never offer.
+    Subscribe,
+}
+
+/// Where a relayed signal comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignalSource {
+    /// Another member (peer-to-peer links).
+    Peer(PeerId),
+    /// The media server, for one of our two links of a mode epoch.
+    MediaServer {
+        /// The mode epoch.
+        epoch: u32,
+        /// Which link.
+        link: MediaLink,
+    },
 }
 
 /// What a transport asks the IO layer to do with links.
@@ -83,10 +114,10 @@ pub trait Transport {
     fn peer_left(&mut self, peer: &PeerId, out: &mut Vec<LinkCommand>);
 
     /// A signal the server relayed from `from`. False when no link takes it (a late signal
-    /// from someone who already left).
+    /// from someone who already left, or of another epoch).
     fn remote_signal(
         &mut self,
-        from: &PeerId,
+        from: &SignalSource,
         data: SignalData,
         out: &mut Vec<LinkCommand>,
     ) -> bool;
@@ -108,6 +139,9 @@ pub trait Transport {
 
     /// Every open link.
     fn links(&self) -> Vec<LinkId>;
+
+    /// Closes what carries nobody's media but `peer`'s (the other transport shows them now).
+    fn close_peer(&mut self, peer: &PeerId, out: &mut Vec<LinkCommand>);
 
     /// Closes every link.
     fn close_all(&mut self, out: &mut Vec<LinkCommand>);

@@ -26,6 +26,9 @@ use crate::core::{CallCore, Command, Input, Intent, LinkEvent};
 use crate::state::{Action, Devices, StreamHandle};
 use crate::token;
 
+/// How often a track being switched to is checked for frames.
+const FLOW_POLL_MS: u32 = 150;
+
 /// Our own streams.
 #[derive(Default)]
 struct Local {
@@ -242,6 +245,7 @@ impl Inner {
                 self.device_listener.borrow_mut().take();
             }
             Command::PublishLocal { send } => self.publish_local(send),
+            Command::WatchFlow { link, track_id } => self.watch_flow(link, track_id),
             Command::Attach {
                 link,
                 mid,
@@ -454,6 +458,27 @@ impl Inner {
                 local.revision += 1;
             }
             this.input(Input::ScreenStarted);
+        });
+    }
+
+    /// Polls a remote track's receiver until it shows frames or sound, then tells the core.
+    fn watch_flow(self: &Rc<Self>, link: LinkId, track_id: String) {
+        let this = self.clone();
+        spawn_local(async move {
+            // A track that shows nothing in 20 s never will; the switch deadline decides then.
+            for _ in 0..100 {
+                gloo_timers::future::TimeoutFuture::new(FLOW_POLL_MS).await;
+                let found = this.links.borrow().get(&link).cloned();
+                let Some(found) = found else { return };
+                match found.flowing(&track_id).await {
+                    None => return,
+                    Some(true) => {
+                        this.input(Input::Link(link, LinkEvent::Flowing { track_id }));
+                        return;
+                    }
+                    Some(false) => {}
+                }
+            }
         });
     }
 

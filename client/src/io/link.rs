@@ -369,6 +369,38 @@ impl Link {
             .find(|track| track.id() == id)
     }
 
+    /// Whether the remote track `id` has shown a decoded frame (video) or sound (audio) yet,
+    /// from its receiver's `getStats()`. `None` when this link has no such track (any more).
+    pub async fn flowing(&self, id: &str) -> Option<bool> {
+        let receiver = self
+            .inner
+            .transceivers()
+            .into_iter()
+            .map(|t| t.receiver())
+            .find(|r| r.track().id() == id)?;
+        let report = JsFuture::from(receiver.get_stats()).await.ok()?;
+        let entries = js_sys::try_iter(&report).ok()??;
+        for entry in entries.flatten() {
+            let stats = Reflect::get(&entry, &JsValue::from(1)).ok()?;
+            if js::get_string(&stats, "type").as_deref() != Some("inbound-rtp") {
+                continue;
+            }
+            let count = |key: &str| {
+                Reflect::get(&stats, &JsValue::from_str(key))
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0)
+            };
+            if count("framesDecoded") > 0.0
+                || (count("packetsReceived") > 0.0
+                    && js::get_string(&stats, "kind").as_deref() == Some("audio"))
+            {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+
     /// Restarts ICE: `negotiationneeded` fires and the offer carries new credentials.
     pub fn restart_ice(&self) {
         if !self.inner.closed.get() {
@@ -463,7 +495,11 @@ impl Inner {
             .find(|(ours, _)| ours.as_ref() == Some(&sender))
             .map(|(_, kind)| kind);
             if let Some(kind) = kind {
-                lines.push(MediaLine { mid, kind });
+                lines.push(MediaLine {
+                    mid,
+                    kind,
+                    peer: None,
+                });
             }
         }
         lines

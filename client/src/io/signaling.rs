@@ -257,7 +257,9 @@ fn is_refusal(code: ErrorCode) -> bool {
         | ErrorCode::InvalidChat
         | ErrorCode::JoinTimeout
         | ErrorCode::Unavailable
-        | ErrorCode::Forbidden => false,
+        | ErrorCode::Forbidden
+        | ErrorCode::InvalidMedia
+        | ErrorCode::MediaFailed => false,
     }
 }
 

@@ -1,0 +1,618 @@
+//! How the others' media reach us, and the switch between the two ways: the full mesh and the
+//! media server. Sans-IO; part of the call core.
+//!
+//! The room decides the mode ([`MediaMode`]) and announces every switch with a higher epoch.
+//! A switch is make-before-break: the new transport's links come up while the old ones keep
+//! carrying media; each tile keeps its old track until the new transport's track for it shows
+//! frames ([`LinkEvent::Flowing`]), then it swaps; a member's old links close once all of that
+//! member's tiles have swapped and a short grace has passed (so the other side has swapped too),
+//! or at the latest after [`SWITCH_DEADLINE_MS`] once the new transport is connected.
+
+use std::collections::BTreeMap;
+
+use treff_shared::{IceServer, MediaKind, MediaMode, Peer, PeerId, SignalData, TileSize, Welcome};
+
+use super::mesh::Mesh;
+use super::sfu::Sfu;
+#[cfg(test)]
+use super::transport::TrackKind;
+use super::transport::{LinkCommand, LinkId, LinkIds, SignalSource, Transport};
+use super::{Command, IceState, LinkEvent};
+use crate::state::{Action, LinkState};
+
+/// After a member's tiles all show the new transport, its old links stay this long, so that
+/// the other side, which swaps at about the same moment, has swapped as well.
+pub const SWAP_GRACE_MS: u64 = 1500;
+
+/// Old links close at the latest this long after a switch, if the new transport is connected.
+pub const SWITCH_DEADLINE_MS: u64 = 10_000;
+
+/// A remote track and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Track {
+    link: LinkId,
+    mid: Option<String>,
+    track_id: String,
+    /// It has shown frames (or, for audio, sound).
+    flowing: bool,
+    /// Its flow is being watched.
+    watched: bool,
+}
+
+/// The tracks we have from one member and the ones on their tiles.
+#[derive(Clone, Debug, Default)]
+struct MemberTracks {
+    tracks: BTreeMap<MediaKind, Vec<Track>>,
+    shown: BTreeMap<MediaKind, (LinkId, String)>,
+    /// When every tile of this member first showed the active transport.
+    swapped_at: Option<u64>,
+}
+
+/// Which transport a link belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Mesh,
+    Sfu,
+}
+
+/// The media paths of a call.
+#[derive(Debug, Default)]
+pub struct Paths {
+    mesh: Mesh,
+    sfu: Option<Sfu>,
+    mode: MediaMode,
+    epoch: u32,
+    /// The members in join order, with our role towards each (for mesh links).
+    roster: Vec<Peer>,
+    ice_servers: Vec<IceServer>,
+    members: BTreeMap<PeerId, MemberTracks>,
+    link_states: BTreeMap<LinkId, LinkState>,
+    ice: BTreeMap<LinkId, IceState>,
+    /// When the last switch began (the first tick after it), while old links remain.
+    switch_started: Option<u64>,
+    /// A switch happened and its start time is not known yet.
+    switching: bool,
+    now_ms: u64,
+    /// The tile sizes last sent to the media server.
+    sent_tiles: Vec<TileSize>,
+}
+
+impl Paths {
+    /// The current mode.
+    pub fn mode(&self) -> MediaMode {
+        self.mode
+    }
+
+    fn owner(&self, link: LinkId) -> Option<Owner> {
+        if self.mesh.links().contains(&link) {
+            Some(Owner::Mesh)
+        } else if self.sfu.as_ref().is_some_and(|s| s.links().contains(&link)) {
+            Some(Owner::Sfu)
+        } else {
+            None
+        }
+    }
+
+    fn active(&self) -> Owner {
+        match self.mode {
+            MediaMode::Mesh => Owner::Mesh,
+            MediaMode::Sfu => Owner::Sfu,
+        }
+    }
+
+    fn transport(&mut self, owner: Owner) -> Option<&mut dyn Transport> {
+        match owner {
+            Owner::Mesh => Some(&mut self.mesh),
+            Owner::Sfu => self.sfu.as_mut().map(|s| s as &mut dyn Transport),
+        }
+    }
+
+    /// Every open link.
+    pub fn links(&self) -> Vec<LinkId> {
+        let mut links = self.mesh.links();
+        if let Some(sfu) = &self.sfu {
+            links.extend(sfu.links());
+        }
+        links
+    }
+
+    fn emit(&mut self, commands: Vec<LinkCommand>, out: &mut Vec<Command>) {
+        for command in commands {
+            if let LinkCommand::Close(link) = &command {
+                self.forget_link(*link, out);
+            }
+            out.push(Command::Link(command));
+        }
+    }
+
+    /// A closed link's state and tracks are forgotten; tiles it fed fall back to what else
+    /// there is.
+    fn forget_link(&mut self, link: LinkId, out: &mut Vec<Command>) {
+        self.ice.remove(&link);
+        self.link_states.remove(&link);
+        let mut affected = Vec::new();
+        for (peer, member) in self.members.iter_mut() {
+            for tracks in member.tracks.values_mut() {
+                tracks.retain(|t| t.link != link);
+            }
+            let before = member.shown.len();
+            member.shown.retain(|_, (l, _)| *l != link);
+            if member.shown.len() != before {
+                affected.push(peer.clone());
+            }
+        }
+        for peer in affected {
+            for kind in [MediaKind::Audio, MediaKind::Camera, MediaKind::Screen] {
+                self.decide(&peer, kind, out);
+            }
+        }
+    }
+
+    /// A `welcome`: the members now, and the mode the room is in.
+    pub fn welcome(
+        &mut self,
+        welcome: &Welcome,
+        keep: bool,
+        ids: &mut LinkIds,
+        out: &mut Vec<Command>,
+    ) {
+        self.roster = welcome.peers.clone();
+        self.ice_servers = welcome.ice_servers.clone();
+        let present: Vec<PeerId> = welcome.peers.iter().map(|p| p.peer_id.clone()).collect();
+        if !keep {
+            self.members.clear();
+        }
+        self.members.retain(|peer, _| present.contains(peer));
+        let mut commands = Vec::new();
+        let switched = keep && (welcome.mode != self.mode || welcome.mode_epoch != self.epoch);
+        match welcome.mode {
+            MediaMode::Mesh => {
+                self.mesh.welcome(welcome, keep, ids, &mut commands);
+                if let Some(sfu) = &mut self.sfu {
+                    if keep {
+                        sfu.welcome(welcome, keep, ids, &mut commands);
+                    } else {
+                        sfu.close_all(&mut commands);
+                    }
+                }
+            }
+            MediaMode::Sfu => {
+                let same = keep
+                    && self
+                        .sfu
+                        .as_ref()
+                        .is_some_and(|s| s.epoch() == welcome.mode_epoch);
+                if same {
+                    if let Some(sfu) = &mut self.sfu {
+                        sfu.welcome(welcome, keep, ids, &mut commands);
+                    }
+                } else {
+                    if let Some(old) = &mut self.sfu {
+                        old.close_all(&mut commands);
+                    }
+                    self.sfu = None;
+                }
+                if keep {
+                    self.mesh.retain(&present, &mut commands);
+                } else {
+                    self.mesh.close_all(&mut commands);
+                }
+                if !same {
+                    // Closed links are forgotten before the new ones exist.
+                    self.emit(std::mem::take(&mut commands), out);
+                    self.sfu = Some(Sfu::open(
+                        welcome.mode_epoch,
+                        &welcome.ice_servers,
+                        present.clone(),
+                        ids,
+                        &mut commands,
+                    ));
+                }
+            }
+        }
+        self.mode = welcome.mode;
+        self.epoch = welcome.mode_epoch;
+        if switched {
+            self.begin_switch();
+        }
+        self.emit(commands, out);
+        out.push(Command::Ui(Action::Mode(self.mode)));
+    }
+
+    fn begin_switch(&mut self) {
+        self.switching = true;
+        self.switch_started = None;
+        for member in self.members.values_mut() {
+            member.swapped_at = None;
+        }
+        self.sent_tiles.clear();
+    }
+
+    /// The room switched how its media travel.
+    pub fn switch(
+        &mut self,
+        mode: MediaMode,
+        epoch: u32,
+        ids: &mut LinkIds,
+        out: &mut Vec<Command>,
+    ) {
+        if epoch <= self.epoch {
+            // An announcement older than what we know (a welcome already said more).
+            return;
+        }
+        let mut commands = Vec::new();
+        self.mode = mode;
+        self.epoch = epoch;
+        match mode {
+            MediaMode::Sfu => {
+                if let Some(old) = &mut self.sfu {
+                    old.close_all(&mut commands);
+                }
+                self.sfu = None;
+                self.emit(std::mem::take(&mut commands), out);
+                let members = self.roster.iter().map(|p| p.peer_id.clone()).collect();
+                self.sfu = Some(Sfu::open(
+                    epoch,
+                    &self.ice_servers,
+                    members,
+                    ids,
+                    &mut commands,
+                ));
+            }
+            MediaMode::Mesh => {
+                let roster = self.roster.clone();
+                self.mesh
+                    .connect(&roster, &self.ice_servers, ids, &mut commands);
+            }
+        }
+        self.begin_switch();
+        self.emit(commands, out);
+        out.push(Command::Ui(Action::Mode(mode)));
+        // Tiles fed by the old transport stay until the new one shows frames.
+        let peers: Vec<PeerId> = self.members.keys().cloned().collect();
+        for peer in peers {
+            for kind in [MediaKind::Audio, MediaKind::Camera, MediaKind::Screen] {
+                self.decide(&peer, kind, out);
+            }
+        }
+    }
+
+    /// Someone entered the room.
+    pub fn peer_joined(&mut self, peer: &Peer, ids: &mut LinkIds, out: &mut Vec<Command>) {
+        self.roster.retain(|p| p.peer_id != peer.peer_id);
+        self.roster.push(peer.clone());
+        self.members.remove(&peer.peer_id);
+        let mut commands = Vec::new();
+        match self.mode {
+            MediaMode::Mesh => self.mesh.peer_joined(peer, ids, &mut commands),
+            MediaMode::Sfu => {
+                // A rejoin under the same id: the old link to it is useless.
+                self.mesh.close_peer(&peer.peer_id, &mut commands);
+            }
+        }
+        if let Some(sfu) = &mut self.sfu {
+            sfu.peer_joined(peer, ids, &mut commands);
+        }
+        self.emit(commands, out);
+    }
+
+    /// Someone left for good.
+    pub fn peer_left(&mut self, peer: &PeerId, out: &mut Vec<Command>) {
+        self.roster.retain(|p| &p.peer_id != peer);
+        self.members.remove(peer);
+        let mut commands = Vec::new();
+        self.mesh.peer_left(peer, &mut commands);
+        if let Some(sfu) = &mut self.sfu {
+            sfu.peer_left(peer, &mut commands);
+        }
+        self.emit(commands, out);
+    }
+
+    /// A signal relayed by the server; false when no link takes it.
+    pub fn remote_signal(
+        &mut self,
+        from: &SignalSource,
+        data: SignalData,
+        out: &mut Vec<Command>,
+    ) -> bool {
+        let mut commands = Vec::new();
+        let taken = match from {
+            SignalSource::Peer(_) => self.mesh.remote_signal(from, data, &mut commands),
+            SignalSource::MediaServer { .. } => self
+                .sfu
+                .as_mut()
+                .is_some_and(|sfu| sfu.remote_signal(from, data, &mut commands)),
+        };
+        self.emit(commands, out);
+        taken
+    }
+
+    /// Closes everything.
+    pub fn close_all(&mut self, out: &mut Vec<Command>) {
+        let mut commands = Vec::new();
+        self.mesh.close_all(&mut commands);
+        if let Some(sfu) = &mut self.sfu {
+            sfu.close_all(&mut commands);
+        }
+        self.sfu = None;
+        self.emit(commands, out);
+        self.members.clear();
+    }
+
+    /// The links whose ICE went down while we were away and need new credentials (only links
+    /// we offer on can restart: the media server offers on the subscribe link).
+    pub fn links_to_restart(&self) -> Vec<LinkId> {
+        let mut links = self.mesh.links();
+        if let Some(sfu) = &self.sfu {
+            links.extend(
+                sfu.links()
+                    .into_iter()
+                    .filter(|l| *l != sfu.subscribe_link()),
+            );
+        }
+        links
+            .into_iter()
+            .filter(|l| {
+                matches!(
+                    self.ice.get(l),
+                    Some(IceState::Failed | IceState::Disconnected)
+                )
+            })
+            .collect()
+    }
+
+    /// Something happened on a link; `connected`: the signaling is up.
+    pub fn link_event(
+        &mut self,
+        link: LinkId,
+        event: LinkEvent,
+        connected: bool,
+        out: &mut Vec<Command>,
+    ) {
+        let Some(owner) = self.owner(link) else {
+            // A closed link's last words.
+            return;
+        };
+        match event {
+            LinkEvent::Signal(data) => {
+                let message = self
+                    .transport(owner)
+                    .and_then(|t| t.local_signal(link, data));
+                if let Some(message) = message {
+                    out.push(Command::Send(message));
+                }
+            }
+            LinkEvent::State(state) => {
+                self.link_states.insert(link, state);
+                let peers = self
+                    .transport(owner)
+                    .map(|t| t.peers_on(link))
+                    .unwrap_or_default();
+                for peer in peers {
+                    if self.shows_link_state(&peer, link, owner) {
+                        out.push(Command::Ui(Action::Link(peer, state)));
+                    }
+                }
+            }
+            LinkEvent::Ice(state) => {
+                self.ice.insert(link, state);
+                let restartable = self.sfu.as_ref().is_none_or(|s| s.subscribe_link() != link);
+                // The signaling must be up to carry the restart's offer; a restart while it is
+                // down happens when the resumed `welcome` comes.
+                if state == IceState::Failed && connected && restartable {
+                    out.push(Command::RestartIce(link));
+                }
+            }
+            LinkEvent::Track {
+                mid,
+                kind,
+                track_id,
+            } => {
+                let source = self
+                    .transport(owner)
+                    .and_then(|t| t.source(link, mid.as_deref(), kind));
+                if let Some((peer, media)) = source {
+                    let member = self.members.entry(peer.clone()).or_default();
+                    let tracks = member.tracks.entry(media).or_default();
+                    tracks.retain(|t| t.track_id != track_id);
+                    tracks.push(Track {
+                        link,
+                        mid,
+                        track_id,
+                        flowing: false,
+                        watched: false,
+                    });
+                    self.decide(&peer, media, out);
+                }
+            }
+            LinkEvent::Flowing { track_id } => {
+                let found = self.members.iter_mut().find_map(|(peer, member)| {
+                    member.tracks.iter_mut().find_map(|(kind, tracks)| {
+                        tracks
+                            .iter_mut()
+                            .find(|t| t.link == link && t.track_id == track_id)
+                            .map(|t| {
+                                t.flowing = true;
+                                (peer.clone(), *kind)
+                            })
+                    })
+                });
+                if let Some((peer, kind)) = found {
+                    self.decide(&peer, kind, out);
+                }
+            }
+            LinkEvent::Failed(reason) => out.push(Command::Warn(reason)),
+        }
+    }
+
+    /// Whether a member's tiles show the state of `link`: the link that feeds them, or, while
+    /// nothing does, a link of the active transport.
+    fn shows_link_state(&self, peer: &PeerId, link: LinkId, owner: Owner) -> bool {
+        match self.members.get(peer).and_then(|m| {
+            m.shown
+                .get(&MediaKind::Camera)
+                .or(m.shown.get(&MediaKind::Audio))
+        }) {
+            Some((shown, _)) => *shown == link,
+            None => owner == self.active(),
+        }
+    }
+
+    /// Chooses what a member's tile of `kind` shows.
+    fn decide(&mut self, peer: &PeerId, kind: MediaKind, out: &mut Vec<Command>) {
+        let active = self.active();
+        let owners: BTreeMap<LinkId, Owner> = self
+            .links()
+            .into_iter()
+            .filter_map(|l| self.owner(l).map(|o| (l, o)))
+            .collect();
+        let Some(member) = self.members.get_mut(peer) else {
+            return;
+        };
+        let tracks = member.tracks.get(&kind).cloned().unwrap_or_default();
+        let shown = member.shown.get(&kind).cloned();
+        let shown_owner = shown.as_ref().and_then(|(l, _)| owners.get(l).copied());
+        // The newest track of the active transport, else the newest of any.
+        let best_active = tracks
+            .iter()
+            .rev()
+            .find(|t| owners.get(&t.link) == Some(&active));
+        let choice = match (best_active, &shown) {
+            (Some(best), Some((link, id))) if *link == best.link && *id == best.track_id => None,
+            // A tile showing the old transport swaps once the new track shows frames.
+            (Some(best), Some(_)) if shown_owner.is_some() && shown_owner != Some(active) => {
+                if best.flowing {
+                    Some(best.clone())
+                } else {
+                    if !best.watched {
+                        let link = best.link;
+                        let track_id = best.track_id.clone();
+                        if let Some(t) = member.tracks.get_mut(&kind).and_then(|ts| {
+                            ts.iter_mut()
+                                .find(|t| t.link == link && t.track_id == track_id)
+                        }) {
+                            t.watched = true;
+                        }
+                        out.push(Command::WatchFlow { link, track_id });
+                    }
+                    None
+                }
+            }
+            (Some(best), _) => Some(best.clone()),
+            (None, None) => tracks.last().cloned(),
+            (None, Some(_)) => None,
+        };
+        if let Some(track) = choice {
+            member
+                .shown
+                .insert(kind, (track.link, track.track_id.clone()));
+            out.push(Command::Attach {
+                link: track.link,
+                mid: track.mid.clone(),
+                track_id: track.track_id.clone(),
+                peer: peer.clone(),
+                kind,
+            });
+            if kind != MediaKind::Screen {
+                if let Some(state) = self.link_states.get(&track.link) {
+                    out.push(Command::Ui(Action::Link(peer.clone(), *state)));
+                }
+            }
+        }
+    }
+
+    /// The clock moved on (about every 250 ms): old links whose members all swapped close.
+    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Command>) {
+        self.now_ms = now_ms;
+        if self.switching && self.switch_started.is_none() {
+            self.switch_started = Some(now_ms);
+        }
+        let Some(started) = self.switch_started else {
+            return;
+        };
+        let active = self.active();
+        let owners: BTreeMap<LinkId, Owner> = self
+            .links()
+            .into_iter()
+            .filter_map(|l| self.owner(l).map(|o| (l, o)))
+            .collect();
+        let active_connected = owners
+            .iter()
+            .any(|(l, o)| *o == active && self.link_states.get(l) == Some(&LinkState::Connected));
+        let deadline = active_connected && now_ms >= started + SWITCH_DEADLINE_MS;
+        // Members whose every tile shows the active transport.
+        let mut done = Vec::new();
+        for peer in self.roster.iter().map(|p| p.peer_id.clone()) {
+            let member = self.members.entry(peer.clone()).or_default();
+            let swapped = !member.shown.is_empty()
+                && member
+                    .shown
+                    .values()
+                    .all(|(l, _)| owners.get(l) == Some(&active));
+            if swapped {
+                let at = *member.swapped_at.get_or_insert(now_ms);
+                if now_ms >= at + SWAP_GRACE_MS {
+                    done.push(peer);
+                }
+            } else if deadline {
+                done.push(peer);
+            }
+        }
+        let mut commands = Vec::new();
+        match active {
+            Owner::Sfu => {
+                for peer in &done {
+                    self.mesh.close_peer(peer, &mut commands);
+                }
+                // Members that send nothing (viewers) have no tiles to wait for.
+                if deadline {
+                    self.mesh.close_all(&mut commands);
+                }
+            }
+            Owner::Mesh => {
+                let everyone = self.roster.iter().all(|p| done.contains(&p.peer_id));
+                if everyone || deadline {
+                    if let Some(sfu) = &mut self.sfu {
+                        sfu.close_all(&mut commands);
+                    }
+                }
+            }
+        }
+        self.emit(commands, out);
+        let old_left = match active {
+            Owner::Sfu => !self.mesh.links().is_empty(),
+            Owner::Mesh => self.sfu.as_ref().is_some_and(|s| !s.links().is_empty()),
+        };
+        if !old_left {
+            if active == Owner::Mesh {
+                self.sfu = None;
+            }
+            self.switching = false;
+            self.switch_started = None;
+        }
+    }
+
+    /// How large the page shows each remote picture; sent to the media server when it changed.
+    pub fn tile_sizes(&mut self, tiles: Vec<TileSize>, connected: bool, out: &mut Vec<Command>) {
+        if self.mode != MediaMode::Sfu || !connected || tiles == self.sent_tiles {
+            return;
+        }
+        self.sent_tiles = tiles.clone();
+        out.push(Command::Send(treff_shared::ClientMessage::Tiles { tiles }));
+    }
+
+    /// Whose tile of `kind` a link's track would feed (for tests and the test hook).
+    #[cfg(test)]
+    pub fn shown(&self, peer: &PeerId, kind: MediaKind) -> Option<LinkId> {
+        self.members.get(peer)?.shown.get(&kind).map(|(l, _)| *l)
+    }
+
+    /// The track kind a line carries, for a track event of `kind`.
+    #[cfg(test)]
+    pub fn track_kind(kind: MediaKind) -> TrackKind {
+        match kind {
+            MediaKind::Audio => TrackKind::Audio,
+            MediaKind::Camera | MediaKind::Screen => TrackKind::Video,
+        }
+    }
+}
