@@ -11,7 +11,7 @@ use treff_shared::{limits, Role};
 
 use crate::auth::{TokenKeyError, TokenVerifier};
 use crate::ice::IceConfig;
-use crate::room::RoomConfig;
+use crate::room::{RoomConfig, SfuPolicy};
 use crate::turn_relay::TurnRelayConfig;
 
 /// A combination of flags that cannot work.
@@ -105,10 +105,36 @@ pub struct Config {
     #[arg(long, env = "TREFF_TURN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
     pub turn_ttl: Duration,
 
-    /// Most participants in one room. Every participant sends to every other (a mesh), so
-    /// upload bandwidth grows with the room: keep it small.
+    /// Most participants in a peer-to-peer room (a mesh: everyone sends to everyone, so keep
+    /// it small). Rooms on the media server have --sfu-capacity.
     #[arg(long, env = "TREFF_ROOM_CAPACITY", default_value_t = 8)]
     pub room_capacity: usize,
+
+    /// The media server for larger rooms: "on" (rooms switch to it at --sfu-threshold members)
+    /// or "off" (every room stays peer to peer, end-to-end encrypted).
+    #[arg(long, env = "TREFF_SFU", default_value = "on", value_parser = ["on", "off"])]
+    pub sfu: String,
+
+    /// A room with this many participants switches to the media server; it switches back after
+    /// 5 s at or below two fewer.
+    #[arg(long, env = "TREFF_SFU_THRESHOLD", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(2..))]
+    pub sfu_threshold: u16,
+
+    /// Most participants in a room on the media server.
+    #[arg(long, env = "TREFF_SFU_CAPACITY", default_value_t = 50)]
+    pub sfu_capacity: usize,
+
+    /// UDP address of the media server (every room's media on one port). Default: the address
+    /// and port of --listen.
+    #[arg(long, env = "TREFF_MEDIA_LISTEN")]
+    pub media_listen: Option<SocketAddr>,
+
+    /// The address browsers send media to (this machine's public or LAN IP). Default: the IP
+    /// of --media-listen, or, when that is 0.0.0.0, this machine's address on its default
+    /// route.
+    #[arg(long, env = "TREFF_MEDIA_PUBLIC_IP")]
+    pub media_public_ip: Option<IpAddr>,
 
     /// Most rooms at once.
     #[arg(long, env = "TREFF_MAX_ROOMS", default_value_t = 1000)]
@@ -310,8 +336,30 @@ impl Config {
             max_chat_chars: usize::from(self.max_chat_chars),
             // With tokens, roles come from the login system only.
             promote_moderators: self.token_secret.is_none() && self.token_public_key.is_none(),
+            sfu: SfuPolicy {
+                enabled: self.sfu_enabled(),
+                threshold: usize::from(self.sfu_threshold),
+                capacity: self.sfu_capacity,
+                ..SfuPolicy::default()
+            },
             ..RoomConfig::default()
         }
+    }
+
+    /// Whether rooms may use the media server.
+    pub fn sfu_enabled(&self) -> bool {
+        self.sfu == "on"
+    }
+
+    /// Where the media server listens, and the address it tells browsers.
+    pub fn media_addresses(&self) -> (SocketAddr, SocketAddr) {
+        let listen = self.media_listen.unwrap_or(self.listen);
+        let ip = match (self.media_public_ip, listen.ip()) {
+            (Some(ip), _) => ip,
+            (None, ip) if !ip.is_unspecified() => ip,
+            (None, _) => default_route_ip().unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        };
+        (listen, SocketAddr::new(ip, listen.port()))
     }
 
     /// The ICE servers handed to browsers.
@@ -329,6 +377,14 @@ impl Config {
             turn_ttl: self.turn_ttl,
         }
     }
+}
+
+/// This machine's address on its default route: the source address the kernel picks for a
+/// datagram to a documentation address. Nothing is sent (a UDP connect only sets the peer).
+fn default_route_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip()).filter(|ip| !ip.is_unspecified())
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub mod registry;
 pub mod room;
 pub mod room_actor;
 pub mod session;
+pub mod sfu;
 pub mod stats;
 pub mod tls;
 pub mod turn_relay;
@@ -64,6 +65,9 @@ pub enum ServerError {
     /// The embedded TURN relay could not start.
     #[error(transparent)]
     Turn(#[from] turn_relay::TurnRelayError),
+    /// The media server's UDP port could not start.
+    #[error(transparent)]
+    Media(#[from] sfu::media::MediaPortError),
 }
 
 /// Starts the server on `listener`. Must be called inside an actix system; the returned
@@ -103,8 +107,19 @@ pub fn run(
         });
     }
     let guesses = Arc::new(auth::GuessLimiter::new(config.password_guesses, 5.0));
+    let media = if config.sfu_enabled() {
+        let (listen, candidate) = config.media_addresses();
+        Some(sfu::media::MediaPort::start(
+            listen,
+            candidate,
+            stats.clone(),
+        )?)
+    } else {
+        None
+    };
     let registry =
-        registry::Registry::new(room_config, config.max_rooms, stats.clone(), guesses).start();
+        registry::Registry::new(room_config, media, config.max_rooms, stats.clone(), guesses)
+            .start();
     let tokens = config.tokens()?.map(Arc::new);
     let state = web::Data::new(http::AppState {
         registry: registry.clone(),

@@ -20,6 +20,7 @@ use crate::auth::GuessLimiter;
 use crate::messages::{Join, JoinRefused, JoinRoom, Membership, RoomStopped, Shutdown};
 use crate::room::{Joined, RoomConfig};
 use crate::room_actor::RoomActor;
+use crate::sfu::media::MediaPort;
 use crate::stats::Stats;
 
 /// Owns the map from room names to room actors.
@@ -27,6 +28,8 @@ pub struct Registry {
     rooms: HashMap<RoomName, (u64, Addr<RoomActor>)>,
     next_instance: u64,
     room_config: RoomConfig,
+    /// The media port, when rooms may use the media server.
+    media: Option<MediaPort>,
     max_rooms: usize,
     stats: Arc<Stats>,
     guesses: Arc<GuessLimiter>,
@@ -37,6 +40,7 @@ impl Registry {
     /// An empty registry creating rooms with `room_config`, at most `max_rooms` at once.
     pub fn new(
         room_config: RoomConfig,
+        media: Option<MediaPort>,
         max_rooms: usize,
         stats: Arc<Stats>,
         guesses: Arc<GuessLimiter>,
@@ -45,6 +49,7 @@ impl Registry {
             rooms: HashMap::new(),
             next_instance: 1,
             room_config,
+            media,
             max_rooms,
             stats,
             guesses,
@@ -97,6 +102,7 @@ impl Registry {
             ctx.address().recipient(),
             self.stats.clone(),
             self.guesses.clone(),
+            self.media.clone(),
         )
         .start();
         self.rooms.insert(name.clone(), (instance, addr.clone()));

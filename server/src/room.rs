@@ -28,6 +28,17 @@
 //! Viewers receive only: the room refuses their media announcements and any session description
 //! of theirs that would send media. A password, set by the creator, is checked by the shell
 //! (hashing is slow and belongs off this struct); the room only records that it was verified.
+//!
+//! # Mesh or media server
+//!
+//! A small room is a full mesh: media go browser to browser and the server never sees them. A
+//! room that reaches [`SfuPolicy::threshold`] members switches to the media server in treff (an
+//! SFU): every member sends once, the server forwards. It switches back once it has stayed at or
+//! below `threshold - 2` members for [`SfuPolicy::down_after`]; the gap keeps a room that hovers
+//! around the threshold from switching back and forth. Every switch raises the mode epoch and is
+//! announced to every member (`mode`); a newcomer learns the mode from its `welcome`. The media
+//! server itself lives beside the room: the room only tells its shell what to start, stop and
+//! forward ([`Output::Media`]) and relays what comes back ([`Room::from_media`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -36,8 +47,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::Rng;
 use treff_shared::{
-    close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaState, Peer, PeerId,
-    PeerStatus, Role, RoomName, ServerMessage, SignalData, Welcome, MAX_CHAT_CHARS,
+    close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaLink, MediaMode, MediaState,
+    Peer, PeerId, PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize, Welcome,
+    MAX_CHAT_CHARS,
 };
 
 use crate::ice::IceConfig;
@@ -65,6 +77,32 @@ pub struct RoomConfig {
     pub max_chat_chars: usize,
     /// Promote a participant when the last moderator leaves (off when tokens assign roles).
     pub promote_moderators: bool,
+    /// When the room uses the media server.
+    pub sfu: SfuPolicy,
+}
+
+/// When a room's media go through the media server rather than peer to peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SfuPolicy {
+    /// Off: every room stays a mesh (`--sfu off`).
+    pub enabled: bool,
+    /// A room with this many members switches to the media server.
+    pub threshold: usize,
+    /// A room on the media server switches back after this long at or below `threshold - 2`.
+    pub down_after: Duration,
+    /// Most members of a room on the media server (`capacity` bounds mesh rooms).
+    pub capacity: usize,
+}
+
+impl Default for SfuPolicy {
+    fn default() -> Self {
+        SfuPolicy {
+            enabled: true,
+            threshold: 4,
+            down_after: Duration::from_secs(5),
+            capacity: 50,
+        }
+    }
 }
 
 impl Default for RoomConfig {
@@ -78,6 +116,7 @@ impl Default for RoomConfig {
             ice: Arc::new(IceConfig::default()),
             max_chat_chars: MAX_CHAT_CHARS,
             promote_moderators: true,
+            sfu: SfuPolicy::default(),
         }
     }
 }
@@ -100,6 +139,84 @@ pub enum Output {
         code: u16,
         /// Close reason for the peer.
         reason: &'static str,
+    },
+    /// Something for the room's media server.
+    Media(MediaCommand),
+}
+
+/// What the room tells its media server (in the shell) to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaCommand {
+    /// The room switched to the media server with this epoch: start forwarding for it.
+    Start {
+        /// The new mode epoch.
+        epoch: u32,
+    },
+    /// The room switched back to the mesh; the media server of `epoch` may stop once the
+    /// members have moved over (make-before-break on their side).
+    Stop {
+        /// The epoch that ended.
+        epoch: u32,
+    },
+    /// A member takes part in the media server of the current epoch.
+    Join {
+        /// The member.
+        peer: PeerId,
+        /// A viewer publishes nothing.
+        viewer: bool,
+    },
+    /// A member left the room.
+    Leave {
+        /// The member.
+        peer: PeerId,
+    },
+    /// A signal from a member for one of its two links.
+    Signal {
+        /// The member.
+        peer: PeerId,
+        /// Which link.
+        link: MediaLink,
+        /// The payload.
+        data: SignalData,
+    },
+    /// How large a member shows each picture.
+    Tiles {
+        /// The member.
+        peer: PeerId,
+        /// The sizes.
+        tiles: Vec<TileSize>,
+    },
+}
+
+/// What the room's media server reports back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaEvent {
+    /// A signal for one of a member's links.
+    Signal {
+        /// The epoch of the media server that sends it.
+        epoch: u32,
+        /// The member.
+        peer: PeerId,
+        /// Which link.
+        link: MediaLink,
+        /// The payload.
+        data: SignalData,
+    },
+    /// Who speaks now.
+    ActiveSpeaker {
+        /// The epoch of the media server that heard it.
+        epoch: u32,
+        /// The loudest member, if anyone speaks.
+        peer: Option<PeerId>,
+    },
+    /// A member's links did not connect in time.
+    Failed {
+        /// The epoch of the media server.
+        epoch: u32,
+        /// The member.
+        peer: PeerId,
+        /// What went wrong, for the member.
+        reason: String,
     },
 }
 
@@ -137,6 +254,17 @@ pub enum Input {
     /// A moderator's action. The room refuses it from anyone who is not a moderator before it
     /// looks at the action, so a new action is never open to everyone by mistake.
     Moderate(ModeratorAction),
+    /// A signal for one of the member's links to the media server.
+    MediaSignal {
+        /// The mode epoch the link belongs to.
+        epoch: u32,
+        /// Which link.
+        link: MediaLink,
+        /// The payload.
+        data: SignalData,
+    },
+    /// How large the member shows each picture.
+    Tiles(Vec<TileSize>),
 }
 
 /// What only a moderator may do.
@@ -287,6 +415,12 @@ pub struct Room {
     password_hash: Option<String>,
     /// A locked room admits resumes only.
     locked: bool,
+    /// How the media travel now.
+    mode: MediaMode,
+    /// Raised with every switch of `mode`.
+    mode_epoch: u32,
+    /// On the media server: since when the room has had few enough members to switch back.
+    below_since: Option<Instant>,
     /// Source of peer ids and resume tokens; the shell seeds it from the OS, tests from a
     /// number, so a test run is repeatable.
     rng: StdRng,
@@ -303,8 +437,16 @@ impl Room {
             next_chat_id: 1,
             password_hash: None,
             locked: false,
+            mode: MediaMode::Mesh,
+            mode_epoch: 0,
+            below_since: None,
             rng,
         }
+    }
+
+    /// How the room's media travel now, and the epoch of that mode.
+    pub fn mode(&self) -> (MediaMode, u32) {
+        (self.mode, self.mode_epoch)
     }
 
     /// The room's name.
@@ -375,8 +517,9 @@ impl Room {
                 return Err(JoinError::PasswordRequired);
             }
         }
-        if self.members.len() >= self.config.capacity {
-            return Err(JoinError::Full(self.config.capacity));
+        let capacity = self.capacity_for(self.members.len() + 1);
+        if self.members.len() >= capacity {
+            return Err(JoinError::Full(capacity));
         }
         if creating {
             // A new room starts unlocked, with the creator's password if any.
@@ -408,7 +551,18 @@ impl Room {
             outbox: VecDeque::new(),
         });
         let me = self.members.len() - 1;
-        let mut out = vec![Output::one(req.conn, self.welcome(me, false, clock))];
+        let mut out = Vec::new();
+        // The others learn of a switch before they learn of the newcomer, so they never open a
+        // peer link to it; the newcomer learns the mode from its welcome.
+        let was_sfu = self.mode == MediaMode::Sfu;
+        self.after_count_changed(clock.now, Some(me), &mut out);
+        out.push(Output::one(req.conn, self.welcome(me, false, clock)));
+        if was_sfu {
+            out.push(Output::Media(MediaCommand::Join {
+                peer: peer_id.clone(),
+                viewer: role == Role::Viewer,
+            }));
+        }
         for other in 0..me {
             let peer = self.peer_view(me, other);
             self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
@@ -477,6 +631,150 @@ impl Room {
         )
     }
 
+    /// Most members allowed once the room has `members` members: a mesh room is bounded by
+    /// `capacity`, a room on the media server (or one this join moves there) by the SFU's.
+    fn capacity_for(&self, members: usize) -> usize {
+        let sfu = &self.config.sfu;
+        if sfu.enabled && (self.mode == MediaMode::Sfu || members >= sfu.threshold) {
+            sfu.capacity.max(self.config.capacity)
+        } else {
+            self.config.capacity
+        }
+    }
+
+    /// Applies the mode rule after members came or went. `newcomer` (who learns the mode from
+    /// its welcome) is not sent the announcement.
+    fn after_count_changed(
+        &mut self,
+        now: Instant,
+        newcomer: Option<usize>,
+        out: &mut Vec<Output>,
+    ) {
+        let sfu = &self.config.sfu;
+        if !sfu.enabled {
+            return;
+        }
+        let count = self.members.len();
+        match self.mode {
+            MediaMode::Mesh if count >= sfu.threshold => {
+                self.switch(MediaMode::Sfu, newcomer, out);
+            }
+            MediaMode::Sfu if count + 2 <= sfu.threshold => {
+                self.below_since.get_or_insert(now);
+            }
+            MediaMode::Sfu => self.below_since = None,
+            MediaMode::Mesh => {}
+        }
+    }
+
+    fn switch(&mut self, mode: MediaMode, except: Option<usize>, out: &mut Vec<Output>) {
+        if self.mode == mode {
+            return;
+        }
+        let ended = self.mode_epoch;
+        self.mode = mode;
+        self.mode_epoch += 1;
+        self.below_since = None;
+        let epoch = self.mode_epoch;
+        tracing::info!(room = %self.name, ?mode, epoch, members = self.members.len(), "media mode");
+        match mode {
+            MediaMode::Sfu => {
+                out.push(Output::Media(MediaCommand::Start { epoch }));
+                for member in &self.members {
+                    out.push(Output::Media(MediaCommand::Join {
+                        peer: member.peer_id.clone(),
+                        viewer: member.role == Role::Viewer,
+                    }));
+                }
+            }
+            MediaMode::Mesh => out.push(Output::Media(MediaCommand::Stop { epoch: ended })),
+        }
+        let except = except.unwrap_or(usize::MAX);
+        self.broadcast_except(except, ServerMessage::Mode { mode, epoch }, out);
+    }
+
+    /// What the media server reports, relayed to the members it concerns. Anything from a
+    /// media server of another epoch, or about someone who left, is dropped.
+    pub fn from_media(&mut self, event: MediaEvent) -> Vec<Output> {
+        let mut out = Vec::new();
+        let current = |epoch: u32| self.mode == MediaMode::Sfu && epoch == self.mode_epoch;
+        match event {
+            MediaEvent::Signal {
+                epoch,
+                peer,
+                link,
+                data,
+            } if current(epoch) => {
+                if let Some(index) = self.index_of_peer(&peer) {
+                    let msg = ServerMessage::MediaSignal { epoch, link, data };
+                    self.deliver(index, msg, &mut out);
+                }
+            }
+            MediaEvent::ActiveSpeaker { epoch, peer } if current(epoch) => {
+                let to = self.members.iter().filter_map(|m| m.conn).collect();
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::ActiveSpeaker { peer_id: peer },
+                });
+            }
+            MediaEvent::Failed {
+                epoch,
+                peer,
+                reason,
+            } if current(epoch) => {
+                if let Some(index) = self.index_of_peer(&peer) {
+                    let msg = ServerMessage::error(ErrorCode::MediaFailed, reason);
+                    self.deliver(index, msg, &mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn media_input(&mut self, from: usize, conn: ConnId, input: Input, out: &mut Vec<Output>) {
+        let peer = self.members[from].peer_id.clone();
+        match input {
+            Input::MediaSignal { epoch, .. }
+                if self.mode != MediaMode::Sfu || epoch != self.mode_epoch =>
+            {
+                // A signal that crossed a switch: the link it belongs to is gone.
+                out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::InvalidMedia,
+                        format!(
+                            "Media-server epoch {epoch} is not the room's current one ({}, {}).",
+                            self.mode_epoch,
+                            match self.mode {
+                                MediaMode::Mesh => "peer to peer",
+                                MediaMode::Sfu => "media server",
+                            }
+                        ),
+                    ),
+                ));
+            }
+            Input::MediaSignal {
+                link: MediaLink::Publish,
+                data,
+                ..
+            } if self.members[from].role == Role::Viewer && sends_media(&data) => {
+                out.push(forbidden(
+                    conn,
+                    "Viewers receive only; they cannot publish media.",
+                ));
+            }
+            Input::MediaSignal { link, data, .. } => {
+                out.push(Output::Media(MediaCommand::Signal { peer, link, data }));
+            }
+            Input::Tiles(tiles) if self.mode == MediaMode::Sfu => {
+                out.push(Output::Media(MediaCommand::Tiles { peer, tiles }));
+            }
+            // Tile sizes only matter to the media server; a mesh room has none to tell.
+            _ => {}
+        }
+    }
+
     /// Handles a frame or event from a joined connection. A connection that is no longer a
     /// member's (replaced by a resume, or already gone) is ignored.
     pub fn handle(&mut self, conn: ConnId, input: Input, clock: Clock) -> Vec<Output> {
@@ -500,11 +798,14 @@ impl Room {
                 let peer_id = self.members[from].peer_id.clone();
                 self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
             }
-            Input::Leave => self.remove(from, LeaveReason::Left, &mut out),
+            Input::Leave => self.remove(from, LeaveReason::Left, clock.now, &mut out),
+            input @ (Input::MediaSignal { .. } | Input::Tiles(_)) => {
+                self.media_input(from, conn, input, &mut out)
+            }
             Input::Moderate(_) if self.members[from].role != Role::Moderator => {
                 out.push(forbidden(conn, "Only a moderator may do this."));
             }
-            Input::Moderate(action) => self.moderate(from, conn, action, &mut out),
+            Input::Moderate(action) => self.moderate(from, conn, action, clock.now, &mut out),
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
@@ -523,23 +824,38 @@ impl Room {
         out
     }
 
-    /// When [`Room::handle_timeout`] must next be called, if any member is being resumed.
+    /// When [`Room::handle_timeout`] must next be called: the end of a member's resume grace,
+    /// or the moment a small room on the media server switches back.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.members
+        let resume = self
+            .members
             .iter()
             .filter_map(|m| m.lost_at)
             .min()
-            .map(|lost| lost + self.config.resume_grace)
+            .map(|lost| lost + self.config.resume_grace);
+        let back = self.below_since.map(|t| t + self.config.sfu.down_after);
+        match (resume, back) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Drops every member whose grace period ended at or before `now`.
+    /// Drops every member whose grace period ended at or before `now`, and switches a room
+    /// that stayed small long enough back to the mesh.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Output> {
         let mut out = Vec::new();
         while let Some(index) = self.members.iter().position(|m| {
             m.lost_at
                 .is_some_and(|lost| lost + self.config.resume_grace <= now)
         }) {
-            self.remove(index, LeaveReason::Timeout, &mut out);
+            self.remove(index, LeaveReason::Timeout, now, &mut out);
+        }
+        if self
+            .below_since
+            .is_some_and(|since| since + self.config.sfu.down_after <= now)
+            && !self.members.is_empty()
+        {
+            self.switch(MediaMode::Mesh, None, &mut out);
         }
         out
     }
@@ -550,6 +866,7 @@ impl Room {
         from: usize,
         conn: ConnId,
         action: ModeratorAction,
+        now: Instant,
         out: &mut Vec<Output>,
     ) {
         match action {
@@ -574,7 +891,7 @@ impl Room {
                 }
                 Some(index) => {
                     self.eject(index, LeaveReason::Kicked, close_code::KICKED, out);
-                    self.remove(index, LeaveReason::Kicked, out);
+                    self.remove(index, LeaveReason::Kicked, now, out);
                 }
             },
             ModeratorAction::RequestMute(target) => match self.index_of_peer(&target) {
@@ -596,6 +913,11 @@ impl Room {
                 }
                 self.members.clear();
                 self.history.clear();
+                if self.mode == MediaMode::Sfu {
+                    out.push(Output::Media(MediaCommand::Stop {
+                        epoch: self.mode_epoch,
+                    }));
+                }
             }
         }
     }
@@ -693,8 +1015,13 @@ impl Room {
         }
     }
 
-    fn remove(&mut self, index: usize, reason: LeaveReason, out: &mut Vec<Output>) {
+    fn remove(&mut self, index: usize, reason: LeaveReason, now: Instant, out: &mut Vec<Output>) {
         let gone = self.members.remove(index);
+        if self.mode == MediaMode::Sfu {
+            out.push(Output::Media(MediaCommand::Leave {
+                peer: gone.peer_id.clone(),
+            }));
+        }
         let to: Vec<ConnId> = self.members.iter().filter_map(|m| m.conn).collect();
         if !to.is_empty() {
             out.push(Output::Send {
@@ -717,6 +1044,13 @@ impl Room {
             );
         }
         self.promote_if_needed(out);
+        if self.members.is_empty() && self.mode == MediaMode::Sfu {
+            out.push(Output::Media(MediaCommand::Stop {
+                epoch: self.mode_epoch,
+            }));
+        } else {
+            self.after_count_changed(now, None, out);
+        }
     }
 
     /// Without any moderator left, the earliest participant becomes one (unless tokens decide).
@@ -787,6 +1121,8 @@ impl Room {
             role: member.role,
             locked: self.locked,
             ping_interval_ms: self.config.ping_interval.as_millis() as u64,
+            mode: self.mode,
+            mode_epoch: self.mode_epoch,
         })
     }
 
@@ -1416,10 +1752,10 @@ mod tests {
     }
 
     fn sdp(direction: &str) -> SignalData {
-        SignalData::Description(SessionDescription {
-            kind: treff_shared::SdpType::Answer,
-            sdp: format!("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na={direction}\r\n"),
-        })
+        SignalData::Description(SessionDescription::new(
+            treff_shared::SdpType::Answer,
+            format!("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na={direction}\r\n"),
+        ))
     }
 
     #[test]
@@ -1711,5 +2047,332 @@ mod tests {
         );
         assert!(frames_to(&out, 1).is_empty());
         assert_eq!(frames_to(&out, 2).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const UNIX_MS: u64 = 1_700_000_000_000;
+
+    fn room(sfu: SfuPolicy) -> Room {
+        Room::new(
+            RoomName::new("class").unwrap(),
+            RoomConfig {
+                sfu,
+                ..RoomConfig::default()
+            },
+            StdRng::seed_from_u64(3),
+        )
+    }
+
+    fn at(now: Instant) -> Clock {
+        Clock {
+            now,
+            unix_ms: UNIX_MS,
+        }
+    }
+
+    fn join(room: &mut Room, conn: ConnId, now: Instant) -> (Joined, Vec<Output>) {
+        room.join(
+            JoinRequest {
+                conn,
+                name: DisplayName::new(&format!("P{conn}")).unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: None,
+                password: Password::None,
+            },
+            at(now),
+        )
+        .unwrap()
+    }
+
+    fn modes(out: &[Output]) -> Vec<(MediaMode, u32)> {
+        let mut seen = Vec::new();
+        for o in out {
+            if let Output::Send {
+                msg: ServerMessage::Mode { mode, epoch },
+                ..
+            } = o
+            {
+                seen.push((*mode, *epoch));
+            }
+        }
+        seen
+    }
+
+    fn media(out: &[Output]) -> Vec<MediaCommand> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Media(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fourth_member_moves_the_room_to_the_media_server_before_anyone_opens_a_link_to_it() {
+        let t0 = Instant::now();
+        let mut r = room(SfuPolicy::default());
+        for conn in 1..=3 {
+            let (_, out) = join(&mut r, conn, t0);
+            assert!(modes(&out).is_empty());
+            assert!(media(&out).is_empty());
+        }
+        let (fourth, out) = join(&mut r, 4, t0);
+        assert_eq!(modes(&out), vec![(MediaMode::Sfu, 1)]);
+        // The others hear of the switch before they hear of the newcomer.
+        let mode_at = out
+            .iter()
+            .position(|o| {
+                matches!(
+                    o,
+                    Output::Send {
+                        msg: ServerMessage::Mode { .. },
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let joined_at = out
+            .iter()
+            .position(|o| {
+                matches!(
+                    o,
+                    Output::Send {
+                        msg: ServerMessage::PeerJoined { .. },
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        assert!(mode_at < joined_at);
+        let welcome = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Send {
+                    to,
+                    msg: ServerMessage::Welcome(w),
+                } if to == &vec![4] => Some(w.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((welcome.mode, welcome.mode_epoch), (MediaMode::Sfu, 1));
+        let commands = media(&out);
+        assert_eq!(commands[0], MediaCommand::Start { epoch: 1 });
+        let joins: Vec<&PeerId> = commands
+            .iter()
+            .filter_map(|c| match c {
+                MediaCommand::Join { peer, .. } => Some(peer),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(joins.len(), 4, "every member takes part: {commands:?}");
+        assert!(joins.contains(&&fourth.peer_id));
+        assert_eq!(r.mode(), (MediaMode::Sfu, 1));
+    }
+
+    #[test]
+    fn back_to_the_mesh_only_after_five_seconds_at_two_below_the_threshold() {
+        let t0 = Instant::now();
+        let mut r = room(SfuPolicy::default());
+        for conn in 1..=5 {
+            join(&mut r, conn, t0);
+        }
+        assert_eq!(r.mode(), (MediaMode::Sfu, 1));
+        // 5 -> 3: still above threshold - 2.
+        r.handle(5, Input::Leave, at(t0));
+        r.handle(4, Input::Leave, at(t0));
+        assert_eq!(r.poll_timeout(), None);
+        // 3 -> 2: the hysteresis clock starts.
+        let t1 = t0 + Duration::from_secs(1);
+        let out = r.handle(3, Input::Leave, at(t1));
+        assert!(modes(&out).is_empty());
+        assert_eq!(r.poll_timeout(), Some(t1 + Duration::from_secs(5)));
+        assert!(modes(&r.handle_timeout(t1 + Duration::from_secs(4))).is_empty());
+        // Someone comes back within the 5 s: the clock stops.
+        join(&mut r, 6, t1 + Duration::from_secs(4));
+        assert_eq!(r.poll_timeout(), None);
+        let t2 = t1 + Duration::from_secs(6);
+        r.handle(6, Input::Leave, at(t2));
+        let out = r.handle_timeout(t2 + Duration::from_secs(5));
+        assert_eq!(modes(&out), vec![(MediaMode::Mesh, 2)]);
+        assert_eq!(media(&out), vec![MediaCommand::Stop { epoch: 1 }]);
+        assert_eq!(r.mode(), (MediaMode::Mesh, 2));
+        // And up again with a new epoch.
+        join(&mut r, 7, t2);
+        let (_, out) = join(&mut r, 8, t2);
+        assert_eq!(modes(&out), vec![(MediaMode::Sfu, 3)]);
+    }
+
+    #[test]
+    fn capacity_is_the_meshs_until_the_room_moves_and_the_media_servers_after() {
+        let t0 = Instant::now();
+        let mut r = Room::new(
+            RoomName::new("big").unwrap(),
+            RoomConfig {
+                capacity: 3,
+                sfu: SfuPolicy {
+                    capacity: 5,
+                    ..SfuPolicy::default()
+                },
+                ..RoomConfig::default()
+            },
+            StdRng::seed_from_u64(1),
+        );
+        for conn in 1..=5 {
+            join(&mut r, conn, t0);
+        }
+        let refused = r.join(
+            JoinRequest {
+                conn: 6,
+                name: DisplayName::new("Late").unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: None,
+                password: Password::None,
+            },
+            at(t0),
+        );
+        assert_eq!(refused.unwrap_err(), JoinError::Full(5));
+    }
+
+    #[test]
+    fn with_the_media_server_off_a_room_stays_a_mesh_and_its_capacity() {
+        let t0 = Instant::now();
+        let mut r = room(SfuPolicy {
+            enabled: false,
+            ..SfuPolicy::default()
+        });
+        for conn in 1..=8 {
+            let (_, out) = join(&mut r, conn, t0);
+            assert!(modes(&out).is_empty() && media(&out).is_empty());
+        }
+        assert_eq!(r.mode(), (MediaMode::Mesh, 0));
+        assert!(r
+            .join(
+                JoinRequest {
+                    conn: 9,
+                    name: DisplayName::new("Ninth").unwrap(),
+                    media: MediaState::default(),
+                    resume_token: None,
+                    role: None,
+                    password: Password::None,
+                },
+                at(t0),
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn media_frames_of_another_epoch_are_refused_and_current_ones_reach_the_media_server() {
+        let t0 = Instant::now();
+        let mut r = room(SfuPolicy::default());
+        let (ada, _) = join(&mut r, 1, t0);
+        let data = SignalData::Candidate(None);
+        let out = r.handle(
+            1,
+            Input::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: data.clone(),
+            },
+            at(t0),
+        );
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Error {
+                    code: ErrorCode::InvalidMedia,
+                    ..
+                },
+                ..
+            }]
+        ));
+        for conn in 2..=4 {
+            join(&mut r, conn, t0);
+        }
+        let out = r.handle(
+            1,
+            Input::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: data.clone(),
+            },
+            at(t0),
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::Signal {
+                peer: ada.peer_id.clone(),
+                link: MediaLink::Publish,
+                data: data.clone()
+            }]
+        );
+        // What the media server says reaches the member, unless it is of another epoch.
+        let event = |epoch| MediaEvent::Signal {
+            epoch,
+            peer: ada.peer_id.clone(),
+            link: MediaLink::Subscribe,
+            data: data.clone(),
+        };
+        let out = r.from_media(event(1));
+        assert!(matches!(
+            &out[..],
+            [Output::Send { to, msg: ServerMessage::MediaSignal { epoch: 1, .. } }] if to == &vec![1]
+        ));
+        assert!(r.from_media(event(0)).is_empty());
+        // A member who leaves leaves the media server too.
+        let out = r.handle(1, Input::Leave, at(t0));
+        assert!(media(&out).contains(&MediaCommand::Leave {
+            peer: ada.peer_id.clone()
+        }));
+    }
+
+    #[test]
+    fn a_viewer_cannot_publish_through_the_media_server() {
+        let t0 = Instant::now();
+        let mut r = room(SfuPolicy::default());
+        for conn in 1..=3 {
+            join(&mut r, conn, t0);
+        }
+        r.join(
+            JoinRequest {
+                conn: 4,
+                name: DisplayName::new("Vera").unwrap(),
+                media: MediaState::default(),
+                resume_token: None,
+                role: Some(Role::Viewer),
+                password: Password::None,
+            },
+            at(t0),
+        )
+        .unwrap();
+        let sending = SignalData::Description(treff_shared::SessionDescription::new(
+            treff_shared::SdpType::Offer,
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n",
+        ));
+        let out = r.handle(
+            4,
+            Input::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: sending,
+            },
+            at(t0),
+        );
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Error {
+                    code: ErrorCode::Forbidden,
+                    ..
+                },
+                ..
+            }]
+        ));
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! One actor per room, started by the registry on the first join and stopped when the last
 //! member (including one being resumed) is gone and no join waits for its password. Joins come
-//! from the registry, everything else straight from the member's session. It serializes each outgoing frame once and
-//! hands the same bytes to every recipient, and it keeps one timer for the earliest resume
-//! deadline the room reports.
+//! from the registry, everything else straight from the member's session. It serializes each
+//! outgoing frame once and hands the same bytes to every recipient, and it keeps one timer for
+//! the room's next deadline (a resume grace ending, a switch back to the mesh). When the room
+//! switches to the media server it starts a media actor for that epoch
+//! ([`crate::sfu::media`]) and relays between it and the room.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,9 +22,10 @@ use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 use crate::auth::{self, GuessLimiter};
 use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
 use crate::room::{
-    Admission, Clock, ConnId, Input, JoinError, JoinRequest, Joined, ModeratorAction, Output,
-    Password, Room, RoomConfig,
+    Admission, Clock, ConnId, Input, JoinError, JoinRequest, Joined, MediaCommand, ModeratorAction,
+    Output, Password, Room, RoomConfig,
 };
+use crate::sfu::media::{Control, FromMedia, MediaActor, MediaPort};
 use crate::stats::Stats;
 
 /// The actor owning one [`Room`].
@@ -38,6 +41,12 @@ pub struct RoomActor {
     /// Joins waiting for their password to be hashed or checked; the room does not stop while
     /// there are any, or it would drop their answer.
     joins_in_flight: usize,
+    /// The media port, when the room may use the media server.
+    media: Option<MediaPort>,
+    /// The media server of the current epoch, while the room uses it.
+    sfu: Option<Addr<MediaActor>>,
+    /// This actor, for the media server to report to.
+    me: Option<Addr<RoomActor>>,
 }
 
 impl RoomActor {
@@ -49,6 +58,7 @@ impl RoomActor {
         registry: Recipient<RoomStopped>,
         stats: Arc<Stats>,
         guesses: Arc<GuessLimiter>,
+        media: Option<MediaPort>,
     ) -> RoomActor {
         RoomActor {
             room: Room::new(name, config, StdRng::from_os_rng()),
@@ -59,6 +69,36 @@ impl RoomActor {
             stats,
             guesses,
             joins_in_flight: 0,
+            media,
+            sfu: None,
+            me: None,
+        }
+    }
+
+    /// Hands a command to the room's media server, starting or stopping it as asked.
+    fn media(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Start { epoch } => {
+                let (Some(port), Some(me)) = (&self.media, &self.me) else {
+                    tracing::error!(room = %self.room.name(), "media server asked for but not running");
+                    return;
+                };
+                if let Some(old) = self.sfu.take() {
+                    old.do_send(Control(MediaCommand::Stop { epoch }));
+                }
+                self.sfu =
+                    Some(port.start_room(self.room.name().as_str(), epoch, me.clone().recipient()));
+            }
+            MediaCommand::Stop { epoch } => {
+                if let Some(sfu) = self.sfu.take() {
+                    sfu.do_send(Control(MediaCommand::Stop { epoch }));
+                }
+            }
+            other => {
+                if let Some(sfu) = &self.sfu {
+                    sfu.do_send(Control(other));
+                }
+            }
         }
     }
 
@@ -81,6 +121,7 @@ impl RoomActor {
                         session.do_send(ToSession::Close { code, reason });
                     }
                 }
+                Output::Media(command) => self.media(command),
             }
         }
     }
@@ -113,7 +154,8 @@ impl RoomActor {
 impl Actor for RoomActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.me = Some(ctx.address());
         self.stats.rooms_open(1);
         tracing::info!(room = %self.room.name(), "room opened");
     }
@@ -129,6 +171,11 @@ impl Actor for RoomActor {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(sfu) = self.sfu.take() {
+            sfu.do_send(Control(MediaCommand::Stop {
+                epoch: self.room.mode().1,
+            }));
+        }
         self.stats.rooms_open(-1);
         tracing::info!(room = %self.room.name(), "room closed");
         self.registry.do_send(RoomStopped {
@@ -257,6 +304,15 @@ impl Handler<FromSession> for RoomActor {
         if may_empty {
             self.after_change(ctx);
         }
+    }
+}
+
+impl Handler<FromMedia> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, FromMedia(event): FromMedia, _ctx: &mut Self::Context) {
+        let outputs = self.room.from_media(event);
+        self.deliver(outputs);
     }
 }
 

@@ -241,6 +241,10 @@ impl WsSession {
                 Input::Moderate(ModeratorAction::RequestMute(peer_id))
             }
             (ClientMessage::EndRoom, _) => Input::Moderate(ModeratorAction::EndRoom),
+            (ClientMessage::MediaSignal { epoch, link, data }, _) => {
+                Input::MediaSignal { epoch, link, data }
+            }
+            (ClientMessage::Tiles { tiles }, _) => Input::Tiles(tiles),
         };
         if let State::Joined { room } = &self.state {
             let leaving = input == Input::Leave;

@@ -14,6 +14,46 @@ use prometheus_client::registry::Registry;
 use treff_shared::{ClientFrameType, ErrorCode};
 
 type Labels = Vec<(&'static str, &'static str)>;
+/// Labels naming a room (its name is not static).
+type RoomLabels = Vec<(&'static str, String)>;
+
+/// The media server's series, one family each, labelled by room.
+#[derive(Default)]
+struct SfuFamilies {
+    streams: Family<RoomLabels, Gauge>,
+    bytes_in: Family<RoomLabels, Counter>,
+    bytes_out: Family<RoomLabels, Counter>,
+    frames: Family<RoomLabels, Counter>,
+    layer_switches: Family<RoomLabels, Counter>,
+    keyframe_requests: Family<RoomLabels, Counter>,
+    loss_permille: Family<RoomLabels, Gauge>,
+    dropped: Family<RoomLabels, Counter>,
+    connect_failures: Family<RoomLabels, Counter>,
+}
+
+/// One room's media-server series, held by its media actor.
+#[derive(Clone)]
+pub struct SfuRoomStats {
+    labels: RoomLabels,
+    /// Tracks forwarded now.
+    pub streams: Gauge,
+    /// Bytes received on the media port for the room.
+    pub bytes_in: Counter,
+    /// Bytes sent for the room.
+    pub bytes_out: Counter,
+    /// Frames written to subscribers.
+    pub frames: Counter,
+    /// Camera layer changes.
+    pub layer_switches: Counter,
+    /// Keyframe requests sent to publishers.
+    pub keyframe_requests: Counter,
+    /// Packet loss of what publishers send, in thousandths (the worst track).
+    pub loss_permille: Gauge,
+    /// Datagrams dropped by a member's rate limit or refused as malformed.
+    pub dropped: Counter,
+    /// Members whose media links did not connect in time.
+    pub connect_failures: Counter,
+}
 
 /// The server's gauges and counters.
 pub struct Stats {
@@ -27,6 +67,10 @@ pub struct Stats {
     errors: Vec<Counter>,
     turn_allocations: Gauge,
     turn_relayed_bytes: Counter<u64, AtomicU64>,
+    sfu: SfuFamilies,
+    sfu_rooms: Gauge,
+    /// Datagrams on the media port that belong to no link, by reason.
+    media_unrouted: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Stats {
@@ -91,6 +135,64 @@ impl Default for Stats {
             "Bytes relayed by the embedded TURN relay",
             turn_relayed_bytes.clone(),
         );
+        let sfu = SfuFamilies::default();
+        registry.register(
+            "sfu_streams",
+            "Tracks the media server forwards now, by room",
+            sfu.streams.clone(),
+        );
+        registry.register(
+            "sfu_bytes_in",
+            "Bytes the media server received, by room",
+            sfu.bytes_in.clone(),
+        );
+        registry.register(
+            "sfu_bytes_out",
+            "Bytes the media server sent, by room",
+            sfu.bytes_out.clone(),
+        );
+        registry.register(
+            "sfu_frames_forwarded",
+            "Frames written to subscribers, by room",
+            sfu.frames.clone(),
+        );
+        registry.register(
+            "sfu_layer_switches",
+            "Simulcast layer changes of subscribers, by room",
+            sfu.layer_switches.clone(),
+        );
+        registry.register(
+            "sfu_keyframe_requests",
+            "Keyframe requests sent to publishers, by room",
+            sfu.keyframe_requests.clone(),
+        );
+        registry.register(
+            "sfu_loss_permille",
+            "Packet loss of the worst published track, in thousandths, by room",
+            sfu.loss_permille.clone(),
+        );
+        registry.register(
+            "sfu_dropped",
+            "Datagrams dropped by a member's rate limit or refused, by room",
+            sfu.dropped.clone(),
+        );
+        registry.register(
+            "sfu_connect_failures",
+            "Members whose media links did not connect in time, by room",
+            sfu.connect_failures.clone(),
+        );
+        let sfu_rooms = Gauge::default();
+        registry.register(
+            "sfu_rooms",
+            "Rooms whose media go through the media server",
+            sfu_rooms.clone(),
+        );
+        let media_unrouted = Family::<Labels, Counter>::default();
+        registry.register(
+            "media_unrouted",
+            "Datagrams on the media port that belong to no link, by reason",
+            media_unrouted.clone(),
+        );
         Stats {
             registry,
             sessions,
@@ -100,11 +202,59 @@ impl Default for Stats {
             errors,
             turn_allocations,
             turn_relayed_bytes,
+            sfu,
+            sfu_rooms,
+            media_unrouted,
         }
     }
 }
 
 impl Stats {
+    /// The media-server series of `room`, created on first use.
+    pub fn sfu_room(&self, room: &str) -> SfuRoomStats {
+        let labels: RoomLabels = vec![("room", room.to_owned())];
+        let f = &self.sfu;
+        SfuRoomStats {
+            streams: f.streams.get_or_create(&labels).clone(),
+            bytes_in: f.bytes_in.get_or_create(&labels).clone(),
+            bytes_out: f.bytes_out.get_or_create(&labels).clone(),
+            frames: f.frames.get_or_create(&labels).clone(),
+            layer_switches: f.layer_switches.get_or_create(&labels).clone(),
+            keyframe_requests: f.keyframe_requests.get_or_create(&labels).clone(),
+            loss_permille: f.loss_permille.get_or_create(&labels).clone(),
+            dropped: f.dropped.get_or_create(&labels).clone(),
+            connect_failures: f.connect_failures.get_or_create(&labels).clone(),
+            labels,
+        }
+    }
+
+    /// A room's media server stopped: its series go (room names come and go; the exporter
+    /// must not keep every name ever used).
+    pub fn sfu_room_closed(&self, room: &SfuRoomStats) {
+        let f = &self.sfu;
+        f.streams.remove(&room.labels);
+        f.bytes_in.remove(&room.labels);
+        f.bytes_out.remove(&room.labels);
+        f.frames.remove(&room.labels);
+        f.layer_switches.remove(&room.labels);
+        f.keyframe_requests.remove(&room.labels);
+        f.loss_permille.remove(&room.labels);
+        f.dropped.remove(&room.labels);
+        f.connect_failures.remove(&room.labels);
+    }
+
+    /// Adds `delta` to the rooms on the media server.
+    pub fn sfu_rooms(&self, delta: i64) {
+        self.sfu_rooms.inc_by(delta);
+    }
+
+    /// Counts a datagram on the media port that no link takes.
+    pub fn media_unrouted(&self, reason: &'static str) {
+        self.media_unrouted
+            .get_or_create(&vec![("reason", reason)])
+            .inc();
+    }
+
     /// Adds `delta` to the number of open WebSocket sessions.
     pub fn sessions_open(&self, delta: i64) {
         self.sessions.inc_by(delta);

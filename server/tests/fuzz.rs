@@ -330,6 +330,8 @@ impl Model {
                     self.views.remove(&conn);
                     self.current_conn.retain(|_, c| *c != conn);
                 }
+                // The media server is the shell's business; the room's own view is checked.
+                Output::Media(_) => {}
             }
         }
     }
