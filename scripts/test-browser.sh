@@ -2,7 +2,10 @@
 # Browser tests: the real server and headless Chromium (fake camera and microphone) in a private
 # network namespace that has only loopback, so every WebRTC candidate is 127.0.0.1.
 #
-#   scripts/test-browser.sh [node --test args...]
+#   scripts/test-browser.sh [node --test args...] [e2e/<file>.test.js...]
+#
+# Without test files it runs every e2e/*.test.js; with some, only those (other arguments, such as
+# --test-name-pattern, go to node --test either way).
 #
 # Builds the server (unless TREFF_BIN names one) and the web bundle first when they are stale.
 # Screenshots go to e2e/results/screenshots/; UPDATE_SCREENSHOTS=1 writes the README's pictures in
@@ -17,4 +20,13 @@ NAME=test-browser
 # shellcheck source=lib/browser-env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/browser-env.sh"
 
-in_loopback_namespace node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec "$@" e2e/
+# Every test file unless the arguments name some.
+targets=(e2e/)
+for arg in "$@"; do
+    if [[ $arg == *.js ]]; then
+        targets=()
+    fi
+done
+
+in_loopback_namespace node --test --test-concurrency=1 --test-timeout=180000 --test-reporter=spec \
+    "$@" "${targets[@]}"
