@@ -30,6 +30,10 @@ pub struct TileData {
     pub status: Option<String>,
     /// The participant's role (moderators and viewers get a badge by the name).
     pub role: Role,
+    /// The other participant's id; `None` for our own tiles.
+    pub peer: Option<String>,
+    /// They are speaking (the media server says so): the tile is highlighted.
+    pub speaking: bool,
 }
 
 /// A badge saying what someone may do: "Moderator", "Viewer", or nothing for participants.
@@ -83,11 +87,14 @@ pub fn Tile(props: &TileProps) -> Html {
         "tile",
         tile.is_self.then_some("tile-self"),
         tile.is_screen.then_some("tile-screen"),
-        tile.status.is_some().then_some("tile-degraded")
+        tile.status.is_some().then_some("tile-degraded"),
+        tile.speaking.then_some("tile-speaking")
     );
     html! {
         <figure {class}>
             <Video stream={tile.stream.clone()} label={tile.label.clone()}
+                peer={tile.peer.clone().map(AttrValue::from)}
+                kind={Some(AttrValue::from(if tile.is_screen { "screen" } else { "camera" }))}
                 muted={tile.is_self || tile.is_screen} mirrored={tile.is_self && !tile.is_screen}
                 hidden={!show_video} />
             if !show_video {
@@ -111,6 +118,9 @@ pub fn Tile(props: &TileProps) -> Html {
                     }
                 }
                 <span class="tile-name">{tile.name.clone()}</span>
+                if tile.speaking {
+                    <span class="sr-only">{", speaking"}</span>
+                }
                 if !tile.is_screen {
                     { role_badge(tile.role) }
                 }

@@ -2,7 +2,7 @@
 //! side panel (chat or participants) and the control bar. Moderators also get "Lock room" here,
 //! and the confirmation before removing someone or ending the room.
 
-use treff_shared::{PeerId, PeerStatus, Role};
+use treff_shared::{MediaMode, PeerId, PeerStatus, Role};
 use yew::prelude::*;
 
 use super::chat::{ChatLine, ChatPanel};
@@ -63,6 +63,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             video: local.media.video,
             status: None,
             role: state.role,
+            peer: None,
+            speaking: false,
         });
     }
     if local.screen.is_some() {
@@ -77,9 +79,12 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             video: true,
             status: None,
             role: Role::Participant,
+            peer: None,
+            speaking: false,
         });
     }
     for peer in &state.peers {
+        let speaking = state.speaker.as_ref() == Some(&peer.id);
         tiles.push(TileData {
             key: peer.id.to_string(),
             name: peer.name.clone(),
@@ -91,6 +96,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             video: peer.media.video,
             status: peer_status(peer),
             role: peer.role,
+            peer: Some(peer.id.to_string()),
+            speaking,
         });
         if peer.media.screen && peer.screen.is_some() {
             tiles.push(TileData {
@@ -104,6 +111,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
                 video: true,
                 status: None,
                 role: Role::Participant,
+                peer: Some(peer.id.to_string()),
+                speaking: false,
             });
         }
     }
@@ -133,6 +142,24 @@ fn participants(state: &AppState) -> Vec<Participant> {
             status: peer_status(p),
         }))
         .collect()
+}
+
+/// Who can see the media: said where everyone looks, because it changes as people come and go.
+fn privacy(mode: MediaMode) -> Html {
+    let (class, text, title) = match mode {
+        MediaMode::Mesh => (
+            "media-mode p2p",
+            "Peer-to-peer · end-to-end encrypted",
+            "Audio and video go directly between the participants' browsers; the server never sees them.",
+        ),
+        MediaMode::Sfu => (
+            "media-mode sfu",
+            "Through the server",
+            "With this many people, audio and video go through this treff server, which forwards \
+             them. Encrypted on the way, but the server can see and hear them.",
+        ),
+    };
+    html! { <span class={class} role="status" {title}>{text}</span> }
 }
 
 /// The room page.
@@ -238,6 +265,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                             <Icon kind={IconKind::Lock} />{"Locked"}
                         </span>
                     }
+                    { privacy(state.mode) }
                 </div>
                 <div class="topbar-actions">
                     if moderator {

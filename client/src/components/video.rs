@@ -23,6 +23,13 @@ pub struct VideoProps {
     /// Hidden but still playing (camera off: the sound must go on).
     #[prop_or_default]
     pub hidden: bool,
+    /// Whose picture it is (`data-peer`), for remote pictures: the call reports the size each
+    /// is shown at to the media server.
+    #[prop_or_default]
+    pub peer: Option<AttrValue>,
+    /// `camera` or `screen` (`data-kind`).
+    #[prop_or_default]
+    pub kind: Option<AttrValue>,
 }
 
 /// A live video element.
@@ -61,6 +68,8 @@ pub fn Video(props: &VideoProps) -> Html {
             autoplay=true
             playsinline=true
             muted={props.muted}
+            data-peer={props.peer.clone()}
+            data-kind={props.kind.clone()}
         />
     }
 }

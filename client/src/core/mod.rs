@@ -384,6 +384,7 @@ impl CallCore {
     fn start(&mut self, viewer: bool, out: &mut Vec<Command>) {
         self.viewer = viewer;
         if viewer {
+            self.paths.set_viewer();
             out.push(Command::Ui(Action::OwnRole(Role::Viewer)));
             self.local.capture = Capture::ReceiveOnly;
             self.publish_local(out);
@@ -488,6 +489,7 @@ impl CallCore {
             return;
         }
         self.viewer = true;
+        self.paths.set_viewer();
         out.push(Command::StopCapture);
         self.local = Local {
             capture: Capture::ReceiveOnly,

@@ -75,12 +75,19 @@ pub struct Paths {
     now_ms: u64,
     /// The tile sizes last sent to the media server.
     sent_tiles: Vec<TileSize>,
+    /// We only watch: no publish link to the media server.
+    viewer: bool,
 }
 
 impl Paths {
     /// The current mode.
     pub fn mode(&self) -> MediaMode {
         self.mode
+    }
+
+    /// We only watch from now on: later links to the media server publish nothing.
+    pub fn set_viewer(&mut self) {
+        self.viewer = true;
     }
 
     fn owner(&self, link: LinkId) -> Option<Owner> {
@@ -204,6 +211,7 @@ impl Paths {
                         welcome.mode_epoch,
                         &welcome.ice_servers,
                         present.clone(),
+                        !self.viewer,
                         ids,
                         &mut commands,
                     ));
@@ -255,6 +263,7 @@ impl Paths {
                     epoch,
                     &self.ice_servers,
                     members,
+                    !self.viewer,
                     ids,
                     &mut commands,
                 ));

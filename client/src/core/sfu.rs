@@ -28,27 +28,33 @@ pub struct Sfu {
     /// Whose media each line of the subscribe link carries, and what it is.
     lines: BTreeMap<String, (PeerId, MediaKind)>,
     open: bool,
+    /// The publish link exists (not for viewers).
+    publishes: bool,
 }
 
 impl Sfu {
-    /// Opens the two links of `epoch`.
+    /// Opens the links of `epoch`: both, or only the subscribe link for a viewer, who
+    /// publishes nothing.
     pub fn open(
         epoch: u32,
         ice_servers: &[IceServer],
         members: Vec<PeerId>,
+        publishes: bool,
         ids: &mut LinkIds,
         out: &mut Vec<LinkCommand>,
     ) -> Sfu {
         let publish = ids.allocate();
         let subscribe = ids.allocate();
-        out.push(LinkCommand::Open(LinkSpec {
-            id: publish,
-            label: format!("sfu/{epoch}/publish"),
-            ice_servers: ice_servers.to_vec(),
-            offer: true,
-            polite: true,
-            role: LinkRole::Publish,
-        }));
+        if publishes {
+            out.push(LinkCommand::Open(LinkSpec {
+                id: publish,
+                label: format!("sfu/{epoch}/publish"),
+                ice_servers: ice_servers.to_vec(),
+                offer: true,
+                polite: true,
+                role: LinkRole::Publish,
+            }));
+        }
         out.push(LinkCommand::Open(LinkSpec {
             id: subscribe,
             label: format!("sfu/{epoch}/subscribe"),
@@ -64,6 +70,7 @@ impl Sfu {
             members,
             lines: BTreeMap::new(),
             open: true,
+            publishes,
         }
     }
 
@@ -172,10 +179,10 @@ impl Transport for Sfu {
     }
 
     fn links(&self) -> Vec<LinkId> {
-        if self.open {
-            vec![self.publish, self.subscribe]
-        } else {
-            Vec::new()
+        match (self.open, self.publishes) {
+            (false, _) => Vec::new(),
+            (true, true) => vec![self.publish, self.subscribe],
+            (true, false) => vec![self.subscribe],
         }
     }
 
@@ -185,7 +192,9 @@ impl Transport for Sfu {
 
     fn close_all(&mut self, out: &mut Vec<LinkCommand>) {
         if std::mem::replace(&mut self.open, false) {
-            out.push(LinkCommand::Close(self.publish));
+            if self.publishes {
+                out.push(LinkCommand::Close(self.publish));
+            }
             out.push(LinkCommand::Close(self.subscribe));
         }
         self.lines.clear();

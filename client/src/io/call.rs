@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::{Rc, Weak};
 
-use treff_shared::{DisplayName, MediaKind, PeerId, RoomName};
+use treff_shared::{DisplayName, MediaKind, PeerId, RoomName, TileSize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -28,6 +28,48 @@ use crate::token;
 
 /// How often a track being switched to is checked for frames.
 const FLOW_POLL_MS: u32 = 150;
+
+/// How often the core's clock ticks (tile sizes are measured every fourth tick).
+const TICK_MS: u32 = 250;
+
+/// How large the page shows each remote picture: every `<video>` that names a member
+/// (`data-peer`) and is visible, rounded to 16 px so that small layout jitter sends nothing.
+fn measure_tiles() -> Vec<TileSize> {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return Vec::new();
+    };
+    let Ok(videos) = document.query_selector_all("video[data-peer]") else {
+        return Vec::new();
+    };
+    let mut tiles = Vec::new();
+    for index in 0..videos.length() {
+        let Some(video) = videos
+            .item(index)
+            .and_then(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            continue;
+        };
+        let (width, height) = (video.offset_width(), video.offset_height());
+        let peer = video
+            .get_attribute("data-peer")
+            .and_then(|p| PeerId::new(&p).ok());
+        let kind = match video.get_attribute("data-kind").as_deref() {
+            Some("screen") => MediaKind::Screen,
+            _ => MediaKind::Camera,
+        };
+        if let (Some(peer_id), true) = (peer, width > 0 && height > 0) {
+            let round = |v: i32| (((v + 8) / 16) * 16).clamp(0, i32::from(u16::MAX)) as u16;
+            tiles.push(TileSize {
+                peer_id,
+                kind,
+                width: round(width),
+                height: round(height),
+            });
+        }
+    }
+    tiles.sort_by(|a, b| (a.peer_id.as_str(), a.kind).cmp(&(b.peer_id.as_str(), b.kind)));
+    tiles
+}
 
 /// Our own streams.
 #[derive(Default)]
@@ -68,6 +110,8 @@ struct Inner {
     device_listener: RefCell<Option<Closure<dyn FnMut()>>>,
     /// Keeps the screen track's `ended` listener alive.
     screen_listener: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// The clock the core's switches run on, and the tile measurements.
+    ticker: RefCell<Option<gloo_timers::callback::Interval>>,
 }
 
 /// A running call; cloning shares it.
@@ -106,9 +150,20 @@ impl Call {
                 remote_revision: Cell::new(0),
                 device_listener: RefCell::new(None),
                 screen_listener: RefCell::new(None),
+                ticker: RefCell::new(None),
             }),
         };
         call.inner.input(Input::Start { viewer });
+        let feed = call.inner.feed();
+        let mut ticks = 0u32;
+        let ticker = gloo_timers::callback::Interval::new(TICK_MS, move || {
+            feed.input(Input::Tick(js::now_ms() as u64));
+            ticks += 1;
+            if ticks % 4 == 0 {
+                feed.input(Input::TileSizes(measure_tiles()));
+            }
+        });
+        *call.inner.ticker.borrow_mut() = Some(ticker);
         call
     }
 
@@ -198,6 +253,7 @@ impl Inner {
                 }
             }
             Command::Disconnect => {
+                self.ticker.borrow_mut().take();
                 if let Some(signaling) = self.signaling.borrow_mut().take() {
                     signaling.leave();
                 }

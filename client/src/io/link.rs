@@ -28,12 +28,12 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
     RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
-    RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcRtpEncodingParameters, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use super::{hook, js};
-use crate::core::transport::{LinkSpec, TrackKind};
+use crate::core::transport::{LinkRole, LinkSpec, TrackKind};
 use crate::core::{IceState, LinkEvent};
 use crate::state::LinkState;
 
@@ -78,6 +78,8 @@ struct Inner {
     pc: RtcPeerConnection,
     /// Names this link in the test hook and its marks.
     label: String,
+    /// Peer to peer, or one of the two links to the media server.
+    role: LinkRole,
     /// The room's choice of who yields in a collision, used until a negotiation has completed.
     polite: bool,
     /// An offer of ours is being created and set.
@@ -173,6 +175,7 @@ impl Link {
             inner: Rc::new(Inner {
                 pc,
                 label: spec.label.clone(),
+                role: spec.role,
                 polite: spec.polite,
                 making_offer: Cell::new(false),
                 ignore_offer: Cell::new(false),
@@ -205,7 +208,9 @@ impl Link {
             let weak = weak.clone();
             Closure::<dyn FnMut()>::new(move || {
                 if let Some(inner) = weak.upgrade() {
-                    if inner.started.get() && !inner.closed.get() {
+                    // On the subscribe link only the media server offers.
+                    let may_offer = inner.role != LinkRole::Subscribe;
+                    if inner.started.get() && !inner.closed.get() && may_offer {
                         spawn_local(make_offer(inner));
                     }
                 }
@@ -270,6 +275,11 @@ impl Link {
             return;
         }
         inner.sync_tracks();
+        if inner.role != LinkRole::Mesh {
+            // The media server's offer decides the lines of the subscribe link; the publish
+            // link has a line for each track we send and nothing to receive.
+            return;
+        }
         // The first negotiation always has one audio and one video line, so the other side can
         // send both even when we have nothing to send.
         let senders = inner.senders.borrow();
@@ -544,8 +554,45 @@ impl Inner {
             .find(|t| t.receiver().track().kind() == kind)
     }
 
+    /// Sends `track` on a new line of its own: send-only to the media server, and a camera in
+    /// three simulcast layers (quarter, half and full resolution; the browser drops those its
+    /// camera is too small for), from which the server picks one per subscriber.
+    fn publish_track(
+        &self,
+        track: &MediaStreamTrack,
+        stream: &MediaStream,
+        simulcast: bool,
+    ) -> RtcRtpSender {
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+        let streams: js_sys::Array = std::iter::once(JsValue::from(stream.clone())).collect();
+        init.set_streams(&streams);
+        if simulcast {
+            let encodings = js_sys::Array::new();
+            for (rid, scale, bitrate) in [
+                ("q", 4.0, 150_000),
+                ("h", 2.0, 500_000),
+                ("f", 1.0, 1_500_000),
+            ] {
+                let encoding = RtcRtpEncodingParameters::new();
+                encoding.set_rid(rid);
+                encoding.set_scale_resolution_down_by(scale);
+                encoding.set_max_bitrate(bitrate);
+                encodings.push(&encoding);
+            }
+            init.set_send_encodings(&encodings);
+        }
+        self.pc
+            .add_transceiver_with_media_stream_track_and_init(track, &init)
+            .sender()
+    }
+
     /// Makes the senders match `self.local`.
     fn sync_tracks(&self) {
+        if self.role == LinkRole::Subscribe {
+            return;
+        }
+        let publish = self.role == LinkRole::Publish;
         let local = self.local.borrow().clone();
         let mut guard = self.senders.borrow_mut();
         let senders = &mut *guard;
@@ -563,10 +610,14 @@ impl Inner {
                 }
                 (None, Some(track)) => {
                     if let Some(stream) = &stream {
-                        // `addTrack` reuses a transceiver of the same kind that the remote offer
-                        // created and that never sent, so the answer carries it without a new
-                        // line.
-                        *slot = Some(self.pc.add_track_0(track, stream));
+                        *slot = Some(if publish {
+                            self.publish_track(track, stream, track.kind() == "video")
+                        } else {
+                            // `addTrack` reuses a transceiver of the same kind that the remote
+                            // offer created and that never sent, so the answer carries it
+                            // without a new line.
+                            self.pc.add_track_0(track, stream)
+                        });
                     }
                 }
                 (Some(sender), None) => {
@@ -593,6 +644,7 @@ impl Inner {
                         });
                         sender
                     }
+                    None if publish => self.publish_track(track, stream, false),
                     None => self.pc.add_track_0(track, stream),
                 });
             }

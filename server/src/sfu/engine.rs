@@ -162,6 +162,17 @@ struct Inbound {
     asked: HashMap<Option<Rid>, Instant>,
     /// Fraction of packets lost, as str0m's receiver statistics last said.
     loss: f32,
+    /// When each layer last brought a frame.
+    last_frame: HashMap<Option<Rid>, Instant>,
+}
+
+impl Inbound {
+    /// Whether `rid` brought a frame within the last second.
+    fn flowing(&self, rid: Rid, now: Instant) -> bool {
+        self.last_frame
+            .get(&Some(rid))
+            .is_some_and(|at| now.duration_since(*at) <= Duration::from_secs(1))
+    }
 }
 
 /// The state of a subscribed track on a subscriber's subscribe link.
@@ -780,11 +791,26 @@ impl Engine {
             else {
                 continue;
             };
-            if inbound.rids.len() < 2 {
+            // Only the layers that arrive: a browser sends fewer than it announced when its
+            // camera is small or its uplink is short.
+            let rids: Vec<Rid> = inbound
+                .rids
+                .iter()
+                .copied()
+                .filter(|rid| inbound.flowing(*rid, now))
+                .collect();
+            if rids.len() < 2 {
+                if o.target.is_some() && rids.len() == 1 && o.target != rids.first().copied() {
+                    cameras.push((index, rids.clone()));
+                    wanted.push(Wanted {
+                        layers: vec![(rids[0].to_string(), 0)],
+                        width: None,
+                        speaking: false,
+                    });
+                }
                 continue;
             }
-            let layers = inbound
-                .rids
+            let layers = rids
                 .iter()
                 .map(|rid| {
                     let bps = inbound.bytes.get(&Some(*rid)).map_or(0, |(_, bps)| *bps);
@@ -799,7 +825,7 @@ impl Engine {
                     .copied(),
                 speaking: speaker.as_ref() == Some(&o.source),
             });
-            cameras.push((index, inbound.rids.clone()));
+            cameras.push((index, rids));
         }
         let choice = choose_layers(&wanted, member.estimate);
         // Let the estimator probe up to what the pictures could use.
@@ -831,8 +857,12 @@ impl Engine {
         }
     }
 
-    /// Drains one link's output to its next timeout, handling each event as it comes.
+    /// Drains one link's output to its next timeout, handling each event as it comes. A
+    /// timeout that is already due (str0m packetizes written frames on its next timeout) is
+    /// handled on the spot, so written media leave at once rather than when the actor's timer
+    /// fires.
     fn drain(&mut self, peer: &PeerId, link: MediaLink, now: Instant) {
+        let mut rounds = 0;
         loop {
             let Some(leg) = self.members.get_mut(peer).and_then(|m| m.leg(link)) else {
                 return;
@@ -846,6 +876,13 @@ impl Engine {
                 }
             };
             match output {
+                Output::Timeout(at) if at <= now && rounds < 16 && leg.rtc.is_alive() => {
+                    rounds += 1;
+                    if leg.rtc.handle_input(Input::Timeout(now)).is_err() {
+                        leg.rtc.disconnect();
+                        return;
+                    }
+                }
                 Output::Timeout(at) => {
                     leg.next_timeout = at;
                     return;
@@ -900,6 +937,7 @@ impl Engine {
                         bytes: HashMap::new(),
                         asked: HashMap::new(),
                         loss: 0.0,
+                        last_frame: HashMap::new(),
                     },
                 );
                 let mid = added.mid;
@@ -917,6 +955,7 @@ impl Engine {
             Event::MediaData(data) if link == MediaLink::Publish => {
                 if let Some(inbound) = member.inbound.get_mut(&data.mid) {
                     inbound.bytes.entry(data.rid).or_default().0 += data.data.len() as u64;
+                    inbound.last_frame.insert(data.rid, now);
                     if inbound.kind == MediaKind::Audio {
                         if let Some(level) = data.ext_vals.audio_level {
                             // RFC 6464 carries -dBov; str0m keeps its sign either way.
@@ -931,7 +970,8 @@ impl Engine {
                         });
                     }
                 }
-                self.actions.push_back(Action::Forward(peer.clone(), Box::new(data)));
+                self.actions
+                    .push_back(Action::Forward(peer.clone(), Box::new(data)));
             }
             Event::KeyframeRequest(request) if link == MediaLink::Subscribe => {
                 if let Some(o) = member

@@ -38,6 +38,9 @@ pub struct Datagram {
     pub source: SocketAddr,
     /// What it carries.
     pub contents: Vec<u8>,
+    /// When the port read it: the arrival time congestion control measures, however long the
+    /// actor's mailbox held it.
+    pub received: Instant,
 }
 
 /// What a room actor tells its media actor.
@@ -209,6 +212,7 @@ async fn read(
                         link: target.link,
                         source,
                         contents: datagram.to_vec(),
+                        received: Instant::now(),
                     }),
                     Err(reason) => stats.media_unrouted(match reason {
                         Dropped::Malformed => "malformed",
