@@ -481,7 +481,7 @@ impl Inner {
         self.mark(&format!("{}-sent", kind.as_str()));
         let description = SessionDescription {
             kind,
-            sdp: description.sdp(),
+            sdp: without_session_direction(&description.sdp()),
             media: self.sending_lines(),
         };
         (self.on_event)(LinkEvent::Signal(SignalData::Description(description)));
@@ -692,5 +692,42 @@ impl Inner {
             kind,
             track_id: track.id(),
         });
+    }
+}
+
+/// `sdp` without a direction attribute at session level (before the first `m=` line). Firefox
+/// writes `a=sendrecv` there in every description, a default that each of its media sections
+/// overrides with a direction of its own, so the description means the same without it; the
+/// server reads any `a=sendrecv` as sending media and refuses such a description from a viewer.
+fn without_session_direction(sdp: &str) -> String {
+    let mut media = false;
+    sdp.split_inclusive('\n')
+        .filter(|line| {
+            let line = line.trim_end();
+            media |= line.starts_with("m=");
+            media
+                || !matches!(
+                    line,
+                    "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+                )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_session_direction;
+
+    #[test]
+    fn only_the_session_level_direction_goes() {
+        let firefox = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=sendrecv\r\n\
+            a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=recvonly\r\na=mid:0\r\n";
+        assert_eq!(
+            without_session_direction(firefox),
+            "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+            a=group:BUNDLE 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=recvonly\r\na=mid:0\r\n"
+        );
+        let chromium = "v=0\r\ns=-\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendrecv\r\n";
+        assert_eq!(without_session_direction(chromium), chromium);
     }
 }
