@@ -1,47 +1,32 @@
-// Two-person call in real headless Chromium against the real treff server.
+// Two-person call in real headless Chromium and Firefox against the real treff server.
 //
-// Both pages use Chromium's fake camera and microphone; the assertions read real
+// Both pages use the browser's fake camera and microphone; the assertions read real
 // RTCPeerConnection.getStats() through the app's tiny window.__treff hook. Run it through
 // scripts/test-browser.sh, which puts the server and the browser in a network namespace that only
 // has loopback.
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  SCREENSHOTS, inboundStats, joinAs, launchBrowser, newPage, peerId, sleep, startServer,
-  waitFor, waitForVideo, framesDecoded,
+  RESULTS, SCREENSHOTS, eachBrowser, framesDecoded, inboundStats, joinAs, newPage, openChat, peerId,
+  setUp, sleep, waitFor, waitForVideo,
 } from './helpers.js';
 
 const ROOM = 'e2e-room';
-let server;
-let browser;
 
-before(async () => {
-  server = await startServer({ name: 'call' });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close().catch(() => {});
-  await server?.stop();
-});
-
-async function openChat(page) {
-  const field = page.getByLabel('Message');
-  if (!(await field.isVisible())) await page.getByRole('button', { name: 'Chat', exact: true }).click();
-  return field;
-}
-
-test('two people see and hear each other and chat', async () => {
-  mkdirSync(SCREENSHOTS, { recursive: true });
+eachBrowser('two people see and hear each other and chat', async (t, name) => {
+  const { server, browser } = await setUp(t, { name: `call-${name}`, browsers: [name] });
+  // The README's pictures are Chromium's; the other browser's go with the test results.
+  const shots = name === 'chromium' ? SCREENSHOTS : join(RESULTS, 'screenshots');
+  const shot = (what) => join(shots, name === 'chromium' ? `${what}.png` : `${what}-${name}.png`);
+  mkdirSync(shots, { recursive: true });
   const ada = await newPage(browser, 'ada');
   const bob = await newPage(browser, 'bob');
 
   await ada.goto(`${server.url}/`);
   await ada.getByLabel('Room', { exact: true }).fill(ROOM);
   await ada.getByLabel('Your name').fill('Ada');
-  await ada.screenshot({ path: join(SCREENSHOTS, 'join.png') });
+  await ada.screenshot({ path: shot('join') });
   await joinAs(ada, 'Ada');
   await ada.waitForURL(`**/room/${ROOM}`);
   await waitFor('Ada to be welcomed', () => peerId(ada));
@@ -67,12 +52,12 @@ test('two people see and hear each other and chat', async () => {
       return audio && audio.packetsReceived > 0 && audio.audioLevel > 0;
     });
   }
-  console.log(`first frames decoded on both sides ${firstFrameMs} ms after Bob pressed Join`);
+  console.log(`${name}: first frames decoded on both sides ${firstFrameMs} ms after Bob pressed Join`);
 
   // Each remote video is named after its participant; the controls say what is on.
   await ada.getByLabel('Video of Bob').waitFor();
   await bob.getByLabel('Video of Ada').waitFor();
-  const pressed = (page, name) => page.getByRole('button', { name, exact: true }).getAttribute('aria-pressed');
+  const pressed = (page, label) => page.getByRole('button', { name: label, exact: true }).getAttribute('aria-pressed');
   assert.equal(await pressed(ada, 'Microphone'), 'true');
   assert.equal(await pressed(ada, 'Camera'), 'true');
   assert.equal(await pressed(ada, 'Share screen'), 'false');
@@ -88,7 +73,7 @@ test('two people see and hear each other and chat', async () => {
 
   // Let the videos settle for the screenshot.
   await sleep(500);
-  await ada.screenshot({ path: join(SCREENSHOTS, 'call.png') });
+  await ada.screenshot({ path: shot('call') });
 
   // Leaving closes the connection on both sides.
   await bob.getByRole('button', { name: 'Leave', exact: true }).click();

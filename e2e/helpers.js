@@ -1,12 +1,15 @@
 // Shared pieces of the browser tests and the call benchmark: the real server on a free loopback
-// port, headless Chromium with fake devices, polling helpers, and readers of what a page shows and
-// what its RTCPeerConnections report.
+// port, headless Chromium and Firefox with fake devices, fixtures that register a scenario once per
+// browser, polling helpers, and readers of what a page shows and what its RTCPeerConnections
+// report (the same question asked of either browser).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { test } from 'node:test';
+import { chromium, firefox } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const RESULTS = join(ROOT, 'e2e/results');
@@ -14,8 +17,19 @@ export const RESULTS = join(ROOT, 'e2e/results');
 export const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1'
   ? join(ROOT, 'docs/screenshots')
   : join(RESULTS, 'screenshots');
-const TREFF_BIN = process.env.TREFF_BIN || join(ROOT, 'target/debug/treff');
+export const TREFF_BIN = process.env.TREFF_BIN || join(ROOT, 'target/debug/treff');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+
+const KNOWN_BROWSERS = ['chromium', 'firefox'];
+/** The browsers each scenario runs in: TREFF_BROWSERS (comma-separated), both by default. */
+export const BROWSERS = (process.env.TREFF_BROWSERS || KNOWN_BROWSERS.join(','))
+  .split(',').map((b) => b.trim()).filter(Boolean);
+for (const name of BROWSERS) {
+  if (!KNOWN_BROWSERS.includes(name)) {
+    throw new Error(`TREFF_BROWSERS names "${name}"; known browsers: ${KNOWN_BROWSERS.join(', ')}`);
+  }
+}
 
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -30,6 +44,32 @@ const CHROMIUM_ARGS = [
   '--allow-loopback-in-peer-connection',
   '--autoplay-policy=no-user-gesture-required',
 ];
+
+/** Firefox (driven over WebDriver BiDi) with fake camera and microphone and no prompts. */
+const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'permissions.default.camera': 1,
+  'permissions.default.microphone': 1,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  // Without it Firefox drops 127.0.0.1 candidates, the only ones the test namespace has.
+  'media.peerconnection.ice.loopback': true,
+  // No mDNS names for host candidates: nothing resolves them in the test namespace.
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  // enumerateDevices() otherwise waits until the page has the focus, which only one page has.
+  'media.devices.unfocused.enabled': true,
+  // There is no sound device here: without a mock output an AudioContext never starts, and
+  // nothing could listen to what a page plays (playedAudioPeak).
+  'media.cubeb.force_mock_context': true,
+};
+
+/** As if the person said no: every camera and microphone request is refused. */
+const FIREFOX_DENY_PREFS = {
+  'media.navigator.permission.disabled': false,
+  'permissions.default.camera': 2,
+  'permissions.default.microphone': 2,
+};
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -99,12 +139,18 @@ export async function startServer({ port, args = [], name = 'server' } = {}) {
 }
 
 /**
- * Headless Chromium with fake camera and microphone. With `grantMedia: false` the permission
- * prompt is not auto-accepted, so getUserMedia fails as if the person said no. `cameras: 2` offers
- * two fake cameras (and the fake microphones, which are always three). `videoFile` (an absolute
- * .y4m path) replaces the fake camera's picture with that video, looped.
+ * A headless `browser` ('chromium' or 'firefox') with fake camera and microphone. With
+ * `grantMedia: false` getUserMedia fails as if the person said no. `cameras: 2` offers two fake
+ * cameras in Chromium (and its fake microphones, which are always three); Firefox always has one
+ * fake camera and one fake microphone. `videoFile` (an absolute .y4m path) replaces Chromium's
+ * fake camera picture with that video, looped; Firefox has no such option.
  */
-export function launchBrowser({ grantMedia = true, cameras = 1, videoFile } = {}) {
+export function launchBrowser({ browser = 'chromium', grantMedia = true, cameras = 1, videoFile } = {}) {
+  if (browser === 'firefox') {
+    if (videoFile) throw new Error('Firefox cannot feed a video file to its fake camera');
+    return launchFirefox(grantMedia ? FIREFOX_PREFS : { ...FIREFOX_PREFS, ...FIREFOX_DENY_PREFS });
+  }
+  if (browser !== 'chromium') throw new Error(`unknown browser "${browser}"`);
   // Without a media permission Chromium hides host addresses behind mDNS names, which nothing
   // resolves in the test's network namespace; a real network has STUN or working mDNS.
   let args = grantMedia
@@ -120,17 +166,89 @@ export function launchBrowser({ grantMedia = true, cameras = 1, videoFile } = {}
   return chromium.launch({ executablePath: CHROMIUM, args });
 }
 
+/** The id of the browser process of each launched Firefox (Playwright does not report it). */
+const firefoxPids = new WeakMap();
+let firefoxLaunches = Promise.resolve();
+
 /**
- * Every process of a launched browser: the browser process (as the browser itself reports it)
- * and all its descendants (zygotes, renderers, the network service, the GPU process). Read from
- * /proc, so Linux only.
+ * Launches Firefox and notes its process: the one child of ours named firefox-esr that was not
+ * there before. Launches take turns, so that two at once cannot be confused.
  */
-export async function browserProcesses(browser) {
-  const cdp = await browser.newBrowserCDPSession();
-  const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
-  await cdp.detach();
-  const root = processInfo.find((p) => p.type === 'browser')?.id;
-  if (!root) throw new Error('the browser did not report its process id');
+function launchFirefox(prefs) {
+  const launch = firefoxLaunches.then(async () => {
+    const before = new Set(childProcesses(process.pid));
+    const browser = await firefox.launch({
+      channel: 'moz-firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      firefoxUserPrefs: prefs,
+    });
+    const pid = childProcesses(process.pid).find((p) => !before.has(p) && processName(p).startsWith('firefox'));
+    if (pid) firefoxPids.set(browser, pid);
+    return browser;
+  });
+  firefoxLaunches = launch.catch(() => {});
+  return launch;
+}
+
+/** The name of a browser ('chromium' or 'firefox'), from a Browser or a Page. */
+export function browserName(browserOrPage) {
+  const browser = typeof browserOrPage.context === 'function' ? browserOrPage.context().browser() : browserOrPage;
+  return browser.browserType().name();
+}
+
+/** A test that hangs fails after this long (scripts/test-browser.sh gives a whole file more). */
+export const TEST_TIMEOUT_MS = 180000;
+
+/**
+ * Registers `scenario` as one test per browser in BROWSERS, titled `${title} [${browser}]`; the
+ * scenario gets the test context and the browser's name. `options.browsers` limits it to some
+ * browsers (say why where you do); other options go to node:test.
+ */
+export function eachBrowser(title, scenario, { browsers = KNOWN_BROWSERS, ...options } = {}) {
+  for (const browser of BROWSERS.filter((b) => browsers.includes(b))) {
+    test(`${title} [${browser}]`, { timeout: TEST_TIMEOUT_MS, ...options }, (t) => scenario(t, browser));
+  }
+}
+
+/** Whether the mixed calls can run: TREFF_BROWSERS names both browsers. */
+export const MIXED = KNOWN_BROWSERS.every((b) => BROWSERS.includes(b));
+
+/**
+ * A server and the browsers one test needs, all stopped when the test ends (calls left running
+ * would slow down the next test on a small machine). `browsers` lists launch options per browser
+ * (a browser's name, or an object for launchBrowser). Returns `{ server, browser, browsers }`
+ * (`browser` is the first).
+ */
+export async function setUp(t, { name, args = [], browsers = ['chromium'] }) {
+  const server = await startServer({ name, args });
+  const launched = [];
+  t.after(async () => {
+    for (const browser of launched) await browser.close().catch(() => {});
+    await server.stop();
+  });
+  for (const spec of browsers) {
+    launched.push(await launchBrowser(typeof spec === 'string' ? { browser: spec } : spec));
+  }
+  return { server, browser: launched[0], browsers: launched };
+}
+
+/** The ids of the direct children of process `pid`, read from /proc (Linux only). */
+function childProcesses(pid) {
+  return processTree().get(pid) ?? [];
+}
+
+/** The command name of a process ('' when it is gone). */
+function processName(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Every process's children: parent id -> child ids, from /proc. */
+function processTree() {
   const children = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -144,6 +262,27 @@ export async function browserProcesses(browser) {
       // The process ended while we looked.
     }
   }
+  return children;
+}
+
+/**
+ * Every process of a launched browser: the browser process and all its descendants (Chromium's
+ * zygotes, renderers, network service and GPU process; Firefox's fork server and its content,
+ * socket, media and utility processes). Chromium reports its browser process itself; Firefox's is
+ * the one noted at launch. Read from /proc, so Linux only.
+ */
+export async function browserProcesses(browser) {
+  let root;
+  if (browserName(browser) === 'firefox') {
+    root = firefoxPids.get(browser);
+  } else {
+    const cdp = await browser.newBrowserCDPSession();
+    const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+    await cdp.detach();
+    root = processInfo.find((p) => p.type === 'browser')?.id;
+  }
+  if (!root) throw new Error('the browser did not report its process id');
+  const children = processTree();
   const all = [];
   const queue = [root];
   while (queue.length) {
@@ -166,9 +305,47 @@ export function signalAll(pids, signal) {
   return pids;
 }
 
+/**
+ * Runs in every Firefox page before the app: headless Firefox cannot capture a screen
+ * (getDisplayMedia fails at once), so "Share screen" gets an animated canvas instead, and
+ * everything after the capture (negotiation, the other side's second tile, stopping) is the real
+ * path. The canvas is drawn from a timer, which also runs in a page that gets no animation frames.
+ */
+function canvasScreen() {
+  const devices = navigator.mediaDevices;
+  if (!devices) return;
+  devices.getDisplayMedia = async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    const context = canvas.getContext('2d');
+    let frame = 0;
+    const draw = () => {
+      frame += 1;
+      context.fillStyle = `hsl(${(frame * 5) % 360} 50% 35%)`;
+      context.fillRect(0, 0, canvas.width, canvas.height);
+      context.fillStyle = '#fff';
+      context.fillRect((frame * 8) % canvas.width, 120, 48, 160);
+      context.font = '40px sans-serif';
+      context.fillText(`screen ${frame}`, 24, 64);
+    };
+    draw();
+    const timer = setInterval(draw, 66);
+    const stream = canvas.captureStream(15);
+    const [track] = stream.getVideoTracks();
+    const stop = track.stop.bind(track);
+    track.stop = () => {
+      clearInterval(timer);
+      stop();
+    };
+    return stream;
+  };
+}
+
 /** A page in its own context (own localStorage); console errors go to stderr. */
 export async function newPage(browser, label, viewport = { width: 1280, height: 720 }) {
   const context = await browser.newContext({ viewport });
+  if (browserName(browser) === 'firefox') await context.addInitScript(canvasScreen);
   const page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[${label}] ${msg.text()}`);
@@ -182,6 +359,81 @@ export async function joinRoom(page, server, room, name) {
   await page.goto(`${server.url}/room/${room}`);
   await joinAs(page, name);
   await waitFor(`${name} to be welcomed`, () => peerId(page));
+}
+
+/**
+ * Ada (in `adaBrowser`) and Bob (in `bobBrowser`, the same by default) join `room` in that order
+ * and wait until each receives the other's picture and sound.
+ * Returns `{ ada, bob, adaId, bobId, pages: [ada, bob] }`.
+ */
+export async function call(server, room, adaBrowser, bobBrowser = adaBrowser) {
+  const ada = await newPage(adaBrowser, 'ada');
+  const bob = await newPage(bobBrowser, 'bob');
+  await joinRoom(ada, server, room, 'Ada');
+  await joinRoom(bob, server, room, 'Bob');
+  const [adaId, bobId] = [await peerId(ada), await peerId(bob)];
+  await Promise.all([waitForMediaFrom('Ada', ada, [bobId]), waitForMediaFrom('Bob', bob, [adaId])]);
+  return { ada, bob, adaId, bobId, pages: [ada, bob] };
+}
+
+/**
+ * Opens a page per `[name, browser]` and joins them to `room` one after the other.
+ * Returns `[{ name, page, id }]`.
+ */
+export async function joinAll(server, room, people) {
+  const joined = [];
+  for (const [name, browser] of people) {
+    const page = await newPage(browser, name.toLowerCase());
+    await joinRoom(page, server, room, name);
+    joined.push({ name, page, id: await peerId(page) });
+  }
+  return joined;
+}
+
+/**
+ * Every page receives and shows every other page's media, and has no other connection.
+ * `timeoutMs` bounds each wait.
+ */
+export async function fullMesh(people, { timeoutMs = 30000 } = {}) {
+  await Promise.all(people.map(async ({ name, page }) => {
+    const others = people.filter((p) => p.page !== page);
+    await waitForMediaFrom(name, page, others.map((o) => o.id), { timeoutMs });
+    for (const other of others) await waitForPresented(page, `Video of ${other.name}`, { timeoutMs });
+    const connected = await page.evaluate(() => [...window.__treff.connections().keys()].map((k) => k.replace(/^mesh\//, '')).sort());
+    assert.deepEqual(connected, others.map((o) => o.id).sort(), `${name} is connected to exactly the others`);
+  }));
+}
+
+/** The tile of the camera (not the screen) of the participant shown as `name` ("Ada (you)" for oneself). */
+export function tileOf(page, name) {
+  return page.locator('figure.tile:not(.tile-screen)')
+    .filter({ has: page.locator('.tile-name').getByText(name, { exact: true }) });
+}
+
+/**
+ * The candidate pair each connection of a page sends on, by connection label:
+ * `{ local, remote }` candidate types ('host', 'srflx', 'prflx', 'relay'), or null before ICE
+ * picked one. The transport's selectedCandidatePairId where the browser reports it (Chromium,
+ * Firefox 153), otherwise Firefox's `selected` flag on the pair.
+ */
+export function selectedPairs(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    for (const [label, pc] of window.__treff.connections()) {
+      const report = await pc.getStats();
+      let pair = null;
+      for (const s of report.values()) {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) ?? pair;
+      }
+      pair ??= [...report.values()].find((s) => s.type === 'candidate-pair' && s.selected) ?? null;
+      out[label] = pair && {
+        local: report.get(pair.localCandidateId)?.candidateType ?? null,
+        remote: report.get(pair.remoteCandidateId)?.candidateType ?? null,
+        rtt: pair.currentRoundTripTime ?? null,
+      };
+    }
+    return out;
+  });
 }
 
 /**
@@ -292,13 +544,16 @@ export async function waitForMediaFrom(who, page, from, { rise = 10, timeoutMs =
 
 /**
  * Frames a <video> (found by its aria-label) has presented so far: what the person sees, as
- * opposed to what the decoder produced. -1 when there is no such element.
+ * opposed to what the decoder produced. -1 when there is no such element. Chromium counts them
+ * in getVideoPlaybackQuality(); Firefox leaves that at 0 for a MediaStream and counts the frames
+ * it painted in `mozPaintedFrames` instead.
  */
 export function presentedFrames(page, label) {
-  return page.evaluate((label) => {
+  return page.evaluate(([label, firefox]) => {
     const video = document.querySelector(`video[aria-label="${label}"]`);
-    return video ? video.getVideoPlaybackQuality().totalVideoFrames : -1;
-  }, label);
+    if (!video) return -1;
+    return firefox ? video.mozPaintedFrames : video.getVideoPlaybackQuality().totalVideoFrames;
+  }, [label, browserName(page) === 'firefox']);
 }
 
 /** Waits until the <video> labelled `label` presents new frames (more than `rise`). */
@@ -387,12 +642,13 @@ export function peerId(page) {
 
 /**
  * Clicks the button named `name` in every page at the same moment: each page arms a timer for one
- * common wall-clock time, so the clicks land within a millisecond or two of each other (what
- * Promise.all of separate clicks cannot promise). Resolves to the click times (epoch ms).
+ * common wall-clock time (plus `offsets[i]` ms for page i), so the clicks land within a
+ * millisecond or two of the intended times (what Promise.all of separate clicks cannot promise).
+ * Resolves to the click times (epoch ms).
  */
-export async function clickTogether(pages, name, delayMs = 300) {
+export async function clickTogether(pages, name, { delayMs = 300, offsets = [] } = {}) {
   const at = Date.now() + delayMs;
-  return Promise.all(pages.map((page) => page.evaluate(([name, at]) => new Promise((resolve, reject) => {
+  return Promise.all(pages.map((page, i) => page.evaluate(([name, at]) => new Promise((resolve, reject) => {
     const button = [...document.querySelectorAll('button')].find((b) => b.textContent.trim() === name);
     if (!button) {
       reject(new Error(`no button "${name}"`));
@@ -402,7 +658,7 @@ export async function clickTogether(pages, name, delayMs = 300) {
       button.click();
       resolve(performance.timeOrigin + performance.now());
     }, at - (performance.timeOrigin + performance.now()));
-  }), [name, at])));
+  }), [name, at + (offsets[i] ?? 0)])));
 }
 
 /** Opens the chat panel if it is closed; returns the message field. */

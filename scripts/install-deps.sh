@@ -101,9 +101,11 @@ npm_packages() {
     (cd e2e && npm ci --no-audit --no-fund)
 }
 
-# Headless Chromium with fake camera and microphone, and ffmpeg to make test videos.
+# Headless Chromium and Firefox ESR with fake camera and microphone (Firefox is driven over
+# WebDriver BiDi; Playwright's own Firefox build cannot be downloaded here), and ffmpeg to make
+# test videos.
 browser() {
-    apt_install chromium chromium-driver ffmpeg
+    apt_install chromium chromium-driver firefox-esr ffmpeg
 }
 
 # Tools the browser test script uses: unshare (util-linux) and ip (iproute2) for the private

@@ -1,8 +1,8 @@
-# Shared set-up of the scripts that drive headless Chromium (test-browser.sh, bench-call.sh).
-# Source it after setting NAME: it builds the server (unless TREFF_BIN names one) and the web
-# app when stale, checks the npm packages, and defines `in_loopback_namespace CMD...`, which runs
-# CMD in a private network namespace that has only `lo` and its own PID space, so WebRTC stays
-# on 127.0.0.1 and every process CMD starts ends with it.
+# Shared set-up of the scripts that drive headless Chromium and Firefox (test-browser.sh,
+# bench-call.sh). Source it after setting NAME: it builds the server (unless TREFF_BIN names one)
+# and the web app when stale, checks the npm packages, and defines `in_loopback_namespace CMD...`,
+# which runs CMD in a private network namespace that has only `lo` and its own PID space, so
+# WebRTC stays on 127.0.0.1 and every process CMD starts ends with it.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -21,8 +21,11 @@ fi
 in_loopback_namespace() {
     local sudo=()
     if [[ $(id -u) != 0 ]]; then
-        sudo=(sudo --preserve-env=TREFF_BIN,CHROMIUM,UPDATE_SCREENSHOTS)
+        sudo=(sudo --preserve-env=TREFF_BIN,TREFF_BROWSERS,CHROMIUM,FIREFOX,UPDATE_SCREENSHOTS)
     fi
+    # The default route goes to `lo` too: Firefox offers a page that may not use the camera only
+    # the address of its default route as an ICE candidate (a real machine has one), and finds
+    # none at all without a default route. Traffic still never leaves loopback.
     exec "${sudo[@]}" unshare --net --pid --fork --kill-child --mount-proc \
-        sh -c 'ip link set lo up && exec "$@"' sh "$@"
+        sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh "$@"
 }
