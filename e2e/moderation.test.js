@@ -1,35 +1,17 @@
-// Who may join and what moderators and viewers can do, in real headless Chromium against the real
-// server: a room password, a moderator's lock, mute request, removal and end of the room, and
-// invitation tokens with a viewer who only receives.
-import { test } from 'node:test';
+// Who may join and what moderators and viewers can do, in real headless Chromium and Firefox
+// against the real server: a room password, a moderator's lock, mute request, removal and end of
+// the room, and invitation tokens with a viewer who only receives.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import {
-  ROOT, inboundStats, joinAs, launchBrowser, newPage, peerId, sleep, startServer, waitFor,
+  TREFF_BIN, eachBrowser, inboundStats, joinAs, newPage, peerId, setUp, sleep, tileOf, waitFor,
   waitForVideo,
 } from './helpers.js';
-
-const TREFF_BIN = process.env.TREFF_BIN || join(ROOT, 'target/debug/treff');
-
-/** A server and a browser for one test, both stopped when it ends (calls left running would
- * slow down the next test on a small machine). */
-async function setUp(t, name, args = []) {
-  const server = await startServer({ name, args });
-  let browser;
-  t.after(async () => {
-    await browser?.close().catch(() => {});
-    await server.stop();
-  });
-  browser = await launchBrowser();
-  return { server, browser };
-}
 
 const joinButton = (page) => page.getByRole('button', { name: 'Join', exact: true });
 const focusedId = (page) => page.evaluate(() => document.activeElement?.id ?? null);
 const focusedText = (page) => page.evaluate(() => document.activeElement?.textContent ?? null);
 const connectionCount = (page) => page.evaluate(() => window.__treff.connections().size);
-const tileOf = (page, name) => page.locator('.tile', { hasText: name });
 const micPressed = (page) => page.getByRole('button', { name: 'Microphone', exact: true }).getAttribute('aria-pressed');
 
 /** Outbound RTP stats of every connection of a page. */
@@ -45,15 +27,20 @@ function outboundStats(page) {
   });
 }
 
-/** The directions of every m-line this page wrote in its session descriptions. */
+/**
+ * The directions of every m-line this page wrote in its session descriptions (media sections
+ * only: Firefox also writes a session-level default that every section overrides).
+ */
 function localDirections(page) {
-  return page.evaluate(() => [...window.__treff.connections().values()].flatMap(
-    (pc) => (pc.localDescription?.sdp ?? '').match(/^a=(sendrecv|sendonly|recvonly|inactive)/gm) ?? [],
-  ));
+  return page.evaluate(() => [...window.__treff.connections().values()].flatMap((pc) => {
+    const sdp = pc.localDescription?.sdp ?? '';
+    const media = sdp.slice(Math.max(0, sdp.indexOf('\nm=')));
+    return media.match(/^a=(sendrecv|sendonly|recvonly|inactive)/gm) ?? [];
+  }));
 }
 
-test('a room password keeps out whoever does not know it', async (t) => {
-  const { server, browser } = await setUp(t, 'password');
+eachBrowser('a room password keeps out whoever does not know it', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `password-${kind}`, browsers: [kind] });
   const ada = await newPage(browser, 'ada');
   const bob = await newPage(browser, 'bob');
 
@@ -94,8 +81,8 @@ test('a room password keeps out whoever does not know it', async (t) => {
   await bob.getByRole('status').filter({ hasText: 'You are now a moderator' }).waitFor();
 });
 
-test('a moderator locks the room, asks to mute, removes someone and ends the room', async (t) => {
-  const { server, browser } = await setUp(t, 'moderation');
+eachBrowser('a moderator locks the room, asks to mute, removes someone and ends the room', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `moderation-${kind}`, browsers: [kind] });
   const ada = await newPage(browser, 'ada');
   const bob = await newPage(browser, 'bob');
   const cy = await newPage(browser, 'cy');
@@ -181,9 +168,9 @@ test('a moderator locks the room, asks to mute, removes someone and ends the roo
   assert.equal(await peerId(cy), null, 'an ended room is not rejoined by itself');
 });
 
-test('with tokens a viewer receives the host and sends nothing', async (t) => {
+eachBrowser('with tokens a viewer receives the host and sends nothing', async (t, kind) => {
   const secret = 'e2e-token-secret';
-  const { server, browser } = await setUp(t, 'tokens', ['--token-secret', secret]);
+  const { server, browser } = await setUp(t, { name: `tokens-${kind}`, args: ['--token-secret', secret], browsers: [kind] });
   const mint = (name, role) => execFileSync(
     TREFF_BIN,
     ['--token-secret', secret, 'token', '--room', 'stage', '--name', name, '--role', role],
@@ -209,6 +196,8 @@ test('with tokens a viewer receives the host and sends nothing', async (t) => {
     await page.addInitScript(() => {
       window.mediaRequests = 0;
       const devices = navigator.mediaDevices;
+      // Firefox also runs it in the initial about:blank, which has no mediaDevices.
+      if (!devices) return;
       const original = devices.getUserMedia.bind(devices);
       devices.getUserMedia = (constraints) => {
         window.mediaRequests += 1;
