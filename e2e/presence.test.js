@@ -1,11 +1,9 @@
 // Who is in the call, as the others see it. Leaving and closing the tab remove a participant at
 // once; a crashed or frozen browser first shows as "Reconnecting…" and disappears when its place
 // expires. The server runs with short timings so that the windows can be asserted quickly.
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  browserProcesses, joinRoom, launchBrowser, newPage, peerId, signalAll, startServer, waitFor,
-  waitForMediaFrom,
+  browserProcesses, call, eachBrowser, launchBrowser, setUp, signalAll, waitFor,
 } from './helpers.js';
 
 const HEARTBEAT_MS = 500;
@@ -14,36 +12,17 @@ const GRACE_MS = 2000;
 /** Room for scheduling, delivery and rendering on a busy two-core machine. */
 const SLACK_MS = 1000;
 
-let server;
-let browser;
-const cleanup = [];
-
-before(async () => {
-  server = await startServer({
-    name: 'presence',
+/** The server with short timings and a browser `kind` for Ada (and Bob, unless he has his own). */
+function presenceSetUp(t, kind) {
+  return setUp(t, {
+    name: `presence-${kind}`,
     args: [
       '--heartbeat-interval', `${HEARTBEAT_MS}ms`,
       '--client-timeout', `${CLIENT_TIMEOUT_MS}ms`,
       '--resume-grace', `${GRACE_MS}ms`,
     ],
+    browsers: [kind],
   });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  for (const step of cleanup.reverse()) await step().catch(() => {});
-  await browser?.close().catch(() => {});
-  await server?.stop();
-});
-
-/** Ada (observer) and Bob in a call; Bob's page lives in `bobBrowser`. */
-async function call(room, bobBrowser = browser) {
-  const ada = await newPage(browser, 'ada');
-  const bob = await newPage(bobBrowser, 'bob');
-  await joinRoom(ada, server, room, 'Ada');
-  await joinRoom(bob, server, room, 'Bob');
-  await waitForMediaFrom('Ada', ada, [await peerId(bob)]);
-  return { ada, bob };
 }
 
 /**
@@ -80,34 +59,35 @@ async function bobGone(ada, since, timeoutMs = 15000) {
   };
 }
 
-test('a participant who presses Leave disappears from the others within 2 s', async () => {
-  const { ada, bob } = await call('leave');
+eachBrowser('a participant who presses Leave disappears from the others within 2 s', async (t, kind) => {
+  const { server, browser } = await presenceSetUp(t, kind);
+  const { ada, bob } = await call(server, 'leave', browser);
   await watchBob(ada);
   const t0 = Date.now();
   await bob.getByRole('button', { name: 'Leave', exact: true }).click();
   const { reconnecting, gone } = await bobGone(ada, t0);
-  console.log(`leave: gone after ${gone} ms`);
+  console.log(`${kind}: leave: gone after ${gone} ms`);
   assert.ok(gone < 2000, `gone after ${gone} ms`);
   assert.equal(reconnecting, null, 'leaving is not a lost connection');
-  await Promise.all([ada.close(), bob.close()]);
 });
 
-test('a participant who closes the tab disappears from the others within 2 s', async () => {
-  const { ada, bob } = await call('close-tab');
+eachBrowser('a participant who closes the tab disappears from the others within 2 s', async (t, kind) => {
+  const { server, browser } = await presenceSetUp(t, kind);
+  const { ada, bob } = await call(server, 'close-tab', browser);
   await watchBob(ada);
   const t0 = Date.now();
   await bob.close();
   const { reconnecting, gone } = await bobGone(ada, t0);
-  console.log(`tab closed: gone after ${gone} ms`);
+  console.log(`${kind}: tab closed: gone after ${gone} ms`);
   assert.ok(gone < 2000, `gone after ${gone} ms`);
   assert.equal(reconnecting, null, 'a closed tab is not a lost connection');
-  await ada.close();
 });
 
-test('a crashed browser shows as "Reconnecting…" and disappears when the resume grace ends', async () => {
-  const crashing = await launchBrowser();
-  cleanup.push(() => crashing.close());
-  const { ada } = await call('crash', crashing);
+eachBrowser('a crashed browser shows as "Reconnecting…" and disappears when the resume grace ends', async (t, kind) => {
+  const { server, browser } = await presenceSetUp(t, kind);
+  const crashing = await launchBrowser({ browser: kind });
+  t.after(() => crashing.close().catch(() => {}));
+  const { ada } = await call(server, 'crash', browser, crashing);
   const pids = await browserProcesses(crashing);
   await watchBob(ada);
   const t0 = Date.now();
@@ -115,29 +95,31 @@ test('a crashed browser shows as "Reconnecting…" and disappears when the resum
   // WebSocket close frame, so the server sees a broken connection at once.
   signalAll(pids, 'SIGKILL');
   const { reconnecting, gone } = await bobGone(ada, t0);
-  console.log(`crash: "Reconnecting…" after ${reconnecting} ms, gone after ${gone} ms`);
+  console.log(`${kind}: crash: "Reconnecting…" after ${reconnecting} ms, gone after ${gone} ms`);
   assert.ok(reconnecting !== null && reconnecting < SLACK_MS, `"Reconnecting…" after ${reconnecting} ms`);
   assert.ok(gone >= GRACE_MS - 50, `gone after ${gone} ms, before the grace period of ${GRACE_MS} ms ended`);
   assert.ok(gone <= GRACE_MS + SLACK_MS, `gone after ${gone} ms`);
-  await ada.close();
 });
 
-test('a frozen browser (silent connection) shows as "Reconnecting…" after the client timeout and disappears after the grace', async () => {
-  const freezing = await launchBrowser();
-  const { ada } = await call('freeze', freezing);
-  const pids = await browserProcesses(freezing);
-  cleanup.push(async () => {
+eachBrowser('a frozen browser (silent connection) shows as "Reconnecting…" after the client timeout and disappears after the grace', async (t, kind) => {
+  const { server, browser } = await presenceSetUp(t, kind);
+  const freezing = await launchBrowser({ browser: kind });
+  let pids = [];
+  t.after(async () => {
+    // A stopped browser cannot close; it is killed instead.
     signalAll(pids, 'SIGKILL');
     signalAll(pids, 'SIGCONT');
-    await freezing.close();
+    await freezing.close().catch(() => {});
   });
+  const { ada } = await call(server, 'freeze', browser, freezing);
+  pids = await browserProcesses(freezing);
   await watchBob(ada);
   const t0 = Date.now();
   // Stopped, not killed: its sockets stay open and silent, as behind a dead network link. Only the
   // heartbeat can tell: the connection is lost after --client-timeout, checked every heartbeat.
   signalAll(pids, 'SIGSTOP');
   const { reconnecting, gone } = await bobGone(ada, t0);
-  console.log(`frozen: "Reconnecting…" after ${reconnecting} ms, gone after ${gone} ms`);
+  console.log(`${kind}: frozen: "Reconnecting…" after ${reconnecting} ms, gone after ${gone} ms`);
   // The silence began with the last ping or pong before the freeze, up to one interval earlier,
   // and the server checks once per heartbeat.
   const lostAfter = CLIENT_TIMEOUT_MS - HEARTBEAT_MS;
@@ -147,5 +129,4 @@ test('a frozen browser (silent connection) shows as "Reconnecting…" after the 
   assert.ok(reconnecting <= lostBy + SLACK_MS, `"Reconnecting…" after ${reconnecting} ms`);
   assert.ok(gone - reconnecting >= GRACE_MS - 100, `gone ${gone - reconnecting} ms after "Reconnecting…", before the grace ended`);
   assert.ok(gone <= lostBy + GRACE_MS + SLACK_MS, `gone after ${gone} ms`);
-  await ada.close();
 });
