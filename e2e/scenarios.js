@@ -1,10 +1,12 @@
 // What a person does during a call and what the other side must then see, written once for any
-// pair of pages: the single-browser tests (media, glare) and the mixed Firefox–Chromium calls
-// (mixed.test.js) run the same checks.
+// pair of pages: the single-browser tests (media, glare, mesh, recovery) and the mixed
+// Firefox–Chromium calls (mixed.test.js) run the same checks.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
-  browserName, clickTogether, events, frameLuma, negotiationState, playedAudioPeak,
-  presentedFrames, receivedByPeer, sleep, tileOf, waitFor, waitForMediaFrom, waitForPresented,
+  browserName, clickTogether, events, frameLuma, negotiationState, peerId, playedAudioPeak,
+  presentedFrames, receivedByPeer, sleep, startServer, tileOf, waitFor, waitForMediaFrom,
+  waitForPresented, waitForVideo,
 } from './helpers.js';
 
 const button = (page, name) => page.getByRole('button', { name, exact: true });
@@ -270,4 +272,74 @@ export async function shareCollisions({ pages, names, attempts = 3, what = 'glar
     const peak = await playedAudioPeak(page, `Video of ${other}`);
     assert.ok(peak > 0.05, `the sound of ${other} must still play on the other side (peak ${peak.toFixed(3)})`);
   }
+}
+
+/**
+ * `ada`'s browser goes offline and the kernel tears down every signaling socket to the server
+ * (as a broken network would; media keeps flowing peer to peer). `bob` shows her as
+ * "Reconnecting…", she is told and retries; back online she resumes with the same peer id and
+ * the same RTCPeerConnection, and both keep receiving.
+ */
+export async function networkBlip({ server, ada, adaName = 'Ada', bob, bobName = 'Bob' }) {
+  const adaId = await peerId(ada);
+  await ada.evaluate(() => { window.keptConnection = [...window.__treff.connections().values()][0]; });
+
+  await ada.context().setOffline(true);
+  const killed = execFileSync('ss', ['-K', '-tn', 'dst', '127.0.0.1', 'dport', '=', `:${server.port}`], { encoding: 'utf8' });
+  // ss names the sockets it destroyed. Without the kernel's socket destroy support
+  // (CONFIG_INET_DIAG_DESTROY) or without CAP_NET_ADMIN it destroys none, the blip cannot be made,
+  // and the scenario is not tested: a failure, not a skip.
+  assert.ok(
+    killed.includes('127.0.0.1'),
+    `ss -K destroyed no socket to the server (port ${server.port}): this kernel or user cannot `
+      + 'destroy sockets (it needs CONFIG_INET_DIAG_DESTROY and CAP_NET_ADMIN), so the network '
+      + `blip cannot be made; ss printed: ${JSON.stringify(killed)}`,
+  );
+  const adaTile = tileOf(bob, adaName);
+  await adaTile.getByText('Reconnecting…').waitFor();
+  await ada.getByRole('status').filter({ hasText: 'Retrying in' }).waitFor();
+
+  await ada.context().setOffline(false);
+  await waitFor(`${adaName} to be back`, async () => (await adaTile.getByText('Reconnecting…').count()) === 0, 20000);
+  assert.equal(await peerId(ada), adaId, 'the resume token gives the same peer id back');
+  assert.ok(
+    await ada.evaluate(() => window.keptConnection === [...window.__treff.connections().values()][0]),
+    'the peer connection survives a resume',
+  );
+  await Promise.all([waitForVideo(adaName, ada), waitForVideo(bobName, bob)]);
+}
+
+/**
+ * The server stops in the middle of the call of `pages` and comes back on the same port: the
+ * pages say so, rejoin by themselves with new ids, and the call comes back with exactly one
+ * connection each and no stale tile. Returns the new server (the caller stops it).
+ */
+export async function serverRestart({ server, pages, names, name }) {
+  const [ada, bob] = pages;
+  const before = [await peerId(ada), await peerId(bob)];
+
+  await server.stop();
+  // The person is told, and the page keeps trying.
+  await ada.getByRole('status').filter({ hasText: /server/i }).first().waitFor();
+
+  const restarted = await startServer({ name, port: server.port });
+  try {
+    // The new server does not know the old resume tokens: new ids, new connections.
+    await waitFor('both pages to rejoin with new ids', async () => {
+      const [a, b] = [await peerId(ada), await peerId(bob)];
+      return a && b && a !== before[0] && b !== before[1];
+    }, 30000);
+    await waitFor('exactly one connection per page, to the new id', async () => {
+      const ids = await Promise.all(pages.map((p) => p.evaluate(() => [...window.__treff.connections().keys()].map((k) => k.replace(/^mesh\//, '')))));
+      return ids[0].length === 1 && ids[1].length === 1
+        && ids[0][0] === (await peerId(bob)) && ids[1][0] === (await peerId(ada));
+    });
+    await Promise.all([waitForVideo(names[0], ada), waitForVideo(names[1], bob)]);
+    assert.equal(await ada.getByLabel(`Video of ${names[1]}`).count(), 1, `no stale tile of the old ${names[1]}`);
+    assert.equal(await bob.getByLabel(`Video of ${names[0]}`).count(), 1, `no stale tile of the old ${names[0]}`);
+  } catch (err) {
+    await restarted.stop();
+    throw err;
+  }
+  return restarted;
 }
