@@ -16,11 +16,10 @@
 //! Every scenario is bounded in connections and in time. Only loopback addresses are accepted.
 #![forbid(unsafe_code)]
 
-mod client;
-mod procfs;
 mod report;
 mod scenarios;
-mod stats;
+
+use treff_bench::{client, procfs, stats};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -138,6 +138,10 @@ pub struct EngineCounters {
     pub rejected: u64,
     /// Members whose links did not connect in time.
     pub connect_failures: u64,
+    /// Times the engine's timer fired.
+    pub wakeups: u64,
+    /// Link timeouts handled (str0m's pacer and feedback timers).
+    pub link_timeouts: u64,
 }
 
 /// One link of a member: its `Rtc` and what the router knows it by.
@@ -692,6 +696,7 @@ impl Engine {
     /// Time passed: every link's timers, deadlines, and the periodic review of layers and the
     /// speaker.
     pub fn timeout(&mut self, now: Instant) -> Vec<EngineOutput> {
+        self.counters.wakeups += 1;
         let mut due = Vec::new();
         for (peer, m) in &self.members {
             if m.publish.as_ref().is_some_and(|l| l.next_timeout <= now) {
@@ -704,6 +709,7 @@ impl Engine {
         for (peer, link) in due {
             if let Some(leg) = self.members.get_mut(&peer).and_then(|m| m.leg(link)) {
                 if leg.rtc.is_alive() {
+                    self.counters.link_timeouts += 1;
                     let _ = leg.rtc.handle_input(Input::Timeout(now));
                 } else {
                     // A dead link waits for its member to leave; no busy timer.

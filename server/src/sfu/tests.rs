@@ -579,3 +579,29 @@ fn a_flooding_publisher_is_cut_to_its_rate() {
         world.engine.counters()
     );
 }
+
+/// Not a check: a room of two publishers and eight viewers forwarding 300 frames, to profile
+/// the engine (`valgrind --tool=callgrind <test binary> fan_out_profile --ignored`).
+#[test]
+#[ignore]
+fn fan_out_profile() {
+    let mut world = World::new();
+    let (alice, a_audio, a_video) = publisher(&mut world, "alice", 55_000);
+    let (bob, _, _) = publisher(&mut world, "bob", 55_010);
+    for i in 0..8u16 {
+        let peer = PeerId::new(&format!("viewer{i}")).unwrap();
+        let now = world.now;
+        let out = world.engine.add(peer.clone(), true, now);
+        world.take(out);
+        world
+            .browsers
+            .push(Browser::new(&peer, MediaLink::Subscribe, 56_000 + i, now));
+    }
+    connect_all(&mut world);
+    for n in 0..300 {
+        publish_frame(&mut world, &alice, a_audio, a_video, n, n % 30 == 0);
+        world.run(33);
+    }
+    let _ = bob;
+    assert!(world.engine.counters().frames_forwarded > 1000);
+}
