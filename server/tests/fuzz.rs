@@ -404,3 +404,110 @@ fn apply_frame(view: &mut View, msg: &ServerMessage) {
         _ => {}
     }
 }
+
+/// A datagram as the media port might receive it: garbage, or STUN-shaped with a USERNAME.
+fn datagram() -> impl Strategy<Value = Vec<u8>> {
+    let stun = (
+        prop::sample::select(vec!["ufrag1", "ufrag2", "nobody", "", ":"]),
+        prop::collection::vec(any::<u8>(), 0..8),
+        any::<bool>(),
+    )
+        .prop_map(|(ufrag, tail, truncate)| {
+            let user = format!("{ufrag}:remote");
+            let mut attr = vec![0x00, 0x06];
+            attr.extend_from_slice(&(user.len() as u16).to_be_bytes());
+            attr.extend_from_slice(user.as_bytes());
+            while attr.len() % 4 != 0 {
+                attr.push(0);
+            }
+            attr.extend_from_slice(&tail);
+            let mut msg = vec![0x00, 0x01];
+            msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+            msg.extend_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+            msg.extend_from_slice(&[1; 12]);
+            msg.extend_from_slice(&attr);
+            if truncate {
+                msg.truncate(msg.len() / 2);
+            }
+            msg
+        });
+    prop_oneof![prop::collection::vec(any::<u8>(), 0..64), stun]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256)
+    ))]
+
+    /// The media port's router never panics, only hands a datagram to a registered link, and
+    /// sends a source's non-STUN datagrams to the link whose ufrag that source last checked.
+    #[test]
+    fn the_media_router_routes_only_to_known_links(
+        traffic in prop::collection::vec((0u16..6, datagram()), 1..60),
+    ) {
+        use treff_server::sfu::demux::{kind, stun_local_ufrag, Kind, Router};
+        let mut router = Router::default();
+        router.register("ufrag1".to_owned(), 1u8);
+        router.register("ufrag2".to_owned(), 2u8);
+        let mut last: HashMap<u16, u8> = HashMap::new();
+        for (port, bytes) in traffic {
+            let source = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000 + port));
+            let routed = router.route(source, &bytes);
+            if let Ok(target) = routed {
+                prop_assert!(target == 1 || target == 2);
+            }
+            match (kind(&bytes), stun_local_ufrag(&bytes)) {
+                (Kind::Stun, Some("ufrag1")) => { last.insert(port, 1); }
+                (Kind::Stun, Some("ufrag2")) => { last.insert(port, 2); }
+                (Kind::Dtls | Kind::Rtp, _) => {
+                    prop_assert_eq!(routed.ok(), last.get(&port).copied());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
+    ))]
+
+    /// Whatever arrives for a member's links, the media server does not panic and answers
+    /// nothing but datagrams on the port.
+    #[test]
+    fn the_media_server_survives_any_datagram(
+        traffic in prop::collection::vec((any::<bool>(), datagram()), 1..40),
+    ) {
+        use std::sync::Arc;
+        use treff_server::sfu::engine::{Engine, EngineConfig, EngineOutput};
+        use treff_shared::MediaLink;
+        let crypto = Arc::new(str0m::crypto::from_feature_flags());
+        let certificate = crypto.dtls_provider.generate_certificate().unwrap();
+        let local = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+        let config = EngineConfig {
+            candidate: local,
+            local,
+            connect_deadline: Duration::from_secs(10),
+            datagram_rate: (1000.0, 1000.0),
+            crypto,
+            certificate,
+        };
+        let now = Instant::now();
+        let mut engine = Engine::new(config, now);
+        let peer = PeerId::new("p1").unwrap();
+        engine.add(peer.clone(), false, now);
+        let source = std::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+        for (publish, bytes) in traffic {
+            let link = if publish { MediaLink::Publish } else { MediaLink::Subscribe };
+            for output in engine.datagram(&peer, link, source, &bytes, now) {
+                prop_assert!(
+                    matches!(output, EngineOutput::Transmit { .. }),
+                    "unexpected {:?}",
+                    output
+                );
+            }
+        }
+        let _ = engine.timeout(now + Duration::from_secs(1));
+    }
+}

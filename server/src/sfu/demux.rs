@@ -78,7 +78,8 @@ pub enum Dropped {
 #[derive(Debug)]
 pub struct Router<T> {
     by_ufrag: HashMap<String, T>,
-    by_addr: HashMap<SocketAddr, T>,
+    /// Where each known source address goes, and the ufrag it last checked with.
+    by_addr: HashMap<SocketAddr, (String, T)>,
     /// The addresses each connection was seen at, to forget them with it.
     addrs_of: HashMap<String, Vec<SocketAddr>>,
     /// Most addresses remembered per connection (ICE may try several paths; a flood of forged
@@ -132,7 +133,7 @@ impl<T: Clone> Router<T> {
                     return self
                         .by_addr
                         .get(&source)
-                        .cloned()
+                        .map(|(_, t)| t.clone())
                         .ok_or(Dropped::UnknownAddress);
                 };
                 let target = self
@@ -140,6 +141,15 @@ impl<T: Clone> Router<T> {
                     .get(ufrag)
                     .cloned()
                     .ok_or(Dropped::UnknownUfrag)?;
+                // An address moves to the connection that last checked from it.
+                let before = self
+                    .by_addr
+                    .insert(source, (ufrag.to_owned(), target.clone()));
+                if let Some((old, _)) = before.filter(|(old, _)| old != ufrag) {
+                    if let Some(list) = self.addrs_of.get_mut(&old) {
+                        list.retain(|a| *a != source);
+                    }
+                }
                 let addrs = self.addrs_of.entry(ufrag.to_owned()).or_default();
                 if !addrs.contains(&source) {
                     if addrs.len() >= self.max_addrs {
@@ -147,15 +157,13 @@ impl<T: Clone> Router<T> {
                         self.by_addr.remove(&oldest);
                     }
                     addrs.push(source);
-                    // An address moves to the connection that last checked from it.
-                    self.by_addr.insert(source, target.clone());
                 }
                 Ok(target)
             }
             Kind::Dtls | Kind::Rtp => self
                 .by_addr
                 .get(&source)
-                .cloned()
+                .map(|(_, t)| t.clone())
                 .ok_or(Dropped::UnknownAddress),
         }
     }
@@ -242,6 +250,25 @@ mod tests {
             Err(Dropped::UnknownAddress)
         );
         assert_eq!(router.route(addr(5001), &[0x80, 96]), Ok("bob-subscribe"));
+    }
+
+    /// Regression (found by the fuzz test): a source that checked with one link, then another,
+    /// then the first again, stayed with the second.
+    #[test]
+    fn an_address_follows_the_link_it_checked_with_last() {
+        let mut router = Router::default();
+        router.register("a".into(), 1u8);
+        router.register("b".into(), 2u8);
+        for (ufrag, want) in [("a:x", 1), ("b:x", 2), ("a:x", 1)] {
+            router.route(addr(7000), &stun(ufrag)).unwrap();
+            assert_eq!(router.route(addr(7000), &[0x80]), Ok(want));
+        }
+        router.unregister("b");
+        assert_eq!(
+            router.route(addr(7000), &[0x80]),
+            Ok(1),
+            "b's leaving does not take it"
+        );
     }
 
     #[test]
