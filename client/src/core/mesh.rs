@@ -6,10 +6,9 @@
 //! says what it sends on each of its lines ([`treff_shared::MediaLine`]); the mesh keeps that per
 //! link, so a remote track is filed under the peer and the kind its sender announced.
 
-use std::collections::BTreeMap;
-
 use treff_shared::{ClientMessage, IceServer, MediaKind, Peer, PeerId, SignalData, Welcome};
 
+use super::table::Table;
 use super::transport::{
     LinkCommand, LinkId, LinkIds, LinkRole, LinkSpec, SignalSource, TrackKind, Transport,
 };
@@ -18,10 +17,10 @@ use super::transport::{
 #[derive(Debug, Default)]
 pub struct Mesh {
     ice_servers: Vec<IceServer>,
-    by_peer: BTreeMap<PeerId, LinkId>,
-    by_link: BTreeMap<LinkId, PeerId>,
+    by_peer: Table<PeerId, LinkId>,
+    by_link: Table<LinkId, PeerId>,
     /// What the remote side of each link announced it sends on each `mid`.
-    lines: BTreeMap<LinkId, BTreeMap<String, MediaKind>>,
+    lines: Table<LinkId, Table<String, MediaKind>>,
 }
 
 impl Mesh {
@@ -136,7 +135,7 @@ impl Transport for Mesh {
             return false;
         };
         if let SignalData::Description(description) = &data {
-            let lines = self.lines.entry(link).or_default();
+            let lines = self.lines.entry_or_default(link);
             for line in &description.media {
                 lines.insert(line.mid.clone(), line.kind);
             }

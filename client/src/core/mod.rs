@@ -19,6 +19,7 @@ pub mod mesh;
 pub mod notice;
 pub mod paths;
 pub mod sfu;
+pub mod table;
 pub mod transport;
 
 #[cfg(test)]

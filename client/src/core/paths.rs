@@ -8,12 +8,11 @@
 //! member's tiles have swapped and a short grace has passed (so the other side has swapped too),
 //! or at the latest after [`SWITCH_DEADLINE_MS`] once the new transport is connected.
 
-use std::collections::BTreeMap;
-
 use treff_shared::{IceServer, MediaKind, MediaMode, Peer, PeerId, SignalData, TileSize, Welcome};
 
 use super::mesh::Mesh;
 use super::sfu::Sfu;
+use super::table::Table;
 #[cfg(test)]
 use super::transport::TrackKind;
 use super::transport::{LinkCommand, LinkId, LinkIds, SignalSource, Transport};
@@ -42,8 +41,8 @@ struct Track {
 /// The tracks we have from one member and the ones on their tiles.
 #[derive(Clone, Debug, Default)]
 struct MemberTracks {
-    tracks: BTreeMap<MediaKind, Vec<Track>>,
-    shown: BTreeMap<MediaKind, (LinkId, String)>,
+    tracks: Table<MediaKind, Vec<Track>>,
+    shown: Table<MediaKind, (LinkId, String)>,
     /// When every tile of this member first showed the active transport.
     swapped_at: Option<u64>,
 }
@@ -65,9 +64,9 @@ pub struct Paths {
     /// The members in join order, with our role towards each (for mesh links).
     roster: Vec<Peer>,
     ice_servers: Vec<IceServer>,
-    members: BTreeMap<PeerId, MemberTracks>,
-    link_states: BTreeMap<LinkId, LinkState>,
-    ice: BTreeMap<LinkId, IceState>,
+    members: Table<PeerId, MemberTracks>,
+    link_states: Table<LinkId, LinkState>,
+    ice: Table<LinkId, IceState>,
     /// When the last switch began (the first tick after it), while old links remain.
     switch_started: Option<u64>,
     /// A switch happened and its start time is not known yet.
@@ -421,8 +420,8 @@ impl Paths {
                     .transport(owner)
                     .and_then(|t| t.source(link, mid.as_deref(), kind));
                 if let Some((peer, media)) = source {
-                    let member = self.members.entry(peer.clone()).or_default();
-                    let tracks = member.tracks.entry(media).or_default();
+                    let member = self.members.entry_or_default(peer.clone());
+                    let tracks = member.tracks.entry_or_default(media);
                     tracks.retain(|t| t.track_id != track_id);
                     tracks.push(Track {
                         link,
@@ -470,7 +469,7 @@ impl Paths {
     /// Chooses what a member's tile of `kind` shows.
     fn decide(&mut self, peer: &PeerId, kind: MediaKind, out: &mut Vec<Command>) {
         let active = self.active();
-        let owners: BTreeMap<LinkId, Owner> = self
+        let owners: Table<LinkId, Owner> = self
             .links()
             .into_iter()
             .filter_map(|l| self.owner(l).map(|o| (l, o)))
@@ -540,7 +539,7 @@ impl Paths {
             return;
         };
         let active = self.active();
-        let owners: BTreeMap<LinkId, Owner> = self
+        let owners: Table<LinkId, Owner> = self
             .links()
             .into_iter()
             .filter_map(|l| self.owner(l).map(|o| (l, o)))
@@ -552,7 +551,7 @@ impl Paths {
         // Members whose every tile shows the active transport.
         let mut done = Vec::new();
         for peer in self.roster.iter().map(|p| p.peer_id.clone()) {
-            let member = self.members.entry(peer.clone()).or_default();
+            let member = self.members.entry_or_default(peer.clone());
             let swapped = !member.shown.is_empty()
                 && member
                     .shown

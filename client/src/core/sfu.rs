@@ -7,12 +7,11 @@
 //! its lines carries ([`treff_shared::MediaLine::peer`]). Both links belong to one mode epoch;
 //! signals of another epoch are not theirs.
 
-use std::collections::BTreeMap;
-
 use treff_shared::{
     ClientMessage, IceServer, MediaKind, MediaLink, Peer, PeerId, SignalData, Welcome,
 };
 
+use super::table::Table;
 use super::transport::{
     LinkCommand, LinkId, LinkIds, LinkRole, LinkSpec, SignalSource, TrackKind, Transport,
 };
@@ -26,7 +25,7 @@ pub struct Sfu {
     /// The members in the room, so every subscribe-link state concerns them all.
     members: Vec<PeerId>,
     /// Whose media each line of the subscribe link carries, and what it is.
-    lines: BTreeMap<String, (PeerId, MediaKind)>,
+    lines: Table<String, (PeerId, MediaKind)>,
     open: bool,
     /// The publish link exists (not for viewers).
     publishes: bool,
@@ -68,7 +67,7 @@ impl Sfu {
             publish,
             subscribe,
             members,
-            lines: BTreeMap::new(),
+            lines: Table::new(),
             open: true,
             publishes,
         }

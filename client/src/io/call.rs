@@ -7,7 +7,7 @@
 //! (`getUserMedia`, `getDisplayMedia`) whose results go back to the core as inputs.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use treff_shared::{DisplayName, MediaKind, PeerId, RoomName, TileSize};
@@ -21,6 +21,7 @@ use super::js;
 use super::link::{Link, LocalTracks};
 use super::media::{self, MediaError};
 use super::signaling::{Credentials, Signaling};
+use crate::core::table::Table;
 use crate::core::transport::{LinkCommand, LinkId};
 use crate::core::{CallCore, Command, Input, Intent, LinkEvent};
 use crate::state::{Action, Devices, StreamHandle};
@@ -101,9 +102,9 @@ struct Inner {
     name: DisplayName,
     credentials: Credentials,
     signaling: RefCell<Option<Signaling>>,
-    links: RefCell<BTreeMap<LinkId, Link>>,
+    links: RefCell<Table<LinkId, Link>>,
     local: RefCell<Local>,
-    tiles: RefCell<BTreeMap<PeerId, Tiles>>,
+    tiles: RefCell<Table<PeerId, Tiles>>,
     /// Bumped for every new remote stream object.
     remote_revision: Cell<u32>,
     /// Keeps the `devicechange` listener alive.
@@ -144,9 +145,9 @@ impl Call {
                 name,
                 credentials,
                 signaling: RefCell::new(None),
-                links: RefCell::new(BTreeMap::new()),
+                links: RefCell::new(Table::new()),
                 local: RefCell::new(Local::default()),
-                tiles: RefCell::new(BTreeMap::new()),
+                tiles: RefCell::new(Table::new()),
                 remote_revision: Cell::new(0),
                 device_listener: RefCell::new(None),
                 screen_listener: RefCell::new(None),
@@ -559,7 +560,7 @@ impl Inner {
         };
         {
             let mut tiles = self.tiles.borrow_mut();
-            let tiles = tiles.entry(peer.clone()).or_default();
+            let tiles = tiles.entry_or_default(peer.clone());
             match kind {
                 MediaKind::Screen => tiles.screen = Some((link, track)),
                 MediaKind::Audio | MediaKind::Camera => {
