@@ -35,6 +35,6 @@ ENV TREFF_LISTEN=0.0.0.0:8000 \
 USER treff
 WORKDIR /srv/treff
 # 8000/tcp: web app and signaling. 3478/udp: the embedded TURN relay, when TREFF_TURN=true.
-EXPOSE 8000/tcp 3478/udp
+EXPOSE 8000/tcp 8000/udp 3478/udp
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/treff"]
