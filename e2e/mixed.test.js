@@ -9,7 +9,8 @@ import {
   playedAudioPeak, setUp, waitForMediaFrom, waitForPresented,
 } from './helpers.js';
 import {
-  deviceSwitch, mediaToggles, networkBlip, serverRestart, shareCollisions,
+  FIREFOX_COLLISION_FREEZE, deviceSwitch, mediaToggles, networkBlip, serverRestart,
+  shareCollisions,
 } from './scenarios.js';
 
 const options = {
@@ -72,7 +73,8 @@ test('a device switch, seen from the other browser, both ways', options, async (
   await deviceSwitch({ switcher: ada, switcherName: 'Ada', switcherId: adaId, watcher: bob, watcherName: 'Bob' });
 });
 
-test('Firefox and Chromium press "Share screen" at the same moment: the collision settles and nothing freezes', options, async (t) => {
+// The known Firefox bug of glare.test.js happens here too (about one collision in 50).
+test('Firefox and Chromium press "Share screen" at the same moment: the collision settles and nothing freezes', { ...options, todo: FIREFOX_COLLISION_FREEZE }, async (t) => {
   const { server, browsers: [firefox, chromium] } = await setUp(t, { name: 'mixed-glare', browsers: FIREFOX_CHROMIUM });
   const { pages } = await call(server, 'mixed-glare', firefox, chromium);
   await shareCollisions({ pages, names: ['Ada', 'Bob'], what: 'glare (firefox, chromium)' });
