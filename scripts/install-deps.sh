@@ -109,9 +109,10 @@ browser() {
 }
 
 # Tools the browser test script uses: unshare (util-linux) and ip (iproute2) for the private
-# network namespace, curl to wait for the server.
+# network namespace, curl to wait for the server; iptables for the NAT routers of the emulated
+# networks (e2e/netem.js; tc, for their lossy and slow links, is in iproute2).
 test_tools() {
-    apt_install util-linux iproute2 curl
+    apt_install util-linux iproute2 curl iptables
 }
 
 # The server links openssl; scripts/gen-certs.sh uses the openssl command.
