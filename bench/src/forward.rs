@@ -579,9 +579,13 @@ async fn run(args: Rc<Args>) -> Report {
         eprintln!("== {rooms} rooms");
         match run_step(&args, rooms, &i.to_string()).await {
             Ok(s) => {
+                let cpu = s
+                    .cpu
+                    .server_pct
+                    .map_or_else(|| "unknown".to_owned(), |pct| format!("{pct} %"));
                 eprintln!(
-                    "   {} streams: p99 {} ms, loss {} %, server {:?} %",
-                    s.streams, s.latency.p99_ms, s.loss_pct, s.cpu.server_pct
+                    "   {} streams: p99 {} ms, loss {} %, server CPU {cpu}",
+                    s.streams, s.latency.p99_ms, s.loss_pct
                 );
                 if s.within_targets {
                     report.best = Some((s.streams, s.cpu.server_pct));

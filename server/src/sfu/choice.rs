@@ -109,6 +109,22 @@ pub fn choose_layers(wanted: &[Wanted], estimate_bps: Option<u64>) -> Vec<usize>
     chosen
 }
 
+/// Room kept above the video for audio and RTX when asking the estimator to probe.
+const AUDIO_HEADROOM_BPS: u64 = 300_000;
+
+/// The downlink a subscriber would need for every camera's wanted layer: what the bandwidth
+/// estimator probes up to. A layer the publisher does not send yet counts at its assumed
+/// bitrate, so the estimate can grow to carry it once it arrives; a probe that stopped at
+/// what is forwarded now could never make room for the next layer up.
+pub fn desired_bps(wanted: &[Wanted]) -> u64 {
+    let video: u64 = wanted
+        .iter()
+        .filter(|w| !w.layers.is_empty())
+        .map(|w| layer_bps(&w.layers, wanted_step(w.width, w.layers.len())))
+        .sum();
+    (video as f64 / VIDEO_SHARE) as u64 + AUDIO_HEADROOM_BPS
+}
+
 /// Audio level in dBov below which a member counts as silent.
 const SILENCE_DBOV: f32 = -50.0;
 /// How much louder (dB) a new speaker must be to take over from the current one.
@@ -275,6 +291,34 @@ mod tests {
         assert_eq!(choose_layers(&wanted, Some(budget)), vec![1, 2]);
         // Nothing fits: everyone keeps the lowest layer.
         assert_eq!(choose_layers(&wanted, Some(10_000)), vec![0, 0]);
+    }
+
+    #[test]
+    fn the_probe_reaches_for_the_wanted_layer_even_before_it_is_sent() {
+        // The top layer is not sent yet (0 measured): the probe still aims at its assumed rate.
+        let big = Wanted {
+            layers: vec![
+                ("q".into(), 150_000),
+                ("h".into(), 540_000),
+                ("f".into(), 0),
+            ],
+            width: Some(900),
+            speaking: false,
+        };
+        let desired = desired_bps(std::slice::from_ref(&big));
+        assert_eq!(
+            desired,
+            (1_500_000.0 / VIDEO_SHARE) as u64 + AUDIO_HEADROOM_BPS
+        );
+        // Whatever it probes to is enough to choose that layer.
+        assert_eq!(choose_layers(&[big], Some(desired)), vec![2]);
+        // A thumbnail needs only its lowest layer.
+        let small = cam(Some(120), false);
+        assert_eq!(
+            desired_bps(&[small]),
+            (150_000.0 / VIDEO_SHARE) as u64 + AUDIO_HEADROOM_BPS
+        );
+        assert_eq!(desired_bps(&[]), AUDIO_HEADROOM_BPS);
     }
 
     #[test]

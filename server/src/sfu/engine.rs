@@ -33,7 +33,7 @@ use treff_shared::{
     MediaKind, MediaLine, MediaLink, PeerId, SdpType, SessionDescription, SignalData, TileSize,
 };
 
-use super::choice::{choose_layers, Speakers, Wanted};
+use super::choice::{choose_layers, desired_bps, Speakers, Wanted};
 use crate::limits::TokenBucket;
 
 /// Keyframe requests per published layer are at most this frequent.
@@ -148,10 +148,34 @@ pub struct EngineCounters {
 struct Leg {
     rtc: Rtc,
     ufrag: String,
+    /// ICE reported the path lost; cleared when it is back.
+    ice_lost: bool,
+    /// The offer out on this link restarts ICE.
+    restarting: bool,
+    /// Reviews left at which every picture sent on this link is asked for a keyframe again
+    /// (after an ICE restart, whose new path may carry the first ones too early).
+    rekeys: u8,
+    /// Ufrags of the link before ICE restarts; the router keeps them until the link goes, so
+    /// checks still under way on the old credentials find it.
+    retired: Vec<String>,
     connected: bool,
     /// When the link's first offer was accepted or sent: ICE should follow within the deadline.
     negotiated_at: Option<Instant>,
     next_timeout: Instant,
+}
+
+impl Leg {
+    /// The link's new local ufrag after an ICE restart (ours, or one the remote's offer
+    /// brought), for the router to learn; `None` when it did not change.
+    fn renewed_ufrag(&mut self) -> Option<String> {
+        let current = self.rtc.direct_api().local_ice_credentials().ufrag;
+        if current == self.ufrag {
+            return None;
+        }
+        self.retired
+            .push(std::mem::replace(&mut self.ufrag, current.clone()));
+        Some(current)
+    }
 }
 
 /// A track a member publishes.
@@ -233,6 +257,11 @@ struct Member {
     estimate: Option<u64>,
     failed: bool,
     flood: TokenBucket,
+    /// The ICE username fragment of the member's last publish offer.
+    publish_ufrag: Option<String>,
+    /// The member restarted ICE on its publish link (its network changed): the subscribe
+    /// link, which the server offers, restarts with the next offer.
+    restart_subscribe: bool,
 }
 
 impl Member {
@@ -257,6 +286,8 @@ enum Action {
     },
     /// A member's subscribe link may need a new offer.
     Negotiate(PeerId),
+    /// Every picture a member receives starts over with a keyframe.
+    Rekey(PeerId),
 }
 
 /// The media server of one room epoch.
@@ -409,6 +440,10 @@ impl Engine {
         Leg {
             rtc,
             ufrag,
+            retired: Vec::new(),
+            ice_lost: false,
+            rekeys: 0,
+            restarting: false,
             connected: false,
             negotiated_at: None,
             next_timeout: now,
@@ -455,6 +490,8 @@ impl Engine {
                 estimate: None,
                 failed: false,
                 flood: TokenBucket::new(rate, burst, now),
+                publish_ufrag: None,
+                restart_subscribe: false,
             },
         );
         self.actions.push_back(Action::Negotiate(peer));
@@ -471,9 +508,13 @@ impl Engine {
                 .chain(std::iter::once(&mut member.subscribe))
             {
                 leg.rtc.disconnect();
-                self.out.push(EngineOutput::Unregister {
-                    ufrag: leg.ufrag.clone(),
-                });
+                for ufrag in leg
+                    .retired
+                    .drain(..)
+                    .chain(std::iter::once(leg.ufrag.clone()))
+                {
+                    self.out.push(EngineOutput::Unregister { ufrag });
+                }
             }
             self.speakers.forget(peer);
         }
@@ -540,6 +581,16 @@ impl Engine {
         for line in &description.media {
             member.announced.insert(line.mid.clone(), line.kind);
         }
+        // New credentials: the member restarted ICE, so its address changed and the subscribe
+        // link, on which only we can offer, needs a restart as well.
+        let ufrag = ice_ufrag(&description.sdp);
+        if member.publish_ufrag.is_some() && ufrag.is_some() && member.publish_ufrag != ufrag {
+            member.restart_subscribe = true;
+            self.actions.push_back(Action::Negotiate(peer.clone()));
+        }
+        if ufrag.is_some() {
+            member.publish_ufrag = ufrag;
+        }
         let offer = match SdpOffer::from_sdp_string(&description.sdp) {
             Ok(offer) => offer,
             Err(err) => {
@@ -550,6 +601,13 @@ impl Engine {
         match leg.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => {
                 leg.negotiated_at.get_or_insert(now);
+                if let Some(ufrag) = leg.renewed_ufrag() {
+                    self.out.push(EngineOutput::Register {
+                        ufrag,
+                        peer: peer.clone(),
+                        link: MediaLink::Publish,
+                    });
+                }
                 self.out.push(EngineOutput::Signal {
                     peer: peer.clone(),
                     link: MediaLink::Publish,
@@ -605,6 +663,12 @@ impl Engine {
                         });
                     }
                 }
+            }
+            if std::mem::take(&mut member.subscribe.restarting) {
+                // The member's new path: its pictures start over, now and at the next two
+                // reviews (the first keyframes may come before the path is up).
+                member.subscribe.rekeys = 4;
+                self.actions.push_back(Action::Rekey(peer.clone()));
             }
             member
                 .outbound
@@ -730,6 +794,18 @@ impl Engine {
     /// Measures layer bitrates, re-chooses layers, moves the speaker highlight, and tells
     /// members whose links never connected.
     fn review(&mut self, now: Instant) {
+        let rekey: Vec<PeerId> = self
+            .members
+            .iter_mut()
+            .filter(|(_, m)| m.subscribe.rekeys > 0)
+            .map(|(peer, m)| {
+                m.subscribe.rekeys -= 1;
+                peer.clone()
+            })
+            .collect();
+        for peer in rekey {
+            self.rekey(&peer);
+        }
         let seconds = REVIEW_INTERVAL.as_secs_f64();
         for member in self.members.values_mut() {
             for inbound in member.inbound.values_mut() {
@@ -835,11 +911,7 @@ impl Engine {
         }
         let choice = choose_layers(&wanted, member.estimate);
         // Let the estimator probe up to what the pictures could use.
-        let desired: u64 = wanted
-            .iter()
-            .map(|w| w.layers.last().map_or(0, |(_, bps)| (*bps).max(500_000)))
-            .sum::<u64>()
-            + 300_000;
+        let desired = desired_bps(&wanted);
         let member = self.members.get_mut(peer).expect("looked up above");
         for ((index, rids), layer) in cameras.into_iter().zip(choice) {
             let o = &mut member.outbound[index];
@@ -919,7 +991,19 @@ impl Engine {
                 tracing::debug!(peer = %peer, ?link, "media link connected");
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                if let Some(leg) = member.leg(link) {
+                    leg.ice_lost = true;
+                }
                 tracing::debug!(peer = %peer, ?link, "media link disconnected");
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) if link == MediaLink::Subscribe && member.subscribe.ice_lost => {
+                // Back after a lost path (an ICE restart from a new address): the member's
+                // decoders lost their references, so every picture it gets starts over.
+                member.subscribe.ice_lost = false;
+                tracing::debug!(peer = %peer, "subscribe link back");
+                self.rekey(peer);
             }
             Event::MediaAdded(added) if link == MediaLink::Publish => {
                 let announced = member.announced.get(&added.mid.to_string()).copied();
@@ -1028,6 +1112,7 @@ impl Engine {
                     rid,
                 } => self.request_keyframe(&publisher, mid, rid, now),
                 Action::Negotiate(peer) => self.negotiate(&peer, now),
+                Action::Rekey(peer) => self.rekey(&peer),
             }
         }
     }
@@ -1094,6 +1179,24 @@ impl Engine {
             }
             self.drain(&subscriber, MediaLink::Subscribe, now);
         }
+    }
+
+    /// Asks the publishers of every picture a member receives for a keyframe.
+    fn rekey(&mut self, peer: &PeerId) {
+        let Some(member) = self.members.get(peer) else {
+            return;
+        };
+        let wanted: Vec<Action> = member
+            .outbound
+            .iter()
+            .filter(|o| o.kind != MediaKind::Audio && matches!(o.state, OutState::Open(_)))
+            .map(|o| Action::Keyframe {
+                publisher: o.source.clone(),
+                mid: o.source_mid,
+                rid: o.current.or(o.target),
+            })
+            .collect();
+        self.actions.extend(wanted);
     }
 
     fn request_keyframe(&mut self, publisher: &PeerId, mid: Mid, rid: Option<Rid>, now: Instant) {
@@ -1163,13 +1266,28 @@ impl Engine {
                 _ => {}
             }
         }
+        let restarted = member.restart_subscribe.then(|| change.ice_restart(true));
         if !change.has_changes() {
             return;
         }
         let Some((offer, pending)) = change.apply() else {
             return;
         };
+        member.restart_subscribe = false;
         member.pending = Some(pending);
+        // The offer carries new credentials, which str0m uses once it is answered; the router
+        // learns them now, since the browser's checks may come before its answer.
+        if let Some(creds) = restarted {
+            let leg = &mut member.subscribe;
+            leg.restarting = true;
+            leg.retired
+                .push(std::mem::replace(&mut leg.ufrag, creds.ufrag.clone()));
+            self.out.push(EngineOutput::Register {
+                ufrag: creds.ufrag,
+                peer: peer.clone(),
+                link: MediaLink::Subscribe,
+            });
+        }
         member.subscribe.negotiated_at.get_or_insert(now);
         let media = member
             .outbound
@@ -1194,6 +1312,13 @@ impl Engine {
         });
         self.drain(peer, MediaLink::Subscribe, now);
     }
+}
+
+/// The first `a=ice-ufrag` of an SDP (a browser uses one for the whole bundle).
+fn ice_ufrag(sdp: &str) -> Option<String> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .map(str::to_owned)
 }
 
 /// Simulcast layers lowest first. The web app names them `q`, `h` and `f` (quarter, half, full

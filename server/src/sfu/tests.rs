@@ -465,6 +465,91 @@ fn a_publishers_camera_and_microphone_reach_a_subscriber_with_the_sender_named()
 }
 
 #[test]
+fn a_publisher_that_restarts_ice_gets_its_subscribe_link_restarted_too() {
+    let mut world = World::new();
+    let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_500);
+    let (bob, _, _) = publisher(&mut world, "bob", 51_510);
+    connect_all(&mut world);
+    // Alice's camera reaches Bob.
+    for n in 0..30 {
+        publish_frame(&mut world, &alice, a_audio, a_video, n, n % 30 == 0);
+        world.run(33);
+        answer_offers(&mut world, &bob);
+        answer_offers(&mut world, &alice);
+    }
+    let ufrag = |sdp: &str| {
+        sdp.lines()
+            .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+            .map(str::to_owned)
+    };
+    // Bob's network changed: his browser restarts ICE on the link it offers on.
+    let now = world.now;
+    let browser = world.browser(&bob, MediaLink::Publish);
+    let old = Some(
+        browser
+            .rtc
+            .direct_api()
+            .local_ice_credentials()
+            .ufrag
+            .clone(),
+    );
+    let mut change = browser.rtc.sdp_api();
+    change.ice_restart(true);
+    let (offer, _pending) = change.apply().expect("an offer");
+    let sdp = offer.to_sdp_string();
+    assert_ne!(ufrag(&sdp), old);
+    let out = world.engine.signal(
+        &bob,
+        MediaLink::Publish,
+        SignalData::Description(SessionDescription::new(SdpType::Offer, sdp)),
+        now,
+    );
+    // Both links have new local credentials, and the router learns them (the browser's
+    // checks from its new address carry them).
+    let registered: Vec<MediaLink> = out
+        .iter()
+        .filter_map(|o| match o {
+            EngineOutput::Register { peer, link, .. } if peer == &bob => Some(*link),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(registered, vec![MediaLink::Publish, MediaLink::Subscribe]);
+    world.take(out);
+    let answer = description_of(&world.signals(&bob, MediaLink::Publish));
+    assert_eq!(answer.kind, SdpType::Answer);
+    // The server offers the subscribe link again, and the offer restarts ICE: the browser
+    // that answers it takes new credentials too.
+    let credentials = |world: &mut World| {
+        world
+            .browser(&bob, MediaLink::Subscribe)
+            .rtc
+            .direct_api()
+            .local_ice_credentials()
+            .ufrag
+            .clone()
+    };
+    let before = credentials(&mut world);
+    let asked = world.engine.counters().keyframe_requests;
+    let lines = answer_offers(&mut world, &bob);
+    assert!(!lines.is_empty(), "a subscribe offer came");
+    assert_ne!(
+        credentials(&mut world),
+        before,
+        "the subscribe offer restarts ICE"
+    );
+    // Bob's decoders lost their references: Alice is asked for a keyframe, more than once
+    // (the first may travel before Bob's new path is up).
+    world.run(1_500);
+    let now_asked = world.engine.counters().keyframe_requests;
+    assert!(
+        now_asked >= asked + 2,
+        "keyframe requests {asked} -> {now_asked}"
+    );
+    // Alice, whose network did not change, is not offered anything.
+    assert!(world.signals(&alice, MediaLink::Subscribe).is_empty());
+}
+
+#[test]
 fn a_thumbnail_gets_the_low_layer_and_a_large_tile_the_high_one() {
     let mut world = World::new();
     let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
