@@ -121,6 +121,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(2..))]
     pub sfu_threshold: u16,
 
+    /// Upload each browser may use for a peer-to-peer call, in kbit/s: with more people, each
+    /// of its peer links gets a smaller share of video (bitrate and resolution), so the whole
+    /// fits a home or mobile uplink. 0: no budget.
+    #[arg(long, env = "TREFF_MESH_UPLOAD_KBPS", default_value_t = 4000)]
+    pub mesh_upload_kbps: u32,
+
     /// Most participants in a room on the media server.
     #[arg(long, env = "TREFF_SFU_CAPACITY", default_value_t = 50)]
     pub sfu_capacity: usize,
@@ -342,6 +348,7 @@ impl Config {
                 capacity: self.sfu_capacity,
                 ..SfuPolicy::default()
             },
+            mesh_upload_kbps: self.mesh_upload_kbps,
             ..RoomConfig::default()
         }
     }

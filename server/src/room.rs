@@ -48,8 +48,8 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaLink, MediaMode, MediaState,
-    Peer, PeerId, PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize, Welcome,
-    MAX_CHAT_CHARS,
+    NoPathCause, Peer, PeerId, PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize,
+    Welcome, MAX_CHAT_CHARS,
 };
 
 use crate::ice::IceConfig;
@@ -79,6 +79,8 @@ pub struct RoomConfig {
     pub promote_moderators: bool,
     /// When the room uses the media server.
     pub sfu: SfuPolicy,
+    /// `mesh_upload_kbps` told to clients in `welcome` (0: none).
+    pub mesh_upload_kbps: u32,
 }
 
 /// When a room's media go through the media server rather than peer to peer.
@@ -117,6 +119,7 @@ impl Default for RoomConfig {
             max_chat_chars: MAX_CHAT_CHARS,
             promote_moderators: true,
             sfu: SfuPolicy::default(),
+            mesh_upload_kbps: 4000,
         }
     }
 }
@@ -142,6 +145,15 @@ pub enum Output {
     },
     /// Something for the room's media server.
     Media(MediaCommand),
+    /// Two members could not connect and had no relay: for the log and the metrics.
+    NoPath {
+        /// Who reported it.
+        from: PeerId,
+        /// The member it could not reach.
+        to: PeerId,
+        /// Why no relay was possible.
+        cause: NoPathCause,
+    },
 }
 
 /// What the room tells its media server (in the shell) to do.
@@ -265,6 +277,13 @@ pub enum Input {
     },
     /// How large the member shows each picture.
     Tiles(Vec<TileSize>),
+    /// The member's connection to `peer_id` failed with no relay to fall back on.
+    NoPath {
+        /// The other member.
+        peer_id: PeerId,
+        /// Why no relay was possible.
+        cause: NoPathCause,
+    },
 }
 
 /// What only a moderator may do.
@@ -579,14 +598,18 @@ impl Room {
     fn resume(&mut self, index: usize, req: JoinRequest, clock: Clock) -> (Joined, Vec<Output>) {
         let mut out = Vec::new();
         let member = &mut self.members[index];
-        if let Some(old) = member.conn.replace(req.conn) {
+        let replaced = member.conn.replace(req.conn);
+        if let Some(old) = replaced {
             out.push(Output::Close {
                 conn: old,
                 code: close_code::REPLACED,
                 reason: "resumed by a newer connection",
             });
         }
-        let was_lost = member.lost_at.take().is_some();
+        // A connection replaced before anyone noticed it was gone (a network that changed
+        // under it) may have swallowed frames addressed to the member too: the others hear it
+        // came back either way, and re-send what may be unanswered.
+        let was_lost = member.lost_at.take().is_some() || replaced.is_some();
         let media = if member.role == Role::Viewer {
             MediaState::default()
         } else {
@@ -764,6 +787,18 @@ impl Room {
                     "Viewers receive only; they cannot publish media.",
                 ));
             }
+            Input::MediaSignal {
+                data: SignalData::Swapped { .. },
+                ..
+            } => {
+                out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::InvalidMedia,
+                        "`swapped` is a word between two members (a `signal`), not for the media server.",
+                    ),
+                ));
+            }
             Input::MediaSignal { link, data, .. } => {
                 out.push(Output::Media(MediaCommand::Signal { peer, link, data }));
             }
@@ -799,6 +834,20 @@ impl Room {
                 self.broadcast_except(from, ServerMessage::Media { peer_id, media }, &mut out);
             }
             Input::Leave => self.remove(from, LeaveReason::Left, clock.now, &mut out),
+            Input::NoPath { peer_id, cause } => match self.index_of_peer(&peer_id) {
+                Some(to) if to != from => out.push(Output::NoPath {
+                    from: self.members[from].peer_id.clone(),
+                    to: peer_id,
+                    cause,
+                }),
+                _ => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {peer_id} is not another member of this room."),
+                    ),
+                )),
+            },
             input @ (Input::MediaSignal { .. } | Input::Tiles(_)) => {
                 self.media_input(from, conn, input, &mut out)
             }
@@ -1123,6 +1172,7 @@ impl Room {
             ping_interval_ms: self.config.ping_interval.as_millis() as u64,
             mode: self.mode,
             mode_epoch: self.mode_epoch,
+            mesh_upload_kbps: self.config.mesh_upload_kbps,
         })
     }
 
@@ -1180,7 +1230,7 @@ fn sends_media(data: &SignalData) -> bool {
             .sdp
             .lines()
             .any(|line| matches!(line.trim_end(), "a=sendrecv" | "a=sendonly")),
-        SignalData::Candidate(_) => false,
+        SignalData::Candidate(_) | SignalData::Swapped { .. } => false,
     }
 }
 
@@ -1376,6 +1426,41 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_connection_without_a_path_is_reported_for_another_member_only() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let (b, _) = join(&mut r, 2, "Bob");
+        let report = |peer_id: &PeerId| Input::NoPath {
+            peer_id: peer_id.clone(),
+            cause: NoPathCause::RelayUnreachable,
+        };
+        assert_eq!(
+            r.handle(2, report(&a.peer_id), clock()),
+            vec![Output::NoPath {
+                from: b.peer_id.clone(),
+                to: a.peer_id.clone(),
+                cause: NoPathCause::RelayUnreachable,
+            }]
+        );
+        for bad in [b.peer_id.clone(), PeerId::new("nobody").unwrap()] {
+            let out = r.handle(2, report(&bad), clock());
+            assert!(
+                matches!(
+                    &out[..],
+                    [Output::Send {
+                        msg: ServerMessage::Error {
+                            code: ErrorCode::UnknownPeer,
+                            ..
+                        },
+                        ..
+                    }]
+                ),
+                "{out:?}"
+            );
         }
     }
 
@@ -1625,6 +1710,7 @@ mod tests {
         let mut r = room(8, 10);
         let (a, out) = join(&mut r, 1, "Ada");
         let token = welcome_of(&out, 1).resume_token;
+        join(&mut r, 3, "Bob");
         let (_, out) = r
             .join(
                 JoinRequest {
@@ -1643,10 +1729,19 @@ mod tests {
             code: close_code::REPLACED,
             reason: "resumed by a newer connection"
         }));
+        // The old connection may have swallowed frames unnoticed (its network changed): the
+        // others hear Ada is back, so they re-send what she may have missed.
+        assert_eq!(
+            frames_to(&out, 3),
+            vec![ServerMessage::PeerStatus {
+                peer_id: a.peer_id.clone(),
+                status: PeerStatus::Online
+            }]
+        );
         // The replaced connection can no longer act for the member.
         assert!(r.handle(1, Input::Leave, clock()).is_empty());
         assert_eq!(r.peer_of(2), Some(&a.peer_id));
-        assert_eq!(r.len(), 1);
+        assert_eq!(r.len(), 2);
     }
 
     #[test]
@@ -2312,6 +2407,27 @@ mod mode_tests {
                 data: data.clone()
             }]
         );
+        // The word that ends a switch is for members, not for the media server.
+        let out = r.handle(
+            1,
+            Input::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: SignalData::Swapped { epoch: 1 },
+            },
+            at(t0),
+        );
+        assert!(media(&out).is_empty());
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Error {
+                    code: ErrorCode::InvalidMedia,
+                    ..
+                },
+                ..
+            }]
+        ));
         // What the media server says reaches the member, unless it is of another epoch.
         let event = |epoch| MediaEvent::Signal {
             epoch,

@@ -122,6 +122,16 @@ impl RoomActor {
                     }
                 }
                 Output::Media(command) => self.media(command),
+                Output::NoPath { from, to, cause } => {
+                    tracing::warn!(
+                        room = %self.room.name(),
+                        from = %from,
+                        to = %to,
+                        cause = cause.as_str(),
+                        "two members cannot connect: no direct path and no relay"
+                    );
+                    self.stats.no_path(cause);
+                }
             }
         }
     }

@@ -245,6 +245,7 @@ impl WsSession {
                 Input::MediaSignal { epoch, link, data }
             }
             (ClientMessage::Tiles { tiles }, _) => Input::Tiles(tiles),
+            (ClientMessage::NoPath { peer_id, cause }, _) => Input::NoPath { peer_id, cause },
         };
         if let State::Joined { room } = &self.state {
             let leaving = input == Input::Leave;

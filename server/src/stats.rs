@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use treff_shared::{ClientFrameType, ErrorCode};
+use treff_shared::{ClientFrameType, ErrorCode, NoPathCause};
 
 type Labels = Vec<(&'static str, &'static str)>;
 /// Labels naming a room (its name is not static).
@@ -71,6 +71,8 @@ pub struct Stats {
     sfu_rooms: Gauge,
     /// Datagrams on the media port that belong to no link, by reason.
     media_unrouted: Family<Labels, Counter>,
+    /// Connections between members that failed with no relay, by cause.
+    no_path: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Stats {
@@ -193,6 +195,13 @@ impl Default for Stats {
             "Datagrams on the media port that belong to no link, by reason",
             media_unrouted.clone(),
         );
+        let no_path = Family::<Labels, Counter>::default();
+        registry.register(
+            "no_path",
+            "Connections between members that failed with no relay to fall back on, by cause \
+             (no-relay: no TURN configured; relay-unreachable: TURN gave no relay address)",
+            no_path.clone(),
+        );
         Stats {
             registry,
             sessions,
@@ -205,6 +214,7 @@ impl Default for Stats {
             sfu,
             sfu_rooms,
             media_unrouted,
+            no_path,
         }
     }
 }
@@ -252,6 +262,13 @@ impl Stats {
     pub fn media_unrouted(&self, reason: &'static str) {
         self.media_unrouted
             .get_or_create(&vec![("reason", reason)])
+            .inc();
+    }
+
+    /// Counts a connection between members that failed with no relay.
+    pub fn no_path(&self, cause: NoPathCause) {
+        self.no_path
+            .get_or_create(&vec![("cause", cause.as_str())])
             .inc();
     }
 

@@ -330,8 +330,9 @@ impl Model {
                     self.views.remove(&conn);
                     self.current_conn.retain(|_, c| *c != conn);
                 }
-                // The media server is the shell's business; the room's own view is checked.
-                Output::Media(_) => {}
+                // The media server and the log are the shell's business; the room's own view
+                // is checked.
+                Output::Media(_) | Output::NoPath { .. } => {}
             }
         }
     }

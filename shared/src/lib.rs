@@ -127,6 +127,34 @@ pub enum ClientMessage {
         /// One entry per picture shown; pictures not listed are not shown.
         tiles: Vec<TileSize>,
     },
+    /// The sender's connection to member `peer_id` failed with no relay to fall back on: the
+    /// server counts and logs it (operators learn that their TURN is missing or unreachable).
+    NoPath {
+        /// The member the connection was to.
+        peer_id: PeerId,
+        /// Why no relay was possible.
+        cause: NoPathCause,
+    },
+}
+
+/// Why a connection that failed had no relay to fall back on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoPathCause {
+    /// The server hands out no TURN server.
+    NoRelay,
+    /// A TURN server was handed out, but it gave this browser no relay address.
+    RelayUnreachable,
+}
+
+impl NoPathCause {
+    /// The cause as it appears on the wire and in metrics, e.g. `"no-relay"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoPathCause::NoRelay => "no-relay",
+            NoPathCause::RelayUnreachable => "relay-unreachable",
+        }
+    }
 }
 
 /// A server-to-browser frame.
@@ -261,6 +289,11 @@ pub struct Welcome {
     /// The epoch of `mode` (see [`ServerMessage::Mode`]).
     #[serde(default)]
     pub mode_epoch: u32,
+    /// The upload a member may use for its peer links together, in kbit/s: with N other
+    /// members each link's video gets a share, smaller in bitrate and resolution. 0: no
+    /// budget.
+    #[serde(default)]
+    pub mesh_upload_kbps: u32,
 }
 
 /// How a room's media travel.
@@ -758,6 +791,7 @@ mod tests {
                 ping_interval_ms: 5000,
                 mode: MediaMode::Sfu,
                 mode_epoch: 2,
+                mesh_upload_kbps: 3000,
             }),
             ServerMessage::Mode {
                 mode: MediaMode::Mesh,
@@ -921,7 +955,29 @@ mod tests {
                     height: 180,
                 }],
             },
+            ClientFrameType::NoPath => ClientMessage::NoPath {
+                peer_id: peer(),
+                cause: NoPathCause::RelayUnreachable,
+            },
         }
+    }
+
+    #[test]
+    fn a_failed_connection_without_relay_is_reported_by_cause() {
+        let msg = ClientMessage::NoPath {
+            peer_id: PeerId::new("abc").unwrap(),
+            cause: NoPathCause::NoRelay,
+        };
+        assert_eq!(
+            msg.encode(),
+            r#"{"type":"no-path","peer_id":"abc","cause":"no-relay"}"#
+        );
+        for cause in [NoPathCause::NoRelay, NoPathCause::RelayUnreachable] {
+            let json = serde_json::to_string(&cause).unwrap();
+            assert_eq!(json, format!("\"{}\"", cause.as_str()));
+        }
+        let bad = ClientMessage::decode(r#"{"type":"no-path","peer_id":"abc","cause":"bogus"}"#);
+        assert!(bad.is_err());
     }
 
     #[test]

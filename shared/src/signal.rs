@@ -1,4 +1,5 @@
-//! The WebRTC payloads that `signal` frames carry between two peers.
+//! The payloads that `signal` frames carry between two peers: WebRTC negotiation, and the
+//! word that ends a switch between the mesh and the media server.
 //!
 //! The shapes mirror what the browser's own objects serialize to (`RTCSessionDescriptionInit`,
 //! `RTCIceCandidateInit`), so a JavaScript client can send `{description: pc.localDescription}`
@@ -15,6 +16,14 @@ pub enum SignalData {
     /// A trickled ICE candidate, or `null` for the end of candidates:
     /// `{"candidate":{"candidate":"candidate:...","sdpMid":"0","sdpMLineIndex":0}}`.
     Candidate(Option<IceCandidate>),
+    /// Every picture and sound the sender shows of the receiver now comes over the transport of
+    /// mode epoch `epoch`: the receiver may close what the older transport kept for the sender
+    /// (its peer link to the sender, or its own links to the media server).
+    /// `{"swapped":{"epoch":2}}`.
+    Swapped {
+        /// The mode epoch the sender's pictures of the receiver moved to.
+        epoch: u32,
+    },
 }
 
 /// `RTCSdpType`: what a session description is. Any other `type` is refused when the frame is
@@ -153,6 +162,10 @@ mod tests {
         );
         let end: SignalData = serde_json::from_str(r#"{"candidate":null}"#).unwrap();
         assert_eq!(end, SignalData::Candidate(None));
+        let swapped = SignalData::Swapped { epoch: 2 };
+        let json = serde_json::to_string(&swapped).unwrap();
+        assert_eq!(json, r#"{"swapped":{"epoch":2}}"#);
+        assert_eq!(serde_json::from_str::<SignalData>(&json).unwrap(), swapped);
     }
 
     #[test]
