@@ -7,7 +7,9 @@
 
 use std::rc::Rc;
 
-use treff_shared::{ChatMessage, MediaMode, MediaState, Peer, PeerId, PeerStatus, Role, Welcome};
+use treff_shared::{
+    ChatMessage, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Role, Welcome,
+};
 
 pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
 use web_sys::MediaStream;
@@ -74,6 +76,9 @@ pub enum LinkState {
     Disconnected,
     /// ICE failed; an ICE restart is under way.
     Failed,
+    /// ICE failed with no relay to fall back on: on this network only a relay would connect.
+    /// Restarts go on (the network may change).
+    NoPath(NoPathCause),
 }
 
 /// Another participant as the UI shows it.
@@ -575,6 +580,7 @@ mod tests {
                 ping_interval_ms: 1000,
                 mode: MediaMode::Mesh,
                 mode_epoch: 0,
+                mesh_upload_kbps: 0,
             }),
         }
     }

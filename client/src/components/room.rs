@@ -2,7 +2,7 @@
 //! side panel (chat or participants) and the control bar. Moderators also get "Lock room" here,
 //! and the confirmation before removing someone or ending the room.
 
-use treff_shared::{MediaMode, PeerId, PeerStatus, Role};
+use treff_shared::{MediaMode, NoPathCause, PeerId, PeerStatus, Role};
 use yew::prelude::*;
 
 use super::chat::{ChatLine, ChatPanel};
@@ -44,6 +44,16 @@ fn peer_status(peer: &PeerView) -> Option<String> {
         LinkState::Connecting => Some("Connecting…".into()),
         LinkState::Disconnected => Some("Connection interrupted…".into()),
         LinkState::Failed => Some("Connection failed, retrying…".into()),
+        LinkState::NoPath(NoPathCause::NoRelay) => Some(
+            "No connection: a direct connection is not possible on this network and no relay \
+             is configured (the server's operator can set up TURN)."
+                .into(),
+        ),
+        LinkState::NoPath(NoPathCause::RelayUnreachable) => Some(
+            "No connection: a direct connection is not possible on this network and the relay \
+             server cannot be reached."
+                .into(),
+        ),
     }
 }
 

@@ -15,6 +15,7 @@
 //! only receive. A moderator's actions (lock, remove, ask to mute, end the room) are plain
 //! frames; the room enforces who may send them.
 
+pub mod budget;
 pub mod mesh;
 pub mod notice;
 pub mod paths;
@@ -26,8 +27,8 @@ pub mod transport;
 mod tests;
 
 use treff_shared::{
-    ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId, Role,
-    RoomName, ServerMessage, SignalData, TileSize,
+    ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId,
+    PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize,
 };
 
 use self::notice::{MediaProblem, Notice, Rejection};
@@ -75,6 +76,12 @@ pub enum LinkEvent {
     },
     /// The link could not be created; why, in the browser's words.
     Failed(String),
+    /// Bytes the link received so far, sampled every 500 ms: a count that stops growing
+    /// shows a lost path before ICE does.
+    Received {
+        /// All bytes received on the link's candidate pairs.
+        bytes: u64,
+    },
 }
 
 /// What the signaling connection reports.
@@ -207,6 +214,17 @@ pub enum Command {
     Link(LinkCommand),
     /// Restart ICE on a link (the offer carries new credentials).
     RestartIce(LinkId),
+    /// Send the link's unanswered offer again, if it has one: the signaling that carried it,
+    /// ours or the peer's, was replaced and may have lost it. Perfect negotiation ignores a
+    /// colliding offer on one side, so a lost offer there would leave both sides waiting.
+    ResendOffer(LinkId),
+    /// Start the link's video over with a keyframe (its path came back after a stall).
+    RefreshVideo(LinkId),
+    /// Limit what the link's camera sends: its share of the call's upload budget.
+    CapVideo(LinkId, budget::VideoCap),
+    /// Check the signaling connection now rather than at the next heartbeat; a dead one is
+    /// reported as lost within a second or two.
+    ProbeSignaling,
     /// Turn the camera (`video`) or microphone track on or off; the sender stays.
     EnableTrack {
         /// The camera rather than the microphone.
@@ -376,9 +394,10 @@ impl CallCore {
                 };
                 notify(&mut out, notice);
             }
-            Input::Tick(now_ms) => self.paths.tick(now_ms, &mut out),
+            Input::Tick(now_ms) => self.paths.tick(now_ms, self.connected, &mut out),
             Input::TileSizes(tiles) => self.paths.tile_sizes(tiles, self.connected, &mut out),
         }
+        self.paths.share_upload(&mut out);
         out
     }
 
@@ -664,6 +683,9 @@ impl CallCore {
                     for link in self.paths.links_to_restart() {
                         out.push(Command::RestartIce(link));
                     }
+                    for link in self.paths.links_to_resend() {
+                        out.push(Command::ResendOffer(link));
+                    }
                 }
                 out.push(Command::Ui(Action::Welcome {
                     welcome: Box::new(welcome),
@@ -679,6 +701,16 @@ impl CallCore {
                 out.push(Command::Ui(Action::PeerLeft(peer_id)));
             }
             ServerMessage::PeerStatus { peer_id, status } => {
+                if status == PeerStatus::Online && self.connected {
+                    // What we sent it meanwhile may be lost: links to it that are down restart
+                    // (or send their unanswered offer again).
+                    for link in self.paths.links_to_restart_to(&peer_id) {
+                        out.push(Command::RestartIce(link));
+                    }
+                    for link in self.paths.links_to_resend_to(&peer_id) {
+                        out.push(Command::ResendOffer(link));
+                    }
+                }
                 out.push(Command::Ui(Action::PeerStatus(peer_id, status)));
             }
             ServerMessage::Signal { from, data } => {

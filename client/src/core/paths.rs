@@ -4,12 +4,17 @@
 //! The room decides the mode ([`MediaMode`]) and announces every switch with a higher epoch.
 //! A switch is make-before-break: the new transport's links come up while the old ones keep
 //! carrying media; each tile keeps its old track until the new transport's track for it shows
-//! frames ([`LinkEvent::Flowing`]), then it swaps; a member's old links close once all of that
-//! member's tiles have swapped and a short grace has passed (so the other side has swapped too),
-//! or at the latest after [`SWITCH_DEADLINE_MS`] once the new transport is connected.
+//! frames ([`LinkEvent::Flowing`]), then it swaps. Once all of a member's tiles have swapped we
+//! tell that member ([`SignalData::Swapped`]); what the old transport kept for a member closes
+//! when both sides have swapped (our tiles of them and theirs of us), or at the latest after
+//! [`SWITCH_DEADLINE_MS`] once the new transport is connected. Closing on our side alone would
+//! stop the other side's picture of us while it still shows the old link.
 
-use treff_shared::{IceServer, MediaKind, MediaMode, Peer, PeerId, SignalData, TileSize, Welcome};
+use treff_shared::{
+    IceServer, MediaKind, MediaMode, NoPathCause, Peer, PeerId, SignalData, TileSize, Welcome,
+};
 
+use super::budget::{self, VideoCap};
 use super::mesh::Mesh;
 use super::sfu::Sfu;
 use super::table::Table;
@@ -19,12 +24,41 @@ use super::transport::{LinkCommand, LinkId, LinkIds, SignalSource, Transport};
 use super::{Command, IceState, LinkEvent};
 use crate::state::{Action, LinkState};
 
-/// After a member's tiles all show the new transport, its old links stay this long, so that
-/// the other side, which swaps at about the same moment, has swapped as well.
-pub const SWAP_GRACE_MS: u64 = 1500;
-
 /// Old links close at the latest this long after a switch, if the new transport is connected.
 pub const SWITCH_DEADLINE_MS: u64 = 10_000;
+
+/// A link whose ICE stays disconnected this long restarts ICE, without waiting for "failed"
+/// (which Chromium reaches only after about 15 s): a network that changed under it (another
+/// Wi-Fi, a phone hotspot) then has new candidates within seconds.
+pub const RESTART_DISCONNECTED_MS: u64 = 2_000;
+
+/// A link that carried traffic and then received nothing for this long may have lost its
+/// path (audio alone brings 50 packets a second): the browser would notice a vanished
+/// network only after about 6 s, when its checks go unanswered. The signaling is checked at
+/// once; if our network changed, it is gone too, and the resumed connection restarts ICE on
+/// the stalled link. If the signaling answers, our network is fine: the other side's changed
+/// (it restarts) or its page was too busy to send (nothing to repair).
+pub const STALL_MS: u64 = 1_000;
+
+/// A stall at least this long has cost the other side's decoder its reference frames: once
+/// traffic comes back, our video starts over with a keyframe.
+const REFRESH_AFTER_MS: u64 = 2_000;
+
+/// Tile sizes are sent again, unchanged, this often.
+const TILES_REFRESH_MS: u64 = 5_000;
+
+/// Byte counts (one per sample, every 500 ms) that must grow in a row before a link counts
+/// as carrying traffic, and its silence as a stall.
+const BUSY_SAMPLES: u8 = 3;
+
+/// What a link's received bytes told so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Liveness {
+    bytes: u64,
+    changed_ms: u64,
+    busy: u8,
+    stalled: bool,
+}
 
 /// A remote track and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,8 +77,6 @@ struct Track {
 struct MemberTracks {
     tracks: Table<MediaKind, Vec<Track>>,
     shown: Table<MediaKind, (LinkId, String)>,
-    /// When every tile of this member first showed the active transport.
-    swapped_at: Option<u64>,
 }
 
 /// Which transport a link belongs to.
@@ -74,8 +106,27 @@ pub struct Paths {
     now_ms: u64,
     /// The tile sizes last sent to the media server.
     sent_tiles: Vec<TileSize>,
+    /// When they were last sent.
+    tiles_sent_ms: u64,
     /// We only watch: no publish link to the media server.
     viewer: bool,
+    /// The newest epoch each member said its tiles of us moved to.
+    heard_swapped: Table<PeerId, u32>,
+    /// The epoch we last told each member our tiles of them moved to.
+    told_swapped: Table<PeerId, u32>,
+    /// Links that gathered a relay candidate of ours.
+    relayed: Table<LinkId, ()>,
+    /// Links whose ICE failed without a relay to fall back on (reported to the server once).
+    no_path: Table<LinkId, NoPathCause>,
+    /// Links whose ICE went disconnected, and since when (`None`: seen, time not known yet;
+    /// removed once restarted or back).
+    disconnected: Table<LinkId, Option<u64>>,
+    /// Whether each link still receives what it received.
+    liveness: Table<LinkId, Liveness>,
+    /// The upload all peer links may use together, in kbit/s (0: no budget).
+    upload_kbps: u32,
+    /// Each peer link's share of it, as last told to the link.
+    caps: Table<LinkId, VideoCap>,
 }
 
 impl Paths {
@@ -136,6 +187,10 @@ impl Paths {
     fn forget_link(&mut self, link: LinkId, out: &mut Vec<Command>) {
         self.ice.remove(&link);
         self.link_states.remove(&link);
+        self.relayed.remove(&link);
+        self.no_path.remove(&link);
+        self.disconnected.remove(&link);
+        self.liveness.remove(&link);
         let mut affected = Vec::new();
         for (peer, member) in self.members.iter_mut() {
             for tracks in member.tracks.values_mut() {
@@ -164,6 +219,7 @@ impl Paths {
     ) {
         self.roster = welcome.peers.clone();
         self.ice_servers = welcome.ice_servers.clone();
+        self.upload_kbps = welcome.mesh_upload_kbps;
         let present: Vec<PeerId> = welcome.peers.iter().map(|p| p.peer_id.clone()).collect();
         if !keep {
             self.members.clear();
@@ -229,9 +285,6 @@ impl Paths {
     fn begin_switch(&mut self) {
         self.switching = true;
         self.switch_started = None;
-        for member in self.members.values_mut() {
-            member.swapped_at = None;
-        }
         self.sent_tiles.clear();
     }
 
@@ -289,7 +342,7 @@ impl Paths {
     pub fn peer_joined(&mut self, peer: &Peer, ids: &mut LinkIds, out: &mut Vec<Command>) {
         self.roster.retain(|p| p.peer_id != peer.peer_id);
         self.roster.push(peer.clone());
-        self.members.remove(&peer.peer_id);
+        self.forget_member(&peer.peer_id);
         let mut commands = Vec::new();
         match self.mode {
             MediaMode::Mesh => self.mesh.peer_joined(peer, ids, &mut commands),
@@ -307,7 +360,7 @@ impl Paths {
     /// Someone left for good.
     pub fn peer_left(&mut self, peer: &PeerId, out: &mut Vec<Command>) {
         self.roster.retain(|p| &p.peer_id != peer);
-        self.members.remove(peer);
+        self.forget_member(peer);
         let mut commands = Vec::new();
         self.mesh.peer_left(peer, &mut commands);
         if let Some(sfu) = &mut self.sfu {
@@ -316,13 +369,27 @@ impl Paths {
         self.emit(commands, out);
     }
 
-    /// A signal relayed by the server; false when no link takes it.
+    fn forget_member(&mut self, peer: &PeerId) {
+        self.members.remove(peer);
+        self.heard_swapped.remove(peer);
+        self.told_swapped.remove(peer);
+    }
+
+    /// A signal relayed by the server; false when no link (or member) takes it.
     pub fn remote_signal(
         &mut self,
         from: &SignalSource,
         data: SignalData,
         out: &mut Vec<Command>,
     ) -> bool {
+        if let (SignalSource::Peer(peer), SignalData::Swapped { epoch }) = (from, &data) {
+            if !self.roster.iter().any(|p| &p.peer_id == peer) {
+                return false;
+            }
+            let heard = self.heard_swapped.entry_or_default(peer.clone());
+            *heard = (*heard).max(*epoch);
+            return true;
+        }
         let mut commands = Vec::new();
         let taken = match from {
             SignalSource::Peer(_) => self.mesh.remote_signal(from, data, &mut commands),
@@ -350,6 +417,23 @@ impl Paths {
     /// The links whose ICE went down while we were away and need new credentials (only links
     /// we offer on can restart: the media server offers on the subscribe link).
     pub fn links_to_restart(&self) -> Vec<LinkId> {
+        self.offering_links()
+            .into_iter()
+            .filter(|l| self.ice_down(*l))
+            .collect()
+    }
+
+    /// The links we offer on whose ICE is up: an offer of theirs still unanswered may have
+    /// been lost while we were away, and goes again.
+    pub fn links_to_resend(&self) -> Vec<LinkId> {
+        self.offering_links()
+            .into_iter()
+            .filter(|l| !self.ice_down(*l))
+            .collect()
+    }
+
+    /// Every link we may offer on (the media server offers on the subscribe link).
+    fn offering_links(&self) -> Vec<LinkId> {
         let mut links = self.mesh.links();
         if let Some(sfu) = &self.sfu {
             links.extend(
@@ -359,13 +443,31 @@ impl Paths {
             );
         }
         links
+    }
+
+    /// Whether a link's ICE is failed or disconnected.
+    fn ice_down(&self, link: LinkId) -> bool {
+        matches!(
+            self.ice.get(&link),
+            Some(IceState::Failed | IceState::Disconnected)
+        ) || self.liveness.get(&link).is_some_and(|l| l.stalled)
+    }
+
+    /// The peer links to `peer` whose ICE is down (failed, disconnected or stalled).
+    pub fn links_to_restart_to(&self, peer: &PeerId) -> Vec<LinkId> {
+        self.mesh
+            .link_of(peer)
             .into_iter()
-            .filter(|l| {
-                matches!(
-                    self.ice.get(l),
-                    Some(IceState::Failed | IceState::Disconnected)
-                )
-            })
+            .filter(|l| self.ice_down(*l))
+            .collect()
+    }
+
+    /// The peer links to `peer` whose ICE is up (an unanswered offer on them goes again).
+    pub fn links_to_resend_to(&self, peer: &PeerId) -> Vec<LinkId> {
+        self.mesh
+            .link_of(peer)
+            .into_iter()
+            .filter(|l| !self.ice_down(*l))
             .collect()
     }
 
@@ -383,6 +485,11 @@ impl Paths {
         };
         match event {
             LinkEvent::Signal(data) => {
+                if let SignalData::Candidate(Some(candidate)) = &data {
+                    if candidate.candidate.contains(" typ relay") {
+                        self.relayed.insert(link, ());
+                    }
+                }
                 let message = self
                     .transport(owner)
                     .and_then(|t| t.local_signal(link, data));
@@ -392,6 +499,18 @@ impl Paths {
             }
             LinkEvent::State(state) => {
                 self.link_states.insert(link, state);
+                if state == LinkState::Connected {
+                    self.no_path.remove(&link);
+                }
+                // Chromium may leave ICE "disconnected" and say "failed" only here.
+                if state == LinkState::Failed && owner == Owner::Mesh {
+                    self.no_path_check(link, connected, out);
+                }
+                // While only a relay could connect, the tile keeps saying so through restarts.
+                let state = match self.no_path.get(&link) {
+                    Some(cause) => LinkState::NoPath(*cause),
+                    None => state,
+                };
                 let peers = self
                     .transport(owner)
                     .map(|t| t.peers_on(link))
@@ -402,8 +521,31 @@ impl Paths {
                     }
                 }
             }
+            LinkEvent::Received { bytes } => self.received(link, bytes, connected, out),
             LinkEvent::Ice(state) => {
                 self.ice.insert(link, state);
+                if state == IceState::Disconnected {
+                    if self.disconnected.get(&link).is_none() {
+                        self.disconnected.insert(link, None);
+                        // The network may have changed under the signaling too; the restart
+                        // that follows needs it.
+                        if connected {
+                            out.push(Command::ProbeSignaling);
+                        }
+                    }
+                } else {
+                    self.disconnected.remove(&link);
+                }
+                let found = (state == IceState::Failed && owner == Owner::Mesh)
+                    .then(|| self.no_path_check(link, connected, out))
+                    .flatten();
+                if let Some(cause) = found {
+                    for peer in self.mesh.peers_on(link) {
+                        if self.shows_link_state(&peer, link, owner) {
+                            out.push(Command::Ui(Action::Link(peer, LinkState::NoPath(cause))));
+                        }
+                    }
+                }
                 let restartable = self.sfu.as_ref().is_none_or(|s| s.subscribe_link() != link);
                 // The signaling must be up to carry the restart's offer; a restart while it is
                 // down happens when the resumed `welcome` comes.
@@ -451,6 +593,40 @@ impl Paths {
             }
             LinkEvent::Failed(reason) => out.push(Command::Warn(reason)),
         }
+    }
+
+    /// A peer link failed: without a relay candidate of ours, no restart will help until the
+    /// network changes. The server hears of it once per link; the caller shows the tile's
+    /// reason. The cause, when this failure is the one that found it.
+    fn no_path_check(
+        &mut self,
+        link: LinkId,
+        connected: bool,
+        out: &mut Vec<Command>,
+    ) -> Option<NoPathCause> {
+        if self.relayed.get(&link).is_some() || self.no_path.get(&link).is_some() {
+            return None;
+        }
+        let has_turn = self
+            .ice_servers
+            .iter()
+            .flat_map(|s| &s.urls)
+            .any(|u| u.starts_with("turn:") || u.starts_with("turns:"));
+        let cause = if has_turn {
+            NoPathCause::RelayUnreachable
+        } else {
+            NoPathCause::NoRelay
+        };
+        self.no_path.insert(link, cause);
+        if connected {
+            for peer in self.mesh.peers_on(link) {
+                out.push(Command::Send(treff_shared::ClientMessage::NoPath {
+                    peer_id: peer,
+                    cause,
+                }));
+            }
+        }
+        Some(cause)
     }
 
     /// Whether a member's tiles show the state of `link`: the link that feeds them, or, while
@@ -529,9 +705,11 @@ impl Paths {
         }
     }
 
-    /// The clock moved on (about every 250 ms): old links whose members all swapped close.
-    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<Command>) {
+    /// The clock moved on (about every 250 ms): members whose tiles all swapped are told so;
+    /// old links close where both sides swapped. `connected`: the signaling is up.
+    pub fn tick(&mut self, now_ms: u64, connected: bool, out: &mut Vec<Command>) {
         self.now_ms = now_ms;
+        self.restart_disconnected(now_ms, connected, out);
         if self.switching && self.switch_started.is_none() {
             self.switch_started = Some(now_ms);
         }
@@ -548,21 +726,26 @@ impl Paths {
             .iter()
             .any(|(l, o)| *o == active && self.link_states.get(l) == Some(&LinkState::Connected));
         let deadline = active_connected && now_ms >= started + SWITCH_DEADLINE_MS;
-        // Members whose every tile shows the active transport.
+        // Members that both sides have swapped: our tiles of them show the active transport
+        // (or nothing: then the old one shows nothing of them either), and they said the same
+        // of theirs of us.
+        let epoch = self.epoch;
         let mut done = Vec::new();
         for peer in self.roster.iter().map(|p| p.peer_id.clone()) {
-            let member = self.members.entry_or_default(peer.clone());
-            let swapped = !member.shown.is_empty()
-                && member
-                    .shown
+            let ours = self.members.get(&peer).is_none_or(|m| {
+                m.shown
                     .values()
-                    .all(|(l, _)| owners.get(l) == Some(&active));
-            if swapped {
-                let at = *member.swapped_at.get_or_insert(now_ms);
-                if now_ms >= at + SWAP_GRACE_MS {
-                    done.push(peer);
-                }
-            } else if deadline {
+                    .all(|(l, _)| owners.get(l) == Some(&active))
+            });
+            if ours && connected && self.told_swapped.get(&peer) != Some(&epoch) {
+                self.told_swapped.insert(peer.clone(), epoch);
+                out.push(Command::Send(treff_shared::ClientMessage::Signal {
+                    to: peer.clone(),
+                    data: SignalData::Swapped { epoch },
+                }));
+            }
+            let theirs = self.heard_swapped.get(&peer).is_some_and(|e| *e >= epoch);
+            if (ours && theirs) || deadline {
                 done.push(peer);
             }
         }
@@ -600,12 +783,88 @@ impl Paths {
         }
     }
 
+    /// Gives every peer link its share of the upload budget, when the number of links changed
+    /// (a member came or went) or a link is new.
+    pub fn share_upload(&mut self, out: &mut Vec<Command>) {
+        let links = self.mesh.links();
+        self.caps.retain(|l, _| links.contains(l));
+        let Some(cap) = budget::share(self.upload_kbps, links.len()) else {
+            return;
+        };
+        for link in links {
+            if self.caps.get(&link) != Some(&cap) {
+                self.caps.insert(link, cap);
+                out.push(Command::CapVideo(link, cap));
+            }
+        }
+    }
+
+    /// A link's received byte count, sampled: a link that carried traffic and then went
+    /// silent for [`STALL_MS`] counts as down, and the signaling is checked.
+    fn received(&mut self, link: LinkId, bytes: u64, connected: bool, out: &mut Vec<Command>) {
+        let now = self.now_ms;
+        if !self.liveness.contains_key(&link) {
+            let first = Liveness {
+                bytes,
+                changed_ms: now,
+                ..Liveness::default()
+            };
+            self.liveness.insert(link, first);
+        }
+        let live = self.liveness.get_mut(&link).expect("inserted above");
+        if bytes != live.bytes {
+            let long_stall = live.stalled && now >= live.changed_ms + REFRESH_AFTER_MS;
+            *live = Liveness {
+                bytes,
+                changed_ms: now,
+                busy: live.busy.saturating_add(1).min(BUSY_SAMPLES),
+                stalled: false,
+            };
+            if long_stall {
+                // The path is back; the other side's decoder needs a keyframe to go on.
+                out.push(Command::RefreshVideo(link));
+            }
+            return;
+        }
+        if live.stalled || live.busy < BUSY_SAMPLES || now < live.changed_ms + STALL_MS {
+            return;
+        }
+        live.stalled = true;
+        live.busy = 0;
+        if connected {
+            out.push(Command::ProbeSignaling);
+        }
+    }
+
+    /// Restarts ICE on links that stayed disconnected for [`RESTART_DISCONNECTED_MS`] (once per
+    /// disconnection; a restart that fails goes on as any failure does).
+    fn restart_disconnected(&mut self, now_ms: u64, connected: bool, out: &mut Vec<Command>) {
+        let subscribe = self.sfu.as_ref().map(|s| s.subscribe_link());
+        let mut due = Vec::new();
+        for (link, since) in self.disconnected.iter_mut() {
+            let since = *since.get_or_insert(now_ms);
+            // The signaling must be up to carry the restart's offer; the media server offers
+            // on the subscribe link itself.
+            if connected && now_ms >= since + RESTART_DISCONNECTED_MS && Some(*link) != subscribe {
+                due.push(*link);
+            }
+        }
+        for link in due {
+            self.disconnected.remove(&link);
+            out.push(Command::RestartIce(link));
+        }
+    }
+
     /// How large the page shows each remote picture; sent to the media server when it changed.
     pub fn tile_sizes(&mut self, tiles: Vec<TileSize>, connected: bool, out: &mut Vec<Command>) {
-        if self.mode != MediaMode::Sfu || !connected || tiles == self.sent_tiles {
+        // Unchanged sizes go again now and then: they are soft state, which a new media
+        // server epoch or a lost frame would otherwise leave wrong for good.
+        let fresh = self.now_ms < self.tiles_sent_ms + TILES_REFRESH_MS;
+        if self.mode != MediaMode::Sfu || !connected || (tiles == self.sent_tiles && fresh) {
             return;
         }
         self.sent_tiles = tiles.clone();
+        self.tiles_sent_ms = self.now_ms;
         out.push(Command::Send(treff_shared::ClientMessage::Tiles { tiles }));
     }
 

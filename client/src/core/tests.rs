@@ -2,8 +2,8 @@
 
 use treff_shared::{
     ChatMessage, ClientFrameType, ClientMessage, DisplayName, ErrorCode, IceServer, LeaveReason,
-    MediaKind, MediaLine, MediaMode, MediaState, Peer, PeerId, PeerStatus, Role, RoomName, SdpType,
-    ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
+    MediaKind, MediaLine, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Role,
+    RoomName, SdpType, ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
 };
 
 use super::notice::{MediaProblem, Notice, Rejection};
@@ -46,6 +46,7 @@ fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
         ping_interval_ms: 1000,
         mode: MediaMode::Mesh,
         mode_epoch: 0,
+        mesh_upload_kbps: 0,
     })
 }
 
@@ -53,8 +54,8 @@ fn server(core: &mut CallCore, msg: ServerMessage) -> Vec<Command> {
     core.handle(Input::Server(ServerEvent::Message(msg)))
 }
 
-/// A call that captured camera and microphone and got its first `welcome` with `peers`.
-fn joined(peers: Vec<Peer>) -> (CallCore, Vec<Command>) {
+/// A call that captured camera and microphone and waits for its first `welcome`.
+fn captured() -> CallCore {
     let mut core = CallCore::default();
     core.handle(Input::Start { viewer: false });
     core.handle(Input::Captured {
@@ -62,6 +63,12 @@ fn joined(peers: Vec<Peer>) -> (CallCore, Vec<Command>) {
         video: true,
         problem: None,
     });
+    core
+}
+
+/// A call that captured camera and microphone and got its first `welcome` with `peers`.
+fn joined(peers: Vec<Peer>) -> (CallCore, Vec<Command>) {
+    let mut core = captured();
     let out = server(&mut core, welcome("me", peers, false));
     (core, out)
 }
@@ -163,13 +170,7 @@ fn a_viewer_captures_nothing_and_sends_nothing() {
 
 #[test]
 fn welcome_says_viewer_after_capture_the_tracks_stop_before_any_link_sends() {
-    let mut core = CallCore::default();
-    core.handle(Input::Start { viewer: false });
-    core.handle(Input::Captured {
-        audio: true,
-        video: true,
-        problem: None,
-    });
+    let mut core = captured();
     let ServerMessage::Welcome(mut w) = welcome("me", vec![peer("a", true)], false) else {
         unreachable!()
     };
@@ -373,10 +374,9 @@ fn a_resumed_welcome_keeps_links_and_restarts_only_those_that_went_down() {
     })));
     assert!(notices(&out).is_empty());
     // Back online, a failure restarts at once.
-    assert_eq!(
-        core.handle(Input::Link(links[0], LinkEvent::Ice(IceState::Failed))),
-        vec![Command::RestartIce(links[0])]
-    );
+    assert!(core
+        .handle(Input::Link(links[0], LinkEvent::Ice(IceState::Failed)))
+        .contains(&Command::RestartIce(links[0])));
 }
 
 #[test]
@@ -800,20 +800,97 @@ fn tiles_swap_to_the_media_server_only_once_its_tracks_show_frames_then_the_mesh
         attached(&out),
         vec![(id("bob"), MediaKind::Camera, "sfu-video".into())]
     );
-    // The microphone still comes over the mesh: the link stays.
-    assert!(closed(&core.handle(Input::Tick(10_000))).is_empty());
+    // The microphone still comes over the mesh: the link stays, and Bob hears nothing yet.
+    let out = core.handle(Input::Tick(1_000));
+    assert!(closed(&out).is_empty() && sent(&out).is_empty(), "{out:?}");
     core.handle(Input::Link(
         subscribe.id,
         LinkEvent::Flowing {
             track_id: "sfu-audio".into(),
         },
     ));
-    assert!(
-        closed(&core.handle(Input::Tick(10_100))).is_empty(),
-        "grace"
-    );
-    let out = core.handle(Input::Tick(10_100 + paths::SWAP_GRACE_MS));
+    // All of Bob's tiles swapped: we tell him, once, and keep the link while his tiles of us
+    // may still show it.
+    let out = core.handle(Input::Tick(1_250));
+    assert_eq!(sent(&out), vec![swapped_to("bob", 1)]);
+    assert!(closed(&out).is_empty(), "{out:?}");
+    let out = core.handle(Input::Tick(5_000));
+    assert!(closed(&out).is_empty() && sent(&out).is_empty(), "{out:?}");
+    // Bob swapped too: the mesh link closes on the next tick.
+    assert!(server(&mut core, swapped_from("bob", 1)).is_empty());
+    let out = core.handle(Input::Tick(5_250));
     assert_eq!(closed(&out), vec![mesh]);
+}
+
+/// What we send a member when our tiles of them all moved to the transport of `epoch`.
+fn swapped_to(peer: &str, epoch: u32) -> ClientMessage {
+    ClientMessage::Signal {
+        to: id(peer),
+        data: SignalData::Swapped { epoch },
+    }
+}
+
+/// A member saying its tiles of us all moved to the transport of `epoch`.
+fn swapped_from(peer: &str, epoch: u32) -> ServerMessage {
+    ServerMessage::Signal {
+        from: id(peer),
+        data: SignalData::Swapped { epoch },
+    }
+}
+
+/// The media server offers Bob's microphone and camera, and both show sound and frames.
+fn bob_shows_through_the_media_server(core: &mut CallCore, subscribe: LinkId) {
+    server(
+        core,
+        ServerMessage::MediaSignal {
+            epoch: 1,
+            link: treff_shared::MediaLink::Subscribe,
+            data: sfu_offer(&[
+                ("3", MediaKind::Audio, "bob"),
+                ("4", MediaKind::Camera, "bob"),
+            ]),
+        },
+    );
+    for (mid, kind, track_id) in [("3", TrackKind::Audio, "a"), ("4", TrackKind::Video, "v")] {
+        track(core, subscribe, mid, kind, track_id);
+        core.handle(Input::Link(
+            subscribe,
+            LinkEvent::Flowing {
+                track_id: track_id.into(),
+            },
+        ));
+    }
+}
+
+#[test]
+fn a_member_who_swapped_first_keeps_the_old_link_until_we_swapped_too() {
+    let (mut core, mesh, _, subscribe) = switched_to_sfu();
+    core.handle(Input::Tick(0));
+    // Bob's tiles of us moved already; ours of him still show the mesh.
+    server(&mut core, swapped_from("bob", 1));
+    let out = core.handle(Input::Tick(250));
+    assert!(closed(&out).is_empty() && sent(&out).is_empty(), "{out:?}");
+    // A word about an older switch, or from a stranger, changes nothing.
+    server(&mut core, swapped_from("bob", 0));
+    let out = server(&mut core, swapped_from("zed", 1));
+    assert!(matches!(&out[..], [Command::Warn(_)]), "{out:?}");
+    bob_shows_through_the_media_server(&mut core, subscribe.id);
+    let out = core.handle(Input::Tick(500));
+    assert_eq!(sent(&out), vec![swapped_to("bob", 1)]);
+    assert_eq!(closed(&out), vec![mesh]);
+}
+
+#[test]
+fn the_swapped_word_waits_for_the_signaling() {
+    let (mut core, _, _, subscribe) = switched_to_sfu();
+    bob_shows_through_the_media_server(&mut core, subscribe.id);
+    core.handle(Input::Server(ServerEvent::Lost {
+        reason: "gone".into(),
+        attempt: 1,
+        retry_at_ms: 0,
+    }));
+    let out = core.handle(Input::Tick(250));
+    assert!(sent(&out).is_empty(), "{out:?}");
 }
 
 #[test]
@@ -848,7 +925,8 @@ fn back_to_the_mesh_reopens_peer_links_and_closes_the_media_server_links_after_t
         },
     ));
     core.handle(Input::Tick(0));
-    core.handle(Input::Tick(paths::SWAP_GRACE_MS + 1));
+    server(&mut core, swapped_from("bob", 1));
+    core.handle(Input::Tick(250));
     // The mesh link closes once both tiles came from the server... audio is still on it.
     let out = server(
         &mut core,
@@ -872,8 +950,13 @@ fn back_to_the_mesh_reopens_peer_links_and_closes_the_media_server_links_after_t
             track_id: "mesh-video-2".into(),
         },
     ));
-    core.handle(Input::Tick(100_000));
-    let out = core.handle(Input::Tick(100_000 + paths::SWAP_GRACE_MS));
+    // Our tiles of Bob are on the mesh again; the media server's links stay until Bob's of us
+    // are too (he still receives our camera through it).
+    let out = core.handle(Input::Tick(100_000));
+    assert_eq!(sent(&out), vec![swapped_to("bob", 2)]);
+    assert!(closed(&out).is_empty(), "{out:?}");
+    server(&mut core, swapped_from("bob", 2));
+    let out = core.handle(Input::Tick(100_500));
     let mut gone = closed(&out);
     gone.sort();
     assert_eq!(gone, vec![publish.id, subscribe.id]);
@@ -881,13 +964,7 @@ fn back_to_the_mesh_reopens_peer_links_and_closes_the_media_server_links_after_t
 
 #[test]
 fn a_welcome_into_a_room_on_the_media_server_opens_no_peer_links() {
-    let mut core = CallCore::default();
-    core.handle(Input::Start { viewer: false });
-    core.handle(Input::Captured {
-        audio: true,
-        video: true,
-        problem: None,
-    });
+    let mut core = captured();
     let ServerMessage::Welcome(mut w) =
         welcome("me", vec![peer("a", true), peer("b", true)], false)
     else {
@@ -906,7 +983,9 @@ fn a_welcome_into_a_room_on_the_media_server_opens_no_peer_links() {
         },
     );
     assert!(opened(&out).is_empty());
-    // Tile sizes go to the server, once per change.
+    // Tile sizes go to the server, once per change, and unchanged again after a while (a new
+    // media server epoch, or a lost frame, would otherwise keep a wrong layer).
+    core.handle(Input::Tick(10_000));
     let tiles = vec![TileSize {
         peer_id: id("a"),
         kind: MediaKind::Camera,
@@ -920,7 +999,14 @@ fn a_welcome_into_a_room_on_the_media_server_opens_no_peer_links() {
             tiles: tiles.clone()
         }]
     );
-    assert!(core.handle(Input::TileSizes(tiles)).is_empty());
+    assert!(core.handle(Input::TileSizes(tiles.clone())).is_empty());
+    core.handle(Input::Tick(14_999));
+    assert!(core.handle(Input::TileSizes(tiles.clone())).is_empty());
+    core.handle(Input::Tick(15_000));
+    assert_eq!(
+        sent(&core.handle(Input::TileSizes(tiles.clone()))),
+        vec![ClientMessage::Tiles { tiles }]
+    );
 }
 
 #[test]
@@ -934,4 +1020,256 @@ fn an_old_mode_announcement_changes_nothing() {
         },
     );
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_peer_link_that_fails_without_a_relay_says_why_and_tells_the_server_once() {
+    let (mut core, out) = joined(vec![peer("bob", true)]);
+    let link = opened(&out)[0].id;
+    let host = SignalData::Candidate(Some(treff_shared::IceCandidate {
+        candidate: "candidate:1 1 udp 2122260223 100.64.1.2 51000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+        username_fragment: None,
+    }));
+    core.handle(Input::Link(link, LinkEvent::Signal(host)));
+    let out = core.handle(Input::Link(link, LinkEvent::Ice(IceState::Failed)));
+    // The welcome handed out only a STUN server: nobody configured a relay.
+    let cause = NoPathCause::NoRelay;
+    assert!(out.contains(&Command::Ui(Action::Link(
+        id("bob"),
+        LinkState::NoPath(cause)
+    ))));
+    assert_eq!(
+        sent(&out),
+        vec![ClientMessage::NoPath {
+            peer_id: id("bob"),
+            cause
+        }]
+    );
+    assert!(
+        out.contains(&Command::RestartIce(link)),
+        "restarts go on: {out:?}"
+    );
+    // The restart's states keep the explanation; a second failure is not reported again.
+    let out = core.handle(Input::Link(link, LinkEvent::State(LinkState::Connecting)));
+    assert_eq!(
+        out,
+        vec![Command::Ui(Action::Link(
+            id("bob"),
+            LinkState::NoPath(cause)
+        ))]
+    );
+    let out = core.handle(Input::Link(link, LinkEvent::Ice(IceState::Failed)));
+    assert!(sent(&out).is_empty(), "{out:?}");
+    // The network changed and the link came up: the explanation goes.
+    let out = core.handle(Input::Link(link, LinkEvent::State(LinkState::Connected)));
+    assert_eq!(
+        out,
+        vec![Command::Ui(Action::Link(id("bob"), LinkState::Connected))]
+    );
+}
+
+#[test]
+fn a_peer_link_that_had_a_relay_candidate_fails_as_usual() {
+    let (mut core, out) = joined(vec![peer("bob", true)]);
+    let link = opened(&out)[0].id;
+    let relay = SignalData::Candidate(Some(treff_shared::IceCandidate {
+        candidate: "candidate:2 1 udp 41885439 203.0.113.1 50000 typ relay raddr 0.0.0.0 rport 0"
+            .into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+        username_fragment: None,
+    }));
+    core.handle(Input::Link(link, LinkEvent::Signal(relay)));
+    let out = core.handle(Input::Link(link, LinkEvent::Ice(IceState::Failed)));
+    assert!(sent(&out).is_empty(), "{out:?}");
+    assert_eq!(out, vec![Command::RestartIce(link)]);
+}
+
+#[test]
+fn a_peer_link_whose_connection_fails_while_ice_says_disconnected_says_why_too() {
+    let (mut core, out) = joined(vec![peer("bob", true)]);
+    let link = opened(&out)[0].id;
+    core.handle(Input::Link(link, LinkEvent::Ice(IceState::Disconnected)));
+    let out = core.handle(Input::Link(link, LinkEvent::State(LinkState::Failed)));
+    let cause = NoPathCause::NoRelay;
+    assert_eq!(
+        out,
+        vec![
+            Command::Send(ClientMessage::NoPath {
+                peer_id: id("bob"),
+                cause
+            }),
+            Command::Ui(Action::Link(id("bob"), LinkState::NoPath(cause))),
+        ]
+    );
+}
+
+#[test]
+fn a_link_that_stays_disconnected_restarts_ice_without_waiting_for_failure() {
+    let (mut core, out) = joined(vec![peer("a", true), peer("b", true)]);
+    let links: Vec<LinkId> = opened(&out).iter().map(|s| s.id).collect();
+    for link in &links {
+        core.handle(Input::Link(*link, LinkEvent::Ice(IceState::Connected)));
+        let out = core.handle(Input::Link(*link, LinkEvent::Ice(IceState::Disconnected)));
+        // The network may have changed under the signaling too: check it now.
+        assert_eq!(out, vec![Command::ProbeSignaling]);
+    }
+    core.handle(Input::Tick(1_000));
+    // a's link recovers by itself; b's stays down.
+    core.handle(Input::Link(links[0], LinkEvent::Ice(IceState::Connected)));
+    let restarts = |out: &[Command]| -> Vec<LinkId> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::RestartIce(l) => Some(*l),
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(restarts(&core.handle(Input::Tick(2_999))).is_empty());
+    assert_eq!(restarts(&core.handle(Input::Tick(3_000))), vec![links[1]]);
+    // Once per disconnection.
+    assert!(restarts(&core.handle(Input::Tick(10_000))).is_empty());
+}
+
+#[test]
+fn a_link_that_stops_receiving_checks_the_signaling_and_restarts_once_it_is_back() {
+    let (mut core, out) = joined(vec![peer("a", true), peer("b", true)]);
+    let links: Vec<LinkId> = opened(&out).iter().map(|s| s.id).collect();
+    let (busy, quiet) = (links[0], links[1]);
+    let sample = |core: &mut CallCore, at: u64, link: LinkId, bytes: u64| {
+        core.handle(Input::Tick(at));
+        core.handle(Input::Link(link, LinkEvent::Received { bytes }))
+    };
+    for link in [busy, quiet] {
+        core.handle(Input::Link(link, LinkEvent::Ice(IceState::Connected)));
+    }
+    // One link carries media; the other only ever got its first bytes (everything muted).
+    for (i, at) in [0, 500, 1_000, 1_500].into_iter().enumerate() {
+        assert!(sample(&mut core, at, busy, 1_000 * (i as u64 + 1)).is_empty());
+        assert!(sample(&mut core, at, quiet, 100).is_empty());
+    }
+    // Silence shorter than the stall: nothing yet. Then the signaling is checked, and nothing
+    // restarts while it may be fine.
+    assert!(sample(&mut core, 2_000, busy, 4_000).is_empty());
+    assert_eq!(
+        sample(&mut core, 2_500, busy, 4_000),
+        vec![Command::ProbeSignaling]
+    );
+    // Once per stall, and a link that never carried traffic is not taken for a stalled one.
+    assert!(sample(&mut core, 3_000, busy, 4_000).is_empty());
+    assert!(sample(&mut core, 3_000, quiet, 100).is_empty());
+    // The probe found the signaling gone (our network changed): the resumed connection
+    // restarts ICE on the stalled link only.
+    core.handle(Input::Server(ServerEvent::Lost {
+        reason: "the connection went quiet".into(),
+        attempt: 1,
+        retry_at_ms: 3_000,
+    }));
+    let out = server(
+        &mut core,
+        welcome("me", vec![peer("a", true), peer("b", true)], true),
+    );
+    assert!(out.contains(&Command::RestartIce(busy)), "{out:?}");
+    assert!(!out.contains(&Command::RestartIce(quiet)), "{out:?}");
+    // Traffic again after a long stall: our video starts over with a keyframe.
+    assert_eq!(
+        sample(&mut core, 4_500, busy, 5_000),
+        vec![Command::RefreshVideo(busy)]
+    );
+    assert!(core.paths.links_to_restart().is_empty());
+    // A short stall (a busy page) ends without a keyframe.
+    for (i, at) in [5_000, 5_500].into_iter().enumerate() {
+        assert!(sample(&mut core, at, busy, 5_001 + i as u64).is_empty());
+    }
+    assert_eq!(
+        sample(&mut core, 6_500, busy, 5_002),
+        vec![Command::ProbeSignaling]
+    );
+    assert!(sample(&mut core, 7_000, busy, 5_003).is_empty());
+}
+
+#[test]
+fn a_peer_back_online_gets_a_restart_on_links_that_are_down_and_our_unanswered_offer_on_others() {
+    let (mut core, out) = joined(vec![peer("a", true), peer("b", true)]);
+    let links: Vec<LinkId> = opened(&out).iter().map(|s| s.id).collect();
+    core.handle(Input::Link(
+        links[0],
+        LinkEvent::Ice(IceState::Disconnected),
+    ));
+    core.handle(Input::Link(links[1], LinkEvent::Ice(IceState::Connected)));
+    for (peer, link) in [("a", links[0]), ("b", links[1])] {
+        let out = server(
+            &mut core,
+            ServerMessage::PeerStatus {
+                peer_id: id(peer),
+                status: PeerStatus::Online,
+            },
+        );
+        let restarted = out.contains(&Command::RestartIce(link));
+        assert_eq!(restarted, peer == "a", "{peer}: {out:?}");
+        // A link that is up may still wait for an answer to an offer the peer never got.
+        let resent = out.contains(&Command::ResendOffer(link));
+        assert_eq!(resent, peer == "b", "{peer}: {out:?}");
+    }
+}
+
+#[test]
+fn every_peer_link_gets_its_share_of_the_upload_budget_as_members_come_and_go() {
+    use super::budget::share;
+    let mut core = captured();
+    let mut first = welcome(
+        "me",
+        vec![peer("a", true), peer("b", true), peer("c", true)],
+        false,
+    );
+    if let ServerMessage::Welcome(w) = &mut first {
+        w.mesh_upload_kbps = 3_000;
+    }
+    let out = server(&mut core, first);
+    let caps = |out: &[Command]| -> Vec<(LinkId, super::budget::VideoCap)> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::CapVideo(l, cap) => Some((*l, *cap)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Three peers: each link gets a third, after the link is opened.
+    let links: Vec<LinkId> = opened(&out).iter().map(|s| s.id).collect();
+    let three = share(3_000, 3).unwrap();
+    assert_eq!(
+        caps(&out),
+        links.iter().map(|l| (*l, three)).collect::<Vec<_>>()
+    );
+    let open_at = out
+        .iter()
+        .position(|c| matches!(c, Command::Link(LinkCommand::Open(_))))
+        .unwrap();
+    let cap_at = out
+        .iter()
+        .position(|c| matches!(c, Command::CapVideo(..)))
+        .unwrap();
+    assert!(
+        open_at < cap_at,
+        "a cap comes after its link exists: {out:?}"
+    );
+    // Nothing changed: nothing told again.
+    assert!(caps(&core.handle(Input::Tick(500))).is_empty());
+    // One leaves: the two others get half each.
+    let out = server(
+        &mut core,
+        ServerMessage::PeerLeft {
+            peer_id: id("c"),
+            reason: LeaveReason::Left,
+        },
+    );
+    let two = share(3_000, 2).unwrap();
+    assert!(two.max_kbps > three.max_kbps);
+    let mut got = caps(&out);
+    got.sort_by_key(|(l, _)| *l);
+    let mut left: Vec<(LinkId, _)> = links[..2].iter().map(|l| (*l, two)).collect();
+    left.sort_by_key(|(l, _)| *l);
+    assert_eq!(got, left);
 }

@@ -163,6 +163,9 @@ impl Call {
             if ticks % 4 == 0 {
                 feed.input(Input::TileSizes(measure_tiles()));
             }
+            if ticks % 2 == 0 {
+                feed.sample_links();
+            }
         });
         *call.inner.ticker.borrow_mut() = Some(ticker);
         call
@@ -188,6 +191,27 @@ impl Feed {
         if let Some(inner) = self.0.upgrade() {
             inner.input(input);
         }
+    }
+
+    /// Tells the core what each link received so far ([`LinkEvent::Received`]).
+    fn sample_links(&self) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let links: Vec<(LinkId, Link)> = inner
+            .links
+            .borrow()
+            .iter()
+            .map(|(id, link)| (*id, link.clone()))
+            .collect();
+        let feed = Feed(self.0.clone());
+        spawn_local(async move {
+            for (id, link) in links {
+                if let Some(bytes) = link.bytes_received().await {
+                    feed.input(Input::Link(id, LinkEvent::Received { bytes }));
+                }
+            }
+        });
     }
 }
 
@@ -260,9 +284,29 @@ impl Inner {
                 }
             }
             Command::Link(command) => self.link_command(command),
+            Command::ProbeSignaling => {
+                if let Some(signaling) = self.signaling.borrow().as_ref() {
+                    signaling.probe();
+                }
+            }
             Command::RestartIce(id) => {
                 if let Some(link) = self.links.borrow().get(&id) {
                     link.restart_ice();
+                }
+            }
+            Command::CapVideo(id, cap) => {
+                if let Some(link) = self.links.borrow().get(&id) {
+                    link.cap_video(cap);
+                }
+            }
+            Command::RefreshVideo(id) => {
+                if let Some(link) = self.links.borrow().get(&id) {
+                    link.refresh_video();
+                }
+            }
+            Command::ResendOffer(id) => {
+                if let Some(link) = self.links.borrow().get(&id) {
+                    link.resend_offer();
                 }
             }
             Command::EnableTrack { video, on } => {
@@ -339,6 +383,7 @@ impl Inner {
             LinkCommand::Close(id) => {
                 let link = self.links.borrow_mut().remove(&id);
                 if let Some(link) = link {
+                    hook::mark("closed", Some(link.label()));
                     link.close();
                 }
                 self.forget_tracks_of(id);
@@ -570,6 +615,14 @@ impl Inner {
                 }
             }
         }
+        hook::mark(
+            match kind {
+                MediaKind::Audio => "shown-audio",
+                MediaKind::Camera => "shown-camera",
+                MediaKind::Screen => "shown-screen",
+            },
+            Some(&label),
+        );
         hook::add_stream(StreamEntry {
             connection: label,
             mid,

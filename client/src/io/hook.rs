@@ -11,7 +11,8 @@
 //! - `events()`: the moments of the call so far (`{name, connection, t}` with `t` from
 //!   `performance.now()`): `welcome`, `offer-sent`, `offer-received`, `answer-sent`,
 //!   `answer-received`, `rollback` and `offer-ignored` (the two sides of a collision),
-//!   `ice-<state>`, `connection-<state>`, `track`. Tests count negotiations with it; the benchmark
+//!   `ice-<state>`, `connection-<state>`, `track`, `shown-<audio|camera|screen>` (a track put on
+//!   a tile) and `closed`. Tests count negotiations and follow a switch with it; the benchmark
 //!   measures connection times.
 
 use std::cell::RefCell;

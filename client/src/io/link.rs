@@ -33,6 +33,7 @@ use web_sys::{
 };
 
 use super::{hook, js};
+use crate::core::budget::VideoCap;
 use crate::core::transport::{LinkRole, LinkSpec, TrackKind};
 use crate::core::{IceState, LinkEvent};
 use crate::state::LinkState;
@@ -92,6 +93,8 @@ struct Inner {
     /// What should be sent; applied at start and on every change.
     local: RefCell<LocalTracks>,
     senders: RefCell<Senders>,
+    /// The camera's share of the upload budget, applied to its sender whenever there is one.
+    video_cap: Cell<Option<VideoCap>>,
     /// Signals from the remote side not handled yet, oldest first.
     incoming: RefCell<VecDeque<SignalData>>,
     /// A task is working through `incoming`.
@@ -182,6 +185,7 @@ impl Link {
                 started: Cell::new(false),
                 local: RefCell::new(local),
                 senders: RefCell::new(Senders::default()),
+                video_cap: Cell::new(None),
                 incoming: RefCell::new(VecDeque::new()),
                 draining: Cell::new(false),
                 on_event: Box::new(on_event),
@@ -317,6 +321,8 @@ impl Link {
                 let result = match data {
                     SignalData::Description(description) => this.on_description(description).await,
                     SignalData::Candidate(candidate) => this.inner.on_candidate(candidate).await,
+                    // The call core keeps this one; it never reaches a link.
+                    SignalData::Swapped { .. } => Ok(()),
                 };
                 if let Err(err) = result {
                     js::warn(&format!(
@@ -367,6 +373,8 @@ impl Link {
             js::call_async(&inner.pc, "setLocalDescription", &[]).await?;
             inner.send_local_description();
         }
+        // A negotiation completed: a camera sender it brought gets its cap now.
+        inner.apply_video_cap();
         Ok(())
     }
 
@@ -411,12 +419,84 @@ impl Link {
         Some(false)
     }
 
-    /// Restarts ICE: `negotiationneeded` fires and the offer carries new credentials.
-    pub fn restart_ice(&self) {
-        if !self.inner.closed.get() {
-            // web-sys has no binding for restartIce().
-            let _ = js::call(&self.inner.pc, "restartIce", &[]);
+    /// Bytes received on all of this link's candidate pairs so far (`getStats()`); `None`
+    /// once the link is closed.
+    pub async fn bytes_received(&self) -> Option<u64> {
+        if self.inner.closed.get() {
+            return None;
         }
+        let report = JsFuture::from(self.inner.pc.get_stats()).await.ok()?;
+        let entries = js_sys::try_iter(&report).ok()??;
+        let mut bytes = 0.0;
+        for entry in entries.flatten() {
+            let stats = Reflect::get(&entry, &JsValue::from(1)).ok()?;
+            if js::get_string(&stats, "type").as_deref() == Some("candidate-pair") {
+                bytes += Reflect::get(&stats, &JsValue::from_str("bytesReceived"))
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0);
+            }
+        }
+        Some(bytes as u64)
+    }
+
+    /// Makes our video senders start over with keyframes ([`restart_encoder`]): after a path
+    /// came back, the other side's decoder waits for one, and Chromium's receiver asks for it
+    /// only after seconds.
+    pub fn refresh_video(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        let senders = {
+            let senders = self.inner.senders.borrow();
+            [senders.video.clone(), senders.screen.clone()]
+        };
+        self.inner.mark("video-refreshed");
+        for sender in senders.into_iter().flatten() {
+            spawn_local(async move {
+                if let Err(err) = restart_encoder(&sender).await {
+                    js::warn(&format!(
+                        "treff: restarting the video encoder failed: {}",
+                        js::describe(&err)
+                    ));
+                }
+            });
+        }
+    }
+
+    /// Limits what the camera sends on this link (its share of the upload budget), now if it
+    /// has a sender and on the sender it gets otherwise.
+    pub fn cap_video(&self, cap: VideoCap) {
+        self.inner.video_cap.set(Some(cap));
+        self.inner.apply_video_cap();
+    }
+
+    /// Sends our offer again if it is still unanswered (the signaling may have lost it).
+    pub fn resend_offer(&self) {
+        if !self.inner.closed.get()
+            && self.inner.pc.signaling_state() == web_sys::RtcSignalingState::HaveLocalOffer
+        {
+            self.inner.mark("offer-resent");
+            self.inner.send_local_description();
+        }
+    }
+
+    /// Restarts ICE: `negotiationneeded` fires and the offer carries new credentials. While an
+    /// offer of ours is still unanswered, it is sent again instead: the signaling connection it
+    /// left on may have died with the network that changed (the restart is asked for when a
+    /// resumed `welcome` comes), and a connection waiting for an answer never offers anew. The
+    /// description carries every candidate gathered since, which the lost trickle did not
+    /// deliver either.
+    pub fn restart_ice(&self) {
+        if self.inner.closed.get() {
+            return;
+        }
+        if self.inner.pc.signaling_state() == web_sys::RtcSignalingState::HaveLocalOffer {
+            self.inner.send_local_description();
+            return;
+        }
+        // web-sys has no binding for restartIce().
+        let _ = js::call(&self.inner.pc, "restartIce", &[]);
     }
 
     /// Closes the connection for good.
@@ -434,6 +514,58 @@ impl Link {
         inner.handlers.borrow_mut().take();
         hook::unregister(&inner.label);
     }
+}
+
+/// Makes a sender's encoder start over with keyframes: it pauses and resumes its encodings
+/// and sends a picture a little smaller (a new size is always a keyframe), then, a second
+/// later, the old size again, a second keyframe in case the first went out on a path the
+/// other side no longer listens on.
+async fn restart_encoder(sender: &RtcRtpSender) -> Result<(), JsValue> {
+    let scales = encodings_of(&js::call(sender, "getParameters", &[])?)?
+        .iter()
+        .map(|e| {
+            Reflect::get(&e, &JsValue::from_str("scaleResolutionDownBy"))
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or(1.0)
+        })
+        .collect::<Vec<f64>>();
+    set_encodings(sender, &[("active", JsValue::from_bool(false))]).await?;
+    for (wait_ms, factor) in [(0, 1.02), (1_000, 1.0)] {
+        if wait_ms > 0 {
+            gloo_timers::future::TimeoutFuture::new(wait_ms).await;
+        }
+        let params = js::call(sender, "getParameters", &[])?;
+        for (encoding, scale) in encodings_of(&params)?.iter().zip(&scales) {
+            Reflect::set(&encoding, &JsValue::from_str("active"), &JsValue::TRUE)?;
+            Reflect::set(
+                &encoding,
+                &JsValue::from_str("scaleResolutionDownBy"),
+                &JsValue::from_f64(scale * factor),
+            )?;
+        }
+        js::call_async(sender, "setParameters", &[params]).await?;
+    }
+    Ok(())
+}
+
+/// The `encodings` of a sender's parameters.
+fn encodings_of(params: &JsValue) -> Result<js_sys::Array, JsValue> {
+    Reflect::get(params, &JsValue::from_str("encodings"))?
+        .dyn_into()
+        .map_err(|_| JsValue::from_str("the sender has no encodings"))
+}
+
+/// Sets `fields` on every encoding of `sender` (`getParameters()`, then `setParameters()`).
+async fn set_encodings(sender: &RtcRtpSender, fields: &[(&str, JsValue)]) -> Result<(), JsValue> {
+    let params = js::call(sender, "getParameters", &[])?;
+    for encoding in encodings_of(&params)?.iter() {
+        for (key, value) in fields {
+            Reflect::set(&encoding, &JsValue::from_str(key), value)?;
+        }
+    }
+    js::call_async(sender, "setParameters", &[params]).await?;
+    Ok(())
 }
 
 async fn make_offer(inner: Rc<Inner>) {
@@ -585,6 +717,38 @@ impl Inner {
         self.pc
             .add_transceiver_with_media_stream_track_and_init(track, &init)
             .sender()
+    }
+
+    /// Applies the camera's cap to its sender, if both exist and no negotiation is under way
+    /// (Chromium refuses parameters of a sender that is not negotiated yet; the end of each
+    /// negotiation applies it). Not on the media server's publish link: its simulcast layers
+    /// have their own rates.
+    fn apply_video_cap(&self) {
+        let (Some(cap), Some(sender)) = (self.video_cap.get(), self.senders.borrow().video.clone())
+        else {
+            return;
+        };
+        if self.role == LinkRole::Publish
+            || self.pc.signaling_state() != web_sys::RtcSignalingState::Stable
+            || self.pc.remote_description().is_none()
+        {
+            return;
+        }
+        spawn_local(async move {
+            let fields = [
+                (
+                    "maxBitrate",
+                    JsValue::from_f64(f64::from(cap.max_kbps) * 1000.0),
+                ),
+                ("scaleResolutionDownBy", JsValue::from_f64(cap.scale_down)),
+            ];
+            if let Err(err) = set_encodings(&sender, &fields).await {
+                js::warn(&format!(
+                    "treff: limiting the camera's bitrate failed: {}",
+                    js::describe(&err)
+                ));
+            }
+        });
     }
 
     /// Makes the senders match `self.local`.

@@ -41,6 +41,10 @@ enum Ended {
     /// The socket could not be opened, closed, or went silent: retry.
     #[error("{0}")]
     Lost(String),
+    /// A probe went unanswered: the network changed under the socket while the server is
+    /// most likely fine, so the first retry goes at once.
+    #[error("the connection went quiet")]
+    Stale,
     /// The server refused the join: do not retry.
     #[error("{message}")]
     Rejected {
@@ -67,7 +71,13 @@ enum Command {
     Send(String),
     /// Send `leave` and close.
     Leave,
+    /// Ping now, and count the connection as lost unless something comes back within
+    /// [`PROBE_MS`].
+    Probe,
 }
+
+/// How long a probe waits for the server to be heard from.
+const PROBE_MS: f64 = 1000.0;
 
 /// What a join proves besides the name. Deliberately without `Debug`: neither secret belongs in
 /// a log.
@@ -165,6 +175,14 @@ impl Signaling {
         self.send(&ClientMessage::Media(media));
     }
 
+    /// Checks the connection now (a peer link went down: the network may have changed under
+    /// the WebSocket too, which the heartbeat would notice only after seconds of silence).
+    pub fn probe(&self) {
+        if let Some(tx) = self.inner.commands.borrow().as_ref() {
+            let _ = tx.unbounded_send(Command::Probe);
+        }
+    }
+
     /// Leaves the room and stops reconnecting.
     pub fn leave(&self) {
         self.inner.stopped.set(true);
@@ -198,7 +216,8 @@ async fn run(inner: Rc<Inner>) {
                 (inner.on_event)(ServerEvent::Rejected { code, message });
                 return;
             }
-            Ended::Lost(reason) => {
+            Ended::Lost(_) | Ended::Stale => {
+                super::hook::mark("signaling-lost", None);
                 if inner.stopped.get() {
                     return;
                 }
@@ -206,7 +225,13 @@ async fn run(inner: Rc<Inner>) {
                     attempt = 0;
                 }
                 attempt += 1;
-                let delay_ms = backoff_ms(attempt, js_sys::Math::random());
+                let stale = ended == Ended::Stale;
+                let reason = ended.to_string();
+                let delay_ms = if stale && attempt == 1 {
+                    0
+                } else {
+                    backoff_ms(attempt, js_sys::Math::random())
+                };
                 (inner.on_event)(ServerEvent::Lost {
                     reason,
                     attempt,
@@ -330,11 +355,16 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
     let mut interval = DEFAULT_PING_MS as f64;
     let mut last_heard = js::now_ms();
     let mut next_ping = last_heard + interval;
+    let mut probe_deadline: Option<f64> = None;
 
     loop {
         let now = js::now_ms();
-        let deadline = last_heard + interval * SILENT_INTERVALS as f64;
+        let silent = last_heard + interval * SILENT_INTERVALS as f64;
+        let deadline = probe_deadline.map_or(silent, |p| p.min(silent));
         if now >= deadline {
+            if probe_deadline.is_some_and(|p| p < silent) {
+                return (Ended::Stale, welcomed);
+            }
             return (Ended::Lost("the server stopped answering".into()), welcomed);
         }
         let wait = (next_ping.min(deadline) - now).max(0.0) as u32;
@@ -359,6 +389,19 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             Event::Command(Some(Command::Send(text))) => {
                 if ws.send(Message::Text(text)).await.is_err() {
                     return (Ended::Lost("sending failed".into()), welcomed);
+                }
+            }
+            Event::Command(Some(Command::Probe)) => {
+                if probe_deadline.is_none() {
+                    super::hook::mark("signaling-probe", None);
+                    probe_deadline = Some(js::now_ms() + PROBE_MS);
+                    if ws
+                        .send(Message::Text(ClientMessage::Ping.encode()))
+                        .await
+                        .is_err()
+                    {
+                        return (Ended::Lost("sending failed".into()), welcomed);
+                    }
                 }
             }
             Event::Command(Some(Command::Leave)) | Event::Command(None) => {
@@ -394,6 +437,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             Event::Incoming(Some(Ok(Message::Bytes(_)))) => {}
             Event::Incoming(Some(Ok(Message::Text(text)))) => {
                 last_heard = js::now_ms();
+                probe_deadline = None;
                 let message = match ServerMessage::decode(&text) {
                     Ok(message) => message,
                     Err(err) => {
