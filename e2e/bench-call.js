@@ -1,5 +1,6 @@
-// Call-quality benchmark (not a test): 2-, 3- and 4-way calls through the real web app, in the
-// same loopback-only network namespace as the browser tests (run it with scripts/bench-call.sh).
+// Call-quality benchmark (not a test): 2-, 3- and 4-way calls peer to peer and 4- and 6-way calls
+// on the media server, through the real web app, in the same loopback-only network namespace as
+// the browser tests (run it with scripts/bench-call.sh).
 //
 // For each call size, `--trials` times: the first n-1 people join and see each other, then the
 // last one presses Join and we time, from that click, the server's welcome, the first offer sent,
@@ -17,6 +18,7 @@ import { parseArgs } from 'node:util';
 import {
   RESULTS, ROOT, joinAs, launchBrowser, newPage, peerId, sleep, startServer, waitFor,
 } from './helpers.js';
+import { buildInternet, impair } from './netem.js';
 import {
   FPS, FRAMES, HEIGHT, WIDTH, lumaFrame, psnr, readMarker, scaleLuma, ssim, writePattern,
 } from './pattern.js';
@@ -24,12 +26,48 @@ import {
 const { values: opts } = parseArgs({
   options: {
     sizes: { type: 'string', default: '2,3,4' },
+    'sfu-sizes': { type: 'string', default: '4,6' },
     trials: { type: 'string', default: '5' },
     duration: { type: 'string', default: '20' },
     captures: { type: 'string', default: '4' },
+    // Chromium's own fake camera (640x480, 20 fps) instead of the test pattern: what the
+    // browser tests see. Frames are then not compared with a pattern.
+    'default-camera': { type: 'boolean', default: false },
+    // Emulated access networks (e2e/netem.js) instead of loopback: each person in a home of
+    // their own behind a NAT, on a line of this profile. Each profile runs --network-calls.
+    networks: { type: 'string', default: '' },
+    'network-calls': { type: 'string', default: '3:mesh,3:sfu' },
   },
 });
-const SIZES = opts.sizes.split(',').map(Number);
+
+/**
+ * Everyone's access line, per profile: up and down rate (kbit/s), one-way delay and loss on
+ * the line (so the round trip between two people on the same profile is four delays).
+ */
+const PROFILES = {
+  lan: {},
+  dsl: { up: { kbit: 2000, delayMs: 10 }, down: { kbit: 16000, delayMs: 10 } },
+  mobile: { up: { kbit: 1000, delayMs: 40, lossPercent: 2 }, down: { kbit: 4000, delayMs: 40, lossPercent: 2 } },
+  congested: { up: { kbit: 600, delayMs: 80, lossPercent: 1 }, down: { kbit: 1500, delayMs: 80, lossPercent: 1 } },
+};
+const NETWORKS = opts.networks ? opts.networks.split(',') : [];
+for (const name of NETWORKS) {
+  if (!PROFILES[name]) throw new Error(`unknown network profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);
+}
+const NETWORK_CALLS = opts['network-calls'].split(',').filter(Boolean).map((c) => {
+  const [n, mode] = c.split(':');
+  if (!['mesh', 'sfu'].includes(mode) || !(Number(n) >= 2)) throw new Error(`bad --network-calls entry "${c}"`);
+  return { n: Number(n), mode };
+});
+const sizes = (list) => (list ? list.split(',').map(Number) : []);
+/**
+ * The calls to measure: peer to peer on a server started with `--sfu off`, and on the media
+ * server with the server's default flags (a room moves there when its fourth person joins).
+ */
+const CALLS = [
+  ...sizes(opts.sizes).map((n) => ({ n, mode: 'mesh' })),
+  ...sizes(opts['sfu-sizes']).map((n) => ({ n, mode: 'sfu' })),
+];
 const TRIALS = Number(opts.trials);
 const DURATION_S = Number(opts.duration);
 /** Frame captures per received camera during the measured window. */
@@ -94,17 +132,19 @@ function framesFrom(person, others, timeoutMs = 30000) {
 }
 
 /** One join of the last of `n` people into a call of the first n-1; returns the times (ms). */
-async function trial(browser, server, n, index, keep) {
-  const room = `bench-${n}-${index}`;
+async function trial(browser, server, { n, mode }, index, keep) {
+  const room = `bench-${mode}-${n}-${index}`;
+  // One browser for everyone on loopback; one per person (each in its home) on a network.
+  const browserOf = (i) => (Array.isArray(browser) ? browser[i] : browser);
   const people = [];
-  for (const name of NAMES.slice(0, n - 1)) {
-    const person = await openPerson(browser, server, room, name);
+  for (const [i, name] of NAMES.slice(0, n - 1).entries()) {
+    const person = await openPerson(browserOf(i), server, room, name);
     await joinAs(person.page, name);
     await waitFor(`${name} to be welcomed`, () => peerId(person.page));
     people.push(person);
   }
   for (const person of people) await framesFrom(person, people.filter((p) => p !== person));
-  const last = await openPerson(browser, server, room, NAMES[n - 1]);
+  const last = await openPerson(browserOf(n - 1), server, room, NAMES[n - 1]);
   const readyMs = await last.page.evaluate(() => window.__bench.ready);
   await last.page.getByLabel('Your name').fill(last.name);
   await sleep(300);
@@ -114,11 +154,11 @@ async function trial(browser, server, n, index, keep) {
   for (const person of people) await framesFrom(person, [last]);
 
   // Everything in epoch milliseconds, so that pages with different time origins compare.
-  const lastMarks = await last.page.evaluate(() => {
+  const lastMarks = await last.page.evaluate((prefix) => {
     const origin = performance.timeOrigin;
     const events = window.__treff.events();
     const first = (name) => events.find((e) => e.name === name);
-    const ice = events.filter((e) => e.name === 'ice-connected');
+    const ice = events.filter((e) => e.name === 'ice-connected' && e.connection?.startsWith(prefix));
     return {
       click: origin + window.__bench.click,
       welcome: origin + first('welcome').t,
@@ -128,7 +168,7 @@ async function trial(browser, server, n, index, keep) {
       icePeers: new Set(ice.map((e) => e.connection)).size,
       frames: Object.values(window.__bench.frames).map((t) => origin + t),
     };
-  });
+  }, mode === 'sfu' ? 'sfu/' : 'mesh/');
   const othersSawLast = await Promise.all(people.map((p) => p.page.evaluate(
     (label) => performance.timeOrigin + window.__bench.frames[label],
     `Video of ${last.name}`,
@@ -138,7 +178,8 @@ async function trial(browser, server, n, index, keep) {
     ready: readyMs,
     welcome: since(lastMarks.welcome),
     offer: since(lastMarks.offer),
-    ice: lastMarks.icePeers === n - 1 ? since(lastMarks.ice) : null,
+    // Mesh: a connection to each of the others; media server: its publish and subscribe links.
+    ice: lastMarks.icePeers === (mode === 'sfu' ? 2 : n - 1) ? since(lastMarks.ice) : null,
     firstFrame: since(Math.min(...lastMarks.frames)),
     allFrames: since(Math.max(...lastMarks.frames, ...othersSawLast)),
   };
@@ -146,16 +187,31 @@ async function trial(browser, server, n, index, keep) {
   return { times, people: all };
 }
 
-/** Cumulative receive stats per (receiver, sender) and RTT per connection, from getStats(). */
+/**
+ * Cumulative receive stats per (receiver, sender) of each remote camera, and the round-trip time
+ * of the connection that carries it, from getStats(). The page files each remote track under the
+ * person who sent it (`window.__treff.streams()`), so this reads the same in both modes: one
+ * connection per person in the mesh, one subscribe connection for everyone on the media server.
+ */
 function receiveStats(page) {
   return page.evaluate(async () => {
+    const streams = window.__treff.streams();
     const out = {};
-    for (const [label, pc] of window.__treff.connections()) {
-      const peer = label.replace(/^mesh\//, '');
+    for (const [connection, pc] of window.__treff.connections()) {
       const report = await pc.getStats();
-      const entry = { rtt: null };
+      let rtt = null;
       for (const s of report.values()) {
-        if (s.type === 'inbound-rtp' && s.kind === 'video' && s.mid === pc.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.mid) {
+        if (s.type === 'transport' && s.selectedCandidatePairId) {
+          rtt = report.get(s.selectedCandidatePairId)?.currentRoundTripTime ?? null;
+        }
+      }
+      for (const s of report.values()) {
+        if (s.type !== 'inbound-rtp') continue;
+        const filed = streams.find((e) => e.connection === connection
+          && ((s.mid != null && e.mid === s.mid) || e.trackId === s.trackIdentifier));
+        if (!filed) continue;
+        const entry = out[filed.peer] ??= { rtt };
+        if (s.kind === 'video' && filed.kind === 'camera') {
           Object.assign(entry, {
             framesDecoded: s.framesDecoded ?? 0,
             bytesReceived: s.bytesReceived ?? 0,
@@ -167,15 +223,11 @@ function receiveStats(page) {
             height: s.frameHeight ?? 0,
           });
         }
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        if (s.kind === 'audio') {
           entry.audioPacketsReceived = s.packetsReceived ?? 0;
           entry.audioPacketsLost = s.packetsLost ?? 0;
         }
-        if (s.type === 'transport' && s.selectedCandidatePairId) {
-          entry.rtt = report.get(s.selectedCandidatePairId)?.currentRoundTripTime ?? null;
-        }
       }
-      out[peer] = entry;
     }
     return { t: performance.timeOrigin + performance.now(), byPeer: out };
   });
@@ -223,7 +275,7 @@ async function measure(people) {
   const start = await Promise.all(people.map((p) => receiveStats(p.page)));
   const similarity = { psnr: [], ssim: [], undecoded: 0 };
   const deadline = Date.now() + DURATION_S * 1000;
-  for (let k = 0; k < CAPTURES; k++) {
+  for (let k = 0; k < (opts['default-camera'] ? 0 : CAPTURES); k++) {
     await sleep(Math.max(0, (deadline - Date.now()) / (CAPTURES - k + 1)));
     for (const receiver of people) {
       for (const sender of people.filter((p) => p !== receiver)) {
@@ -298,10 +350,23 @@ async function measure(people) {
 
 const fmt = (x, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 
+/** A run's name in the tables: "3-way mesh", and its network unless loopback. */
+const callName = (run) => `${run.n}-way ${run.mode}${run.network ? `, ${run.network}` : ''}`;
+
 function markdown(report) {
   const lines = [];
   lines.push(`Measured ${report.date} on ${report.machine.cpus}× ${report.machine.cpu}, ${report.machine.chromium}; `
-    + `fake cameras send a ${WIDTH}x${HEIGHT} ${FPS} fps test pattern, everything on loopback.`);
+    + (report.camera === 'pattern'
+      ? `fake cameras send a ${WIDTH}x${HEIGHT} ${FPS} fps test pattern`
+      : 'Chromium\'s own fake camera (640x480, 20 fps; no pattern to compare frames with)')
+    + (report.runs.some((r) => !r.network) ? '; calls without a network named run on loopback.' : '.'));
+  if (report.profiles) {
+    const line = (s) => (s ? [s.kbit && `${s.kbit} kbit/s`, s.delayMs && `${s.delayMs} ms`, s.lossPercent && `${s.lossPercent} % loss`].filter(Boolean).join(', ') : 'as is');
+    lines.push('');
+    lines.push('Emulated networks: everyone in a home of their own behind a NAT, on a line of the profile '
+      + '(rate, one-way delay and loss per direction): '
+      + Object.entries(report.profiles).map(([n, p]) => `${n}: up ${line(p.up)}, down ${line(p.down)}`).join('; ') + '.');
+  }
   lines.push('');
   lines.push(`Connection: median of ${report.trials} joins, ms from the last person's Join click `
     + '(app ready: ms from navigation start to the join form).');
@@ -310,7 +375,7 @@ function markdown(report) {
   lines.push('|---|---|---|---|---|---|---|');
   for (const run of report.runs) {
     const m = run.median;
-    lines.push(`| ${run.n}-way | ${fmt(m.ready)} | ${fmt(m.welcome)} | ${fmt(m.offer)} | ${fmt(m.ice)} | ${fmt(m.firstFrame)} | ${fmt(m.allFrames)} |`);
+    lines.push(`| ${callName(run)} | ${fmt(m.ready)} | ${fmt(m.welcome)} | ${fmt(m.offer)} | ${fmt(m.ice)} | ${fmt(m.firstFrame)} | ${fmt(m.allFrames)} |`);
   }
   lines.push(`| budget | | ${BUDGETS.welcome} | ${BUDGETS.offer} | ${BUDGETS.ice} | ${BUDGETS.firstFrame} | ${BUDGETS.allFrames} |`);
   lines.push('');
@@ -322,18 +387,84 @@ function markdown(report) {
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const run of report.runs) {
     const q = run.quality.summary;
-    lines.push(`| ${run.n}-way | ${fmt(q.fpsMean, 1)} / ${fmt(q.fpsMin, 1)} | ${q.resolutions.join(', ')} | ${fmt(q.kbpsMean)} `
+    lines.push(`| ${callName(run)} | ${fmt(q.fpsMean, 1)} / ${fmt(q.fpsMin, 1)} | ${q.resolutions.join(', ')} | ${fmt(q.kbpsMean)} `
       + `| ${fmt(q.lossPct, 2)} / ${fmt(q.audioLossPct, 2)} | ${q.freezes} / ${fmt(q.freezeSeconds, 1)} | ${fmt(q.rttMs, 1)} `
       + `| ${fmt(q.psnr, 1)} | ${fmt(q.ssim, 3)} |`);
   }
   return lines.join('\n');
 }
 
+/** `--trials` joins of one call, then its quality; `browser` is one or one per person. */
+async function runCall(browser, server, call, network) {
+  const { n, mode } = call;
+  const name = callName({ n, mode, network });
+  const trials = [];
+  let kept;
+  for (let i = 0; i < TRIALS; i++) {
+    const keep = i === TRIALS - 1;
+    const { times, people } = await trial(browser, server, call, i, keep);
+    trials.push(times);
+    if (keep) kept = people;
+    console.error(`${name} join ${i + 1}/${TRIALS}: ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v === null ? null : Math.round(v)])))}`);
+  }
+  const quality = await measure(kept);
+  await Promise.all(kept.map((p) => p.page.close()));
+  const keys = Object.keys(trials[0]);
+  console.error(`${name} quality: ${JSON.stringify(quality.summary)}`);
+  return {
+    n,
+    mode,
+    network,
+    trials,
+    median: Object.fromEntries(keys.map((k) => [k, median(trials.map((t) => t[k]))])),
+    quality,
+  };
+}
+
+/**
+ * One call across emulated networks: everyone in a home of their own (port-preserving NAT) on
+ * a line of `profile`, treff with its TURN relay on the public side; on the media server from
+ * the call's size on.
+ */
+async function onNetwork(profile, call, pattern) {
+  const cleanups = [];
+  const t = { after: (fn) => cleanups.push(fn) };
+  const homes = NAMES.slice(0, call.n).map((n) => ({ name: n.toLowerCase(), nat: 'cone' }));
+  const browsers = [];
+  let server;
+  try {
+    const net = buildInternet(t, homes);
+    for (const home of Object.values(net.homes)) impair(t, home, PROFILES[profile]);
+    server = await startServer({
+      name: `bench-call-${profile}-${call.mode}`,
+      host: net.publicIp,
+      args: [
+        '--turn', '--turn-listen', `${net.publicIp}:3478`,
+        ...(call.mode === 'mesh' ? ['--sfu', 'off'] : ['--sfu-threshold', String(call.n)]),
+      ],
+    });
+    for (const home of homes) {
+      browsers.push(await launchBrowser({ videoFile: pattern, netns: net.homes[home.name].ns, secureOrigin: server.url }));
+    }
+    return await runCall(browsers, server, call, profile);
+  } finally {
+    for (const b of browsers) await b.close().catch(() => {});
+    await server?.stop();
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
+
 async function main() {
   mkdirSync(RESULTS, { recursive: true });
   mkdirSync(OUT, { recursive: true });
-  const pattern = writePattern(join(RESULTS, `pattern-${WIDTH}x${HEIGHT}-${FPS}-${FRAMES}.y4m`));
-  const server = await startServer({ name: 'bench-call' });
+  const pattern = opts['default-camera']
+    ? undefined
+    : writePattern(join(RESULTS, `pattern-${WIDTH}x${HEIGHT}-${FPS}-${FRAMES}.y4m`));
+  const servers = {};
+  const serverFor = async (mode) => {
+    servers[mode] ??= await startServer({ name: `bench-call-${mode}`, args: mode === 'mesh' ? ['--sfu', 'off'] : [] });
+    return servers[mode];
+  };
   const browser = await launchBrowser({ videoFile: pattern });
   const report = {
     date: new Date().toISOString().slice(0, 16).replace('T', ' '),
@@ -342,6 +473,7 @@ async function main() {
       cpu: cpus()[0]?.model.trim() ?? 'unknown',
       chromium: execFileSync(process.env.CHROMIUM || '/usr/bin/chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
     },
+    camera: opts['default-camera'] ? 'default' : 'pattern',
     trials: TRIALS,
     duration: DURATION_S,
     captures: CAPTURES,
@@ -349,33 +481,22 @@ async function main() {
     runs: [],
   };
   try {
-    for (const n of SIZES) {
-      const trials = [];
-      let kept;
-      for (let i = 0; i < TRIALS; i++) {
-        const keep = i === TRIALS - 1;
-        const { times, people } = await trial(browser, server, n, i, keep);
-        trials.push(times);
-        if (keep) kept = people;
-        console.error(`${n}-way join ${i + 1}/${TRIALS}: ${JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v === null ? null : Math.round(v)])))}`);
-      }
-      const quality = await measure(kept);
-      await Promise.all(kept.map((p) => p.page.close()));
-      const keys = Object.keys(trials[0]);
-      const run = {
-        n,
-        trials,
-        median: Object.fromEntries(keys.map((k) => [k, median(trials.map((t) => t[k]))])),
-        quality,
-      };
-      report.runs.push(run);
-      console.error(`${n}-way quality: ${JSON.stringify(quality.summary)}`);
+    for (const call of CALLS) {
+      report.runs.push(await runCall(browser, await serverFor(call.mode), call));
     }
   } finally {
     await browser.close().catch(() => {});
-    await server.stop();
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
-  const two = report.runs.find((r) => r.n === 2);
+  for (const network of NETWORKS) {
+    for (const call of NETWORK_CALLS) {
+      report.runs.push(await onNetwork(network, call, pattern));
+    }
+  }
+  if (NETWORKS.length) {
+    report.profiles = Object.fromEntries(NETWORKS.map((n) => [n, PROFILES[n]]));
+  }
+  const two = report.runs.find((r) => r.n === 2 && r.mode === 'mesh');
   if (two) {
     report.budgetCheck = Object.fromEntries(Object.entries(BUDGETS).map(([k, budget]) => [k, two.median[k] !== null && two.median[k] <= budget]));
   }

@@ -40,4 +40,5 @@ eachBrowser('presses a few milliseconds apart (0 to 150 ms) never leave the nego
   await clickTogether(pages, 'Share screen');
   await negotiated(pages, [true, true], 'after the sweep');
   await showing(pages, ['Ada', 'Bob'], [true, true]);
-});
+  // 32 collisions in Firefox: the known freeze above shows up in about one run in two.
+}, { firefox: { todo: FIREFOX_COLLISION_FREEZE } });

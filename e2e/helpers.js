@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { chromium, firefox } from 'playwright-core';
@@ -108,14 +108,14 @@ export async function waitFor(what, check, timeoutMs = 15000, intervalMs = 100) 
  * Starts the real treff binary on `port` (a free one by default) and waits for /healthz.
  * Returns { url, port, stop() }; stop() is safe to call twice.
  */
-export async function startServer({ port, args = [], name = 'server' } = {}) {
+export async function startServer({ port, args = [], name = 'server', host = '127.0.0.1' } = {}) {
   mkdirSync(RESULTS, { recursive: true });
   port ??= await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const log = openSync(join(RESULTS, `${name}.log`), 'a');
   const child = spawn(
     TREFF_BIN,
-    ['--listen', `127.0.0.1:${port}`, '--static-dir', join(ROOT, 'static'), ...args],
+    ['--listen', `${host}:${port}`, '--static-dir', join(ROOT, 'static'), ...args],
     { stdio: ['ignore', log, log] },
   );
   const exited = new Promise((r) => child.once('exit', r));
@@ -139,13 +139,43 @@ export async function startServer({ port, args = [], name = 'server' } = {}) {
 }
 
 /**
+ * Debian's coturn listening and relaying on `ip` (loopback by default, where it must allow
+ * loopback peers: the test's browsers are there; a real deployment denies them), checking
+ * credentials with the shared `secret` as treff hands them out. Returns `{ stop() }`.
+ */
+export async function startCoturn({ port, secret, ip = '127.0.0.1' }) {
+  mkdirSync(RESULTS, { recursive: true });
+  const log = openSync(join(RESULTS, 'coturn.log'), 'a');
+  const child = spawn('turnserver', [
+    '-n', '--no-cli', '--no-tls', '--no-dtls', '--simple-log', '--log-file=stdout',
+    `--listening-ip=${ip}`, `--relay-ip=${ip}`, `--listening-port=${port}`,
+    '--min-port=50000', '--max-port=50100',
+    '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=treff',
+    ...(ip === '127.0.0.1' ? ['--allow-loopback-peers'] : []), '--fingerprint',
+  ], { stdio: ['ignore', log, log] });
+  const exited = new Promise((r) => child.once('exit', r));
+  await sleep(500);
+  if (child.exitCode !== null) throw new Error(`turnserver exited with ${child.exitCode}`);
+  return {
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, sleep(2000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/**
  * A headless `browser` ('chromium' or 'firefox') with fake camera and microphone. With
  * `grantMedia: false` getUserMedia fails as if the person said no. `cameras: 2` offers two fake
  * cameras in Chromium (and its fake microphones, which are always three); Firefox always has one
  * fake camera and one fake microphone. `videoFile` (an absolute .y4m path) replaces Chromium's
  * fake camera picture with that video, looped; Firefox has no such option.
  */
-export function launchBrowser({ browser = 'chromium', grantMedia = true, cameras = 1, videoFile } = {}) {
+export function launchBrowser({
+  browser = 'chromium', grantMedia = true, cameras = 1, videoFile, netns, secureOrigin,
+} = {}) {
+  if (netns && browser !== 'chromium') throw new Error('only Chromium runs in an emulated network yet');
   if (browser === 'firefox') {
     if (videoFile) throw new Error('Firefox cannot feed a video file to its fake camera');
     return launchFirefox(grantMedia ? FIREFOX_PREFS : { ...FIREFOX_PREFS, ...FIREFOX_DENY_PREFS });
@@ -163,7 +193,21 @@ export function launchBrowser({ browser = 'chromium', grantMedia = true, cameras
     args = args.map((a) => (a === '--use-fake-device-for-media-stream' ? `${a}=device-count=${cameras}` : a));
   }
   if (videoFile) args = [...args, `--use-file-for-fake-video-capture=${videoFile}`];
-  return chromium.launch({ executablePath: CHROMIUM, args });
+  // A page from a plain-HTTP address other than loopback is no secure context (no camera).
+  if (secureOrigin) args = [...args, `--unsafely-treat-insecure-origin-as-secure=${secureOrigin}`];
+  return chromium.launch({ executablePath: netns ? inNamespace(netns, CHROMIUM) : CHROMIUM, args });
+}
+
+/**
+ * A script that runs `program` with its arguments in network namespace `netns`: Playwright
+ * drives the browser over a pipe, which crosses namespaces, so a browser launched through it
+ * has that namespace's addresses.
+ */
+function inNamespace(netns, program) {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, `in-${netns}-${basename(program)}.sh`);
+  writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${netns} ${program} "$@"\n`, { mode: 0o755 });
+  return path;
 }
 
 /** The id of the browser process of each launched Firefox (Playwright does not report it). */

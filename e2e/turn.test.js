@@ -2,13 +2,10 @@
 // on loopback with credentials from treff, and through treff's embedded relay. A page given
 // expired credentials must not get a relay at all.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { openSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  RESULTS, eachBrowser, framesDecoded, freePort, joinAs, newPage, peerId, selectedPairs, setUp,
-  sleep, waitFor, waitForVideo,
+  eachBrowser, framesDecoded, freePort, joinAs, newPage, peerId, selectedPairs, setUp,
+  sleep, startCoturn, waitFor, waitForVideo,
 } from './helpers.js';
 
 const SECRET = 'turn-test-secret';
@@ -70,33 +67,10 @@ async function callThroughRelay(server, browser, room) {
   }
 }
 
-/** Debian's coturn on loopback, checking credentials with the shared secret. */
-async function startCoturn(port) {
-  const log = openSync(join(RESULTS, 'coturn.log'), 'a');
-  const child = spawn('turnserver', [
-    '-n', '--no-cli', '--no-tls', '--no-dtls', '--simple-log', '--log-file=stdout',
-    '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`,
-    '--min-port=50000', '--max-port=50100',
-    '--use-auth-secret', `--static-auth-secret=${SECRET}`, '--realm=treff',
-    // The test's browsers are on loopback; a real deployment denies these peers.
-    '--allow-loopback-peers', '--fingerprint',
-  ], { stdio: ['ignore', log, log] });
-  const exited = new Promise((r) => child.once('exit', r));
-  await sleep(500);
-  if (child.exitCode !== null) throw new Error(`turnserver exited with ${child.exitCode}`);
-  return {
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(2000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
 /** coturn on a free port, stopped when the test ends (after the server and browser). */
 async function coturnFor(t) {
   const port = await freePort();
-  const coturn = await startCoturn(port);
+  const coturn = await startCoturn({ port, secret: SECRET });
   t.after(() => coturn.stop());
   return port;
 }
