@@ -48,11 +48,15 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaLink, MediaMode, MediaState,
-    NoPathCause, Peer, PeerId, PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize,
-    Welcome, MAX_CHAT_CHARS,
+    NoPathCause, Peer, PeerId, PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData,
+    TileSize, Welcome, MAX_CHAT_CHARS,
 };
 
 use crate::ice::IceConfig;
+use crate::limits::TokenBucket;
+
+/// Reactions a member may send per second, and in one burst.
+pub const REACTION_RATE: (f32, f32) = (1.0, 4.0);
 
 /// Identifies one WebSocket connection (not a member: a member keeps its peer id across
 /// connections when it resumes).
@@ -284,6 +288,10 @@ pub enum Input {
         /// Why no relay was possible.
         cause: NoPathCause,
     },
+    /// The member raises (`true`) or lowers its own hand.
+    Hand(bool),
+    /// The member reacts (rate-limited by the room).
+    React(Reaction),
 }
 
 /// What only a moderator may do.
@@ -297,6 +305,8 @@ pub enum ModeratorAction {
     RequestMute(PeerId),
     /// End the room for everyone.
     EndRoom,
+    /// Lower a member's raised hand.
+    LowerHand(PeerId),
 }
 
 /// Why a join was refused.
@@ -409,6 +419,8 @@ struct Member {
     lost_at: Option<Instant>,
     /// Frames addressed to the member while it had no connection, delivered on resume.
     outbox: VecDeque<ServerMessage>,
+    /// Bounds the member's reactions (see [`REACTION_RATE`]).
+    reactions: TokenBucket,
 }
 
 impl Member {
@@ -434,6 +446,8 @@ pub struct Room {
     password_hash: Option<String>,
     /// A locked room admits resumes only.
     locked: bool,
+    /// Members with a raised hand, in the order they raised it.
+    hands: Vec<PeerId>,
     /// How the media travel now.
     mode: MediaMode,
     /// Raised with every switch of `mode`.
@@ -456,6 +470,7 @@ impl Room {
             next_chat_id: 1,
             password_hash: None,
             locked: false,
+            hands: Vec::new(),
             mode: MediaMode::Mesh,
             mode_epoch: 0,
             below_since: None,
@@ -568,6 +583,7 @@ impl Room {
             conn: Some(req.conn),
             lost_at: None,
             outbox: VecDeque::new(),
+            reactions: TokenBucket::new(REACTION_RATE.0, REACTION_RATE.1, clock.now),
         });
         let me = self.members.len() - 1;
         let mut out = Vec::new();
@@ -848,6 +864,33 @@ impl Room {
                     ),
                 )),
             },
+            Input::Hand(raised) => {
+                let peer_id = self.members[from].peer_id.clone();
+                self.set_hand(&peer_id, raised, &mut out);
+            }
+            Input::React(_) if !self.members[from].reactions.try_take(clock.now) => {
+                out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "Too many reactions: {} in a row, then one a second; this one \
+                             was not shown.",
+                            REACTION_RATE.1
+                        ),
+                    ),
+                ));
+            }
+            Input::React(reaction) => {
+                let to = self.members.iter().filter_map(|m| m.conn).collect();
+                out.push(Output::Send {
+                    to,
+                    msg: ServerMessage::Reaction {
+                        peer_id: self.members[from].peer_id.clone(),
+                        reaction,
+                    },
+                });
+            }
             input @ (Input::MediaSignal { .. } | Input::Tiles(_)) => {
                 self.media_input(from, conn, input, &mut out)
             }
@@ -956,12 +999,23 @@ impl Room {
                     ),
                 )),
             },
+            ModeratorAction::LowerHand(target) => match self.index_of_peer(&target) {
+                Some(_) => self.set_hand(&target, false, out),
+                None => out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::UnknownPeer,
+                        format!("Peer {target} is not in this room."),
+                    ),
+                )),
+            },
             ModeratorAction::EndRoom => {
                 for index in 0..self.members.len() {
                     self.eject(index, LeaveReason::RoomEnded, close_code::ROOM_ENDED, out);
                 }
                 self.members.clear();
                 self.history.clear();
+                self.hands.clear();
                 if self.mode == MediaMode::Sfu {
                     out.push(Output::Media(MediaCommand::Stop {
                         epoch: self.mode_epoch,
@@ -969,6 +1023,26 @@ impl Room {
                 }
             }
         }
+    }
+
+    /// Raises or lowers `peer`'s hand and tells everyone the new order; nothing when the hand
+    /// already is where it should be. Members being resumed learn it from their welcome.
+    fn set_hand(&mut self, peer: &PeerId, raised: bool, out: &mut Vec<Output>) {
+        let at = self.hands.iter().position(|p| p == peer);
+        match (raised, at) {
+            (true, None) => self.hands.push(peer.clone()),
+            (false, Some(at)) => {
+                self.hands.remove(at);
+            }
+            _ => return,
+        }
+        let to = self.members.iter().filter_map(|m| m.conn).collect();
+        out.push(Output::Send {
+            to,
+            msg: ServerMessage::Hands {
+                raised: self.hands.clone(),
+            },
+        });
     }
 
     fn signal(
@@ -1064,8 +1138,10 @@ impl Room {
         }
     }
 
+    /// Removes a member; its hand goes down with it (`peer-left` says so, no `hands` follows).
     fn remove(&mut self, index: usize, reason: LeaveReason, now: Instant, out: &mut Vec<Output>) {
         let gone = self.members.remove(index);
+        self.hands.retain(|p| p != &gone.peer_id);
         if self.mode == MediaMode::Sfu {
             out.push(Output::Media(MediaCommand::Leave {
                 peer: gone.peer_id.clone(),
@@ -1173,6 +1249,7 @@ impl Room {
             mode: self.mode,
             mode_epoch: self.mode_epoch,
             mesh_upload_kbps: self.config.mesh_upload_kbps,
+            hands: self.hands.clone(),
         })
     }
 
@@ -1776,7 +1853,10 @@ mod tests {
             None => Some(ModeratorAction::Lock(true)),
             Some(ModeratorAction::Lock(_)) => Some(ModeratorAction::Kick(target.clone())),
             Some(ModeratorAction::Kick(_)) => Some(ModeratorAction::RequestMute(target.clone())),
-            Some(ModeratorAction::RequestMute(_)) => Some(ModeratorAction::EndRoom),
+            Some(ModeratorAction::RequestMute(_)) => {
+                Some(ModeratorAction::LowerHand(target.clone()))
+            }
+            Some(ModeratorAction::LowerHand(_)) => Some(ModeratorAction::EndRoom),
             Some(ModeratorAction::EndRoom) => None,
         };
         let mut all: Vec<ModeratorAction> = Vec::new();
@@ -1799,7 +1879,8 @@ mod tests {
     fn only_moderators_may_moderate_whatever_the_action() {
         let (mut r, [ada, ..]) = moderated_room();
         let actions = every_moderator_action(&ada);
-        assert_eq!(actions.len(), 4);
+        assert_eq!(actions.len(), 5);
+        r.handle(1, Input::Hand(true), clock());
         for conn in [2, 3] {
             for action in &actions {
                 let before = format!("{r:?}");
@@ -1815,6 +1896,7 @@ mod tests {
         // From the moderator the same actions are carried out, not refused.
         for i in 0..actions.len() {
             let (mut r, [_, bob, _]) = moderated_room();
+            r.handle(2, Input::Hand(true), clock());
             let action = every_moderator_action(&bob).swap_remove(i);
             let out = r.handle(1, Input::Moderate(action.clone()), clock());
             assert!(
@@ -1825,6 +1907,140 @@ mod tests {
                 "{action:?} from the moderator: {out:?}"
             );
         }
+    }
+
+    fn hands_to(out: &[Output], conn: ConnId) -> Vec<Vec<PeerId>> {
+        frames_to(out, conn)
+            .into_iter()
+            .filter_map(|msg| match msg {
+                ServerMessage::Hands { raised } => Some(raised),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn raised_hands_keep_their_order_for_everyone_and_a_late_joiner() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let (b, _) = join(&mut r, 2, "Bob");
+        let (c, _) = join(&mut r, 3, "Cem");
+        let out = r.handle(3, Input::Hand(true), clock());
+        for conn in [1, 2, 3] {
+            assert_eq!(hands_to(&out, conn), vec![vec![c.peer_id.clone()]]);
+        }
+        let out = r.handle(1, Input::Hand(true), clock());
+        assert_eq!(
+            hands_to(&out, 2),
+            vec![vec![c.peer_id.clone(), a.peer_id.clone()]]
+        );
+        // Raising a raised hand changes nothing and tells nobody.
+        assert!(r.handle(1, Input::Hand(true), clock()).is_empty());
+        assert!(r.handle(2, Input::Hand(false), clock()).is_empty());
+        let (_, out) = join(&mut r, 4, "Dai");
+        assert_eq!(
+            welcome_of(&out, 4).hands,
+            vec![c.peer_id.clone(), a.peer_id.clone()]
+        );
+        // Lowered, the hand leaves the queue; raised again, it goes to the end.
+        r.handle(3, Input::Hand(false), clock());
+        let out = r.handle(3, Input::Hand(true), clock());
+        assert_eq!(
+            hands_to(&out, 4),
+            vec![vec![a.peer_id.clone(), c.peer_id.clone()]]
+        );
+        // A member who leaves takes its hand along (the others learn it from peer-left).
+        r.handle(1, Input::Leave, clock());
+        let (_, out) = join(&mut r, 5, "Eva");
+        assert_eq!(welcome_of(&out, 5).hands, vec![c.peer_id.clone()]);
+        assert!(!welcome_of(&out, 5).hands.contains(&b.peer_id));
+    }
+
+    #[test]
+    fn only_a_moderator_lowers_someone_elses_hand() {
+        let (mut r, [moderator, participant, viewer]) = moderated_room();
+        // Viewers may raise their hand: asking is not sending media.
+        let out = r.handle(3, Input::Hand(true), clock());
+        assert_eq!(hands_to(&out, 1), vec![vec![viewer.clone()]]);
+        let lower = |p: &PeerId| Input::Moderate(ModeratorAction::LowerHand(p.clone()));
+        let out = r.handle(2, lower(&viewer), clock());
+        assert!(
+            matches!(
+                &out[..],
+                [Output::Send {
+                    msg: ServerMessage::Error {
+                        code: ErrorCode::Forbidden,
+                        ..
+                    },
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+        let out = r.handle(1, lower(&viewer), clock());
+        for conn in [1, 2, 3] {
+            assert_eq!(hands_to(&out, conn), vec![Vec::<PeerId>::new()]);
+        }
+        // Lowering a hand that is down is no news; an unknown member is an error.
+        assert!(r.handle(1, lower(&participant), clock()).is_empty());
+        let out = r.handle(1, lower(&PeerId::new("nobody").unwrap()), clock());
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Error {
+                    code: ErrorCode::UnknownPeer,
+                    ..
+                },
+                ..
+            }]
+        ));
+        let _ = moderator;
+    }
+
+    #[test]
+    fn reactions_reach_everyone_and_a_flood_does_not() {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        let t0 = Instant::now();
+        let react = Input::React(Reaction::Clap);
+        let mut shown = 0;
+        let mut refused = 0;
+        for i in 0..50 {
+            let out = r.handle(1, react.clone(), at(t0 + Duration::from_millis(i)));
+            match &out[..] {
+                [Output::Send {
+                    to,
+                    msg: ServerMessage::Reaction { peer_id, reaction },
+                }] => {
+                    assert_eq!((peer_id, *reaction), (&a.peer_id, Reaction::Clap));
+                    assert_eq!(to.len(), 2, "the sender sees its own reaction too");
+                    shown += 1;
+                }
+                [Output::Send {
+                    to,
+                    msg:
+                        ServerMessage::Error {
+                            code: ErrorCode::RateLimited,
+                            ..
+                        },
+                }] => {
+                    assert_eq!(to, &vec![1]);
+                    refused += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((shown, refused), (REACTION_RATE.1 as usize, 50 - 4));
+        // A second later there is room for one more.
+        let out = r.handle(1, react, at(t0 + Duration::from_millis(1100)));
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Reaction { .. },
+                ..
+            }]
+        ));
     }
 
     #[test]

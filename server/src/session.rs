@@ -241,6 +241,11 @@ impl WsSession {
                 Input::Moderate(ModeratorAction::RequestMute(peer_id))
             }
             (ClientMessage::EndRoom, _) => Input::Moderate(ModeratorAction::EndRoom),
+            (ClientMessage::Hand { raised }, _) => Input::Hand(raised),
+            (ClientMessage::LowerHand { peer_id }, _) => {
+                Input::Moderate(ModeratorAction::LowerHand(peer_id))
+            }
+            (ClientMessage::React { reaction }, _) => Input::React(reaction),
             (ClientMessage::MediaSignal { epoch, link, data }, _) => {
                 Input::MediaSignal { epoch, link, data }
             }

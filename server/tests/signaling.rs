@@ -502,3 +502,109 @@ async fn shutting_down_tells_every_member_to_reconnect_and_stops() {
         "the server stops within 5 s"
     );
 }
+
+#[tokio::test]
+async fn raised_hands_reach_everyone_in_order_and_a_late_joiner_and_only_moderators_lower_others() {
+    let server = TestServer::start(|_| {});
+    let mut ada = Client::connect(&server).await;
+    ada.join("class", "Ada").await;
+    let mut bob = Client::connect(&server).await;
+    let bob_id = bob.join("class", "Bob").await.peer_id;
+    let mut cem = Client::connect(&server).await;
+    let cem_id = cem.join("class", "Cem").await.peer_id;
+    // Ada learns of both joins; Bob of Cem's.
+    ada.recv().await;
+    ada.recv().await;
+    bob.recv().await;
+
+    let hands = |raised: Vec<_>| ServerMessage::Hands { raised };
+    bob.send(&ClientMessage::Hand { raised: true }).await;
+    for client in [&mut ada, &mut bob, &mut cem] {
+        assert_eq!(client.recv().await, hands(vec![bob_id.clone()]));
+    }
+    cem.send(&ClientMessage::Hand { raised: true }).await;
+    for client in [&mut ada, &mut bob, &mut cem] {
+        assert_eq!(
+            client.recv().await,
+            hands(vec![bob_id.clone(), cem_id.clone()])
+        );
+    }
+
+    let mut dai = Client::connect(&server).await;
+    assert_eq!(
+        dai.join("class", "Dai").await.hands,
+        vec![bob_id.clone(), cem_id.clone()]
+    );
+    // The fourth member moves the room to the media server (`mode` first), then arrives.
+    for client in [&mut ada, &mut bob, &mut cem] {
+        while !matches!(client.recv().await, ServerMessage::PeerJoined { .. }) {}
+    }
+
+    // A participant may not lower someone else's hand; the moderator (Ada, the creator) may.
+    bob.send(&ClientMessage::LowerHand {
+        peer_id: cem_id.clone(),
+    })
+    .await;
+    expect_error(&mut bob, ErrorCode::Forbidden).await;
+    ada.send(&ClientMessage::LowerHand {
+        peer_id: bob_id.clone(),
+    })
+    .await;
+    for client in [&mut ada, &mut bob, &mut cem, &mut dai] {
+        assert_eq!(client.recv().await, hands(vec![cem_id.clone()]));
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_reactions_is_cut_to_the_burst_and_the_sender_told() {
+    let server = TestServer::start(|_| {});
+    let mut ada = Client::connect(&server).await;
+    ada.join("party", "Ada").await;
+    let mut bob = Client::connect(&server).await;
+    let bob_id = bob.join("party", "Bob").await.peer_id;
+    ada.recv().await;
+
+    for _ in 0..12 {
+        bob.send(&ClientMessage::React {
+            reaction: treff_shared::Reaction::Party,
+        })
+        .await;
+    }
+    let mut reactions = 0;
+    while let Some(Event::Frame(msg)) = ada.next_event(Duration::from_millis(500)).await {
+        match msg {
+            ServerMessage::Reaction { peer_id, reaction } => {
+                assert_eq!(
+                    (peer_id, reaction),
+                    (bob_id.clone(), treff_shared::Reaction::Party)
+                );
+                reactions += 1;
+            }
+            other => panic!("Ada got {other:?}"),
+        }
+    }
+    assert_eq!(
+        reactions, 4,
+        "a burst of 4 reaches the room, the rest does not"
+    );
+    let (mut echoed, mut refused) = (0, 0);
+    while let Some(Event::Frame(msg)) = bob.next_event(Duration::from_millis(300)).await {
+        match msg {
+            ServerMessage::Reaction { .. } => echoed += 1,
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                message,
+            } => {
+                assert!(message.contains("reactions"), "{message}");
+                refused += 1;
+            }
+            other => panic!("Bob got {other:?}"),
+        }
+    }
+    assert_eq!((echoed, refused), (4, 8));
+    // An unknown reaction is refused by type, with a sentence.
+    bob.send_text(r#"{"type":"react","reaction":"<script>"}"#)
+        .await;
+    let message = expect_error(&mut bob, ErrorCode::InvalidFrame).await;
+    assert!(!message.is_empty());
+}

@@ -110,6 +110,23 @@ pub enum ClientMessage {
     },
     /// Moderators only: end the room for everyone.
     EndRoom,
+    /// Raise (`true`) or lower this member's own hand. The room keeps the raised hands in the
+    /// order they were raised and tells everyone (`hands`).
+    Hand {
+        /// True to raise.
+        raised: bool,
+    },
+    /// Moderators only: lower another member's hand.
+    LowerHand {
+        /// The member whose hand goes down.
+        peer_id: PeerId,
+    },
+    /// Show a reaction on this member's tile for everyone, for a few seconds. At most one a
+    /// second (a burst of 4): more are refused with `rate-limited`.
+    React {
+        /// Which one.
+        reaction: Reaction,
+    },
     /// An offer, answer or ICE candidate for one of this member's connections to the media
     /// server (rooms in [`MediaMode::Sfu`] only).
     MediaSignal {
@@ -242,6 +259,19 @@ pub enum ServerMessage {
         /// The WebRTC payload; a description's `media` lines name whose media each line carries.
         data: SignalData,
     },
+    /// Who has a raised hand, in the order they raised it (the earliest first). Sent to every
+    /// member whenever the list changes; a newcomer finds it in `welcome`.
+    Hands {
+        /// The members with a raised hand.
+        raised: Vec<PeerId>,
+    },
+    /// A member reacted: show `reaction` on its tile for a few seconds.
+    Reaction {
+        /// Who reacted.
+        peer_id: PeerId,
+        /// Which reaction.
+        reaction: Reaction,
+    },
     /// Who is speaking now, as the media server hears it (rooms in [`MediaMode::Sfu`]); `None`
     /// when nobody is.
     ActiveSpeaker {
@@ -294,6 +324,62 @@ pub struct Welcome {
     /// budget.
     #[serde(default)]
     pub mesh_upload_kbps: u32,
+    /// Who has a raised hand, in the order they raised it (see [`ServerMessage::Hands`]).
+    #[serde(default)]
+    pub hands: Vec<PeerId>,
+}
+
+/// A reaction a member can show on its tile. A closed set, so that a reaction never carries
+/// text of the sender's choosing.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Reaction {
+    /// 👍
+    ThumbsUp,
+    /// 👏
+    Clap,
+    /// 😂
+    Laugh,
+    /// ❤️
+    Heart,
+    /// 😮
+    Surprised,
+    /// 🎉
+    Party,
+}
+
+impl Reaction {
+    /// Every reaction, in the order a picker shows them.
+    pub const ALL: &'static [Reaction] = <Reaction as strum::VariantArray>::VARIANTS;
+
+    /// The reaction as it appears on the wire, e.g. `"thumbs-up"`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The emoji shown for it.
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Reaction::ThumbsUp => "👍",
+            Reaction::Clap => "👏",
+            Reaction::Laugh => "😂",
+            Reaction::Heart => "❤️",
+            Reaction::Surprised => "😮",
+            Reaction::Party => "🎉",
+        }
+    }
 }
 
 /// How a room's media travel.
@@ -792,6 +878,7 @@ mod tests {
                 mode: MediaMode::Sfu,
                 mode_epoch: 2,
                 mesh_upload_kbps: 3000,
+                hands: vec![p.clone()],
             }),
             ServerMessage::Mode {
                 mode: MediaMode::Mesh,
@@ -830,6 +917,13 @@ mod tests {
                 role: Role::Viewer,
             },
             ServerMessage::MuteRequested { by: p.clone() },
+            ServerMessage::Hands {
+                raised: vec![p.clone()],
+            },
+            ServerMessage::Reaction {
+                peer_id: p.clone(),
+                reaction: Reaction::Heart,
+            },
             ServerMessage::Removed {
                 reason: LeaveReason::Kicked,
             },
@@ -942,6 +1036,11 @@ mod tests {
             ClientFrameType::Kick => ClientMessage::Kick { peer_id: peer() },
             ClientFrameType::RequestMute => ClientMessage::RequestMute { peer_id: peer() },
             ClientFrameType::EndRoom => ClientMessage::EndRoom,
+            ClientFrameType::Hand => ClientMessage::Hand { raised: true },
+            ClientFrameType::LowerHand => ClientMessage::LowerHand { peer_id: peer() },
+            ClientFrameType::React => ClientMessage::React {
+                reaction: Reaction::Clap,
+            },
             ClientFrameType::MediaSignal => ClientMessage::MediaSignal {
                 epoch: 1,
                 link: MediaLink::Publish,
@@ -960,6 +1059,21 @@ mod tests {
                 cause: NoPathCause::RelayUnreachable,
             },
         }
+    }
+
+    #[test]
+    fn reactions_are_a_closed_set_named_on_the_wire() {
+        let msg = ClientMessage::React {
+            reaction: Reaction::ThumbsUp,
+        };
+        assert_eq!(msg.encode(), r#"{"type":"react","reaction":"thumbs-up"}"#);
+        for &reaction in Reaction::ALL {
+            let json = serde_json::to_string(&reaction).unwrap();
+            assert_eq!(json, format!("\"{}\"", reaction.as_str()));
+            assert!(!reaction.emoji().is_empty());
+        }
+        let bad = ClientMessage::decode(r#"{"type":"react","reaction":"<b>hi</b>"}"#);
+        assert!(bad.is_err());
     }
 
     #[test]
@@ -998,6 +1112,8 @@ mod tests {
         let long = "x".repeat(10_000);
         let err = ClientMessage::decode(&format!(r#"{{"type":"{long}"}}"#)).unwrap_err();
         assert_eq!(err.code, ErrorCode::UnknownType);
-        assert!(err.message.len() < 200);
+        // The echo of the type is cut; the rest is the list of known types.
+        assert!(!err.message.contains(&"x".repeat(41)));
+        assert!(err.message.len() < 300, "{}", err.message.len());
     }
 }

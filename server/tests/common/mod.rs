@@ -287,6 +287,8 @@ pub async fn expect_error(client: &mut Client, code: treff_shared::ErrorCode) ->
 }
 
 #[derive(Debug)]
+// A test helper: one event at a time, its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     Frame(ServerMessage),
     Closed(Option<u16>),
