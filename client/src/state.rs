@@ -8,7 +8,8 @@
 use std::rc::Rc;
 
 use treff_shared::{
-    ChatMessage, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Role, Welcome,
+    ChatMessage, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Reaction, Role,
+    Welcome,
 };
 
 pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
@@ -187,6 +188,26 @@ pub enum Panel {
     People,
 }
 
+/// A reaction on show on someone's tile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShownReaction {
+    /// Tells it from the others (the call core takes it down by this id).
+    pub id: u32,
+    /// Who reacted (possibly we).
+    pub peer: PeerId,
+    /// Which reaction.
+    pub reaction: Reaction,
+}
+
+/// What a screen reader is told about hands and reactions, as it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Announcement {
+    /// Someone raised a hand.
+    HandRaised(String),
+    /// Someone reacted.
+    Reacted(String, Reaction),
+}
+
 /// Everything the UI renders.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct AppState {
@@ -230,6 +251,12 @@ pub struct AppState {
     pub notices: Vec<NoticeEntry>,
     /// The id of the next notice.
     pub next_notice: u32,
+    /// Who has a raised hand (we too, perhaps), in the order they raised it.
+    pub hands: Vec<PeerId>,
+    /// Reactions on show, oldest first.
+    pub reactions: Vec<ShownReaction>,
+    /// The latest hand or reaction, for the screen reader's live region.
+    pub announcement: Option<Announcement>,
 }
 
 /// Everything that changes [`AppState`].
@@ -307,6 +334,19 @@ pub enum Action {
     Dismiss(u32),
     /// Open or close a side panel (opening the open one closes it).
     TogglePanel(Panel),
+    /// Who has a raised hand now, in order (from the room).
+    Hands(Vec<PeerId>),
+    /// Someone reacted: show it on its tile.
+    Reacted {
+        /// Which reaction on show this is.
+        id: u32,
+        /// Who.
+        peer: PeerId,
+        /// What.
+        reaction: Reaction,
+    },
+    /// A reaction has been shown long enough.
+    ReactionDone(u32),
     /// We left: back to the join page.
     Left,
 }
@@ -355,6 +395,38 @@ impl AppState {
         }
     }
 
+    /// Whether our own hand is raised.
+    pub fn hand_raised(&self) -> bool {
+        self.self_id
+            .as_ref()
+            .is_some_and(|me| self.hands.contains(me))
+    }
+
+    /// Where `peer`'s hand is in the queue (1: raised first), if raised.
+    pub fn hand_position(&self, peer: &PeerId) -> Option<usize> {
+        self.hands.iter().position(|p| p == peer).map(|i| i + 1)
+    }
+
+    /// The latest reaction on show on `peer`'s tile.
+    pub fn reaction_of(&self, peer: &PeerId) -> Option<Reaction> {
+        self.reactions
+            .iter()
+            .rev()
+            .find(|r| &r.peer == peer)
+            .map(|r| r.reaction)
+    }
+
+    /// A member's display name as the UI says it ("You" for us).
+    fn display_name(&self, peer: &PeerId) -> Option<String> {
+        if self.self_id.as_ref() == Some(peer) {
+            return Some("You".into());
+        }
+        self.peers
+            .iter()
+            .find(|p| &p.id == peer)
+            .map(|p| p.name.clone())
+    }
+
     fn peer_mut(&mut self, id: &PeerId) -> Option<&mut PeerView> {
         self.peers.iter_mut().find(|p| &p.id == id)
     }
@@ -384,6 +456,9 @@ impl AppState {
         self.local = LocalView::default();
         self.role = Role::default();
         self.locked = false;
+        self.hands.clear();
+        self.reactions.clear();
+        self.announcement = None;
     }
 
     /// Applies one action.
@@ -403,6 +478,9 @@ impl AppState {
                 self.self_id = None;
                 self.unread = 0;
                 self.notices.clear();
+                self.hands.clear();
+                self.reactions.clear();
+                self.announcement = None;
             }
             Action::Connection(connection) => self.connection = connection,
             Action::Welcome { welcome, keep } => {
@@ -430,6 +508,7 @@ impl AppState {
                 self.name = welcome.name.to_string();
                 self.role = welcome.role;
                 self.locked = welcome.locked;
+                self.hands = welcome.hands.clone();
                 self.mode = welcome.mode;
                 self.connection = Connection::Connected;
                 for message in welcome.history {
@@ -460,7 +539,11 @@ impl AppState {
                     None => self.peers.push(view),
                 }
             }
-            Action::PeerLeft(id) => self.peers.retain(|p| p.id != id),
+            Action::PeerLeft(id) => {
+                self.peers.retain(|p| p.id != id);
+                self.hands.retain(|p| p != &id);
+                self.reactions.retain(|r| r.peer != id);
+            }
             Action::PeerStatus(id, status) => {
                 if let Some(peer) = self.peer_mut(&id) {
                     peer.status = status;
@@ -513,6 +596,24 @@ impl AppState {
                     self.unread = 0;
                 }
             }
+            Action::Hands(hands) => {
+                let raised = hands.iter().find(|p| !self.hands.contains(p)).cloned();
+                self.hands = hands;
+                if let Some(name) = raised.and_then(|p| self.display_name(&p)) {
+                    self.announcement = Some(Announcement::HandRaised(name));
+                }
+            }
+            Action::Reacted { id, peer, reaction } => {
+                if let Some(name) = self.display_name(&peer) {
+                    self.announcement = Some(Announcement::Reacted(name, reaction));
+                }
+                self.reactions.push(ShownReaction { id, peer, reaction });
+                // A flood cannot pile up: the room limits it, and the list is bounded anyway.
+                if self.reactions.len() > 32 {
+                    self.reactions.remove(0);
+                }
+            }
+            Action::ReactionDone(id) => self.reactions.retain(|r| r.id != id),
             Action::Left => {
                 let (room, name, panel) = (self.room.clone(), self.name.clone(), self.panel);
                 *self = AppState::new(room, name, panel);
@@ -581,6 +682,7 @@ mod tests {
                 mode: MediaMode::Mesh,
                 mode_epoch: 0,
                 mesh_upload_kbps: 0,
+                hands: vec![],
             }),
         }
     }
@@ -755,5 +857,61 @@ mod tests {
         state.apply(Action::Notify(Notice::ChatNotSent));
         state.apply(Action::Notify(Notice::ChatNotSent));
         assert_eq!(state.notices.len(), 1);
+    }
+
+    #[test]
+    fn hands_follow_the_room_and_go_with_whoever_leaves() {
+        let mut state = joined();
+        state.apply(welcome("me", &["bob", "cem"], vec![], false));
+        assert!(!state.hand_raised());
+        state.apply(Action::Hands(vec![id("cem")]));
+        assert_eq!(
+            state.announcement,
+            Some(Announcement::HandRaised("cem".into()))
+        );
+        state.apply(Action::Hands(vec![id("cem"), id("me")]));
+        assert!(state.hand_raised());
+        assert_eq!(state.hand_position(&id("me")), Some(2));
+        assert_eq!(
+            state.announcement,
+            Some(Announcement::HandRaised("You".into()))
+        );
+        state.apply(Action::PeerLeft(id("cem")));
+        assert_eq!(state.hand_position(&id("me")), Some(1));
+        assert_eq!(state.hand_position(&id("cem")), None);
+        // A late joiner's welcome brings the queue along.
+        let mut late = joined();
+        let mut w = welcome("dai", &["bob"], vec![], false);
+        if let Action::Welcome { welcome, .. } = &mut w {
+            welcome.hands = vec![id("bob")];
+        }
+        late.apply(w);
+        assert_eq!(late.hand_position(&id("bob")), Some(1));
+    }
+
+    #[test]
+    fn a_reaction_shows_until_it_is_done_and_the_latest_wins() {
+        let mut state = joined();
+        state.apply(welcome("me", &["bob"], vec![], false));
+        let react = |id_: u32, reaction| Action::Reacted {
+            id: id_,
+            peer: id("bob"),
+            reaction,
+        };
+        state.apply(react(1, Reaction::Clap));
+        state.apply(react(2, Reaction::Heart));
+        assert_eq!(state.reaction_of(&id("bob")), Some(Reaction::Heart));
+        assert_eq!(
+            state.announcement,
+            Some(Announcement::Reacted("bob".into(), Reaction::Heart))
+        );
+        state.apply(Action::ReactionDone(2));
+        assert_eq!(state.reaction_of(&id("bob")), Some(Reaction::Clap));
+        state.apply(Action::ReactionDone(1));
+        assert_eq!(state.reaction_of(&id("bob")), None);
+        for n in 0..100 {
+            state.apply(react(10 + n, Reaction::Party));
+        }
+        assert!(state.reactions.len() <= 32);
     }
 }

@@ -1,9 +1,13 @@
-//! The control bar: microphone, camera, screen share, device pickers, leave, and for moderators
-//! "End for all". A viewer gets no capture controls, only a note that it is watching.
+//! The control bar: microphone, camera, screen share, device pickers, raise hand, reactions,
+//! leave, and for moderators "End for all". A viewer gets no capture controls, only a note that
+//! it is watching (it may still raise its hand and react).
 
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use treff_shared::Reaction;
+
+use super::grid::reaction_name;
 use super::icons::{Icon, IconKind};
 use super::UserAction;
 use crate::core::Intent;
@@ -41,6 +45,9 @@ pub struct ControlsProps {
     /// "End for all" pressed (the caller confirms before ending).
     #[prop_or_default]
     pub on_end_room: Callback<()>,
+    /// Our hand is raised.
+    #[prop_or_default]
+    pub hand: bool,
 }
 
 /// Emits `action` on a click.
@@ -85,6 +92,18 @@ fn picker(
 #[component]
 pub fn Controls(props: &ControlsProps) -> Html {
     let settings_open = use_state(|| false);
+    let reactions_open = use_state(|| false);
+    let on_reactions = {
+        let open = reactions_open.clone();
+        Callback::from(move |_| open.set(!*open))
+    };
+    let react = |reaction: Reaction| {
+        let (cb, open) = (props.on_action.clone(), reactions_open.clone());
+        Callback::from(move |_| {
+            open.set(false);
+            cb.emit(UserAction::Call(Intent::React(reaction)));
+        })
+    };
     let on_action = &props.on_action;
     let call = |intent: Intent| emit(on_action, UserAction::Call(intent));
     let on_end_room = {
@@ -140,6 +159,27 @@ pub fn Controls(props: &ControlsProps) -> Html {
                         <span class="ctl-label">{"Devices"}</span>
                     </button>
                 }
+                <button type="button" class={classes!("ctl", props.hand.then_some("ctl-active"))}
+                    aria-pressed={pressed(props.hand)} onclick={call(Intent::RaiseHand(!props.hand))}
+                    title={if props.hand { "Lower your hand" } else { "Raise your hand to speak" }}>
+                    <span class="ctl-emoji" aria-hidden="true">{"✋"}</span>
+                    <span class="ctl-label">{"Raise hand"}</span>
+                </button>
+                <div class="reactions">
+                    <button type="button" class={classes!("ctl", reactions_open.then_some("ctl-active"))}
+                        aria-expanded={pressed(*reactions_open)} aria-controls="reaction-picker"
+                        onclick={on_reactions}>
+                        <span class="ctl-emoji" aria-hidden="true">{"🙂"}</span>
+                        <span class="ctl-label">{"Reactions"}</span>
+                    </button>
+                    <div id="reaction-picker" class="reaction-picker" role="group" aria-label="Send a reaction"
+                        hidden={!*reactions_open}>
+                        { for Reaction::ALL.iter().map(|&r| html! {
+                            <button type="button" class="reaction" aria-label={reaction_name(r)}
+                                title={reaction_name(r)} onclick={react(r)}>{r.emoji()}</button>
+                        }) }
+                    </div>
+                </div>
                 <button type="button" class={classes!("ctl", (props.panel == Panel::Chat).then_some("ctl-active"))}
                     aria-expanded={pressed(props.panel == Panel::Chat)} onclick={panel(Panel::Chat)}
                     aria-describedby="chat-unread">

@@ -1,6 +1,6 @@
 //! The responsive video grid: one tile per camera, one per shared screen.
 
-use treff_shared::Role;
+use treff_shared::{Reaction, Role};
 use yew::prelude::*;
 
 use super::icons::{Icon, IconKind};
@@ -34,6 +34,32 @@ pub struct TileData {
     pub peer: Option<String>,
     /// They are speaking (the media server says so): the tile is highlighted.
     pub speaking: bool,
+    /// Their place in the queue of raised hands (1: first), if their hand is raised.
+    pub hand: Option<usize>,
+    /// The reaction on show on the tile, if any.
+    pub reaction: Option<Reaction>,
+}
+
+/// What a reaction is called, for buttons and screen readers.
+pub fn reaction_name(reaction: Reaction) -> &'static str {
+    match reaction {
+        Reaction::ThumbsUp => "Thumbs up",
+        Reaction::Clap => "Applause",
+        Reaction::Laugh => "Laughter",
+        Reaction::Heart => "Heart",
+        Reaction::Surprised => "Surprise",
+        Reaction::Party => "Celebration",
+    }
+}
+
+/// The raised-hand mark: an image whose accessible name says whose hand it is and its place.
+pub fn hand_badge(name: &str, position: usize) -> Html {
+    html! {
+        <span class="hand-badge" role="img" aria-label={format!("{name}, hand raised ({position})")}
+            title={format!("Hand raised ({position})")}>
+            <span aria-hidden="true">{format!("✋ {position}")}</span>
+        </span>
+    }
 }
 
 /// A badge saying what someone may do: "Moderator", "Viewer", or nothing for participants.
@@ -99,6 +125,13 @@ pub fn Tile(props: &TileProps) -> Html {
                 hidden={!show_video} />
             if !show_video {
                 <div class="placeholder" aria-hidden="true"><span class="avatar">{initial}</span></div>
+            }
+            if let Some(position) = tile.hand.filter(|_| !tile.is_screen) {
+                <div class="tile-hand">{ hand_badge(&tile.name, position) }</div>
+            }
+            if let Some(reaction) = tile.reaction.filter(|_| !tile.is_screen) {
+                // Announced by the room's live region; here it is only seen.
+                <div class="tile-reaction" aria-hidden="true" key={reaction.as_str()}>{reaction.emoji()}</div>
             }
             if let Some(status) = &tile.status {
                 <div class="tile-status" role="status">{status.clone()}</div>

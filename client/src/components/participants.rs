@@ -1,10 +1,11 @@
 //! The participant list: everyone in the room with their microphone, camera and connection state,
-//! and for moderators the buttons to ask someone to mute and to remove someone.
+//! and raised hand, and for moderators the buttons to ask someone to mute, to lower a hand and to
+//! remove someone.
 
 use treff_shared::{PeerId, Role};
 use yew::prelude::*;
 
-use super::grid::role_badge;
+use super::grid::{hand_badge, role_badge};
 
 /// One row.
 #[derive(Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Participant {
     pub role: Role,
     /// "Reconnecting…" and the like.
     pub status: Option<String>,
+    /// Their place in the queue of raised hands, if raised.
+    pub hand: Option<usize>,
 }
 
 /// Properties of [`ParticipantList`].
@@ -41,14 +44,25 @@ pub struct ParticipantListProps {
     /// "Remove <name>" pressed (the id and the name, for the confirmation).
     #[prop_or_default]
     pub on_remove: Callback<(PeerId, String)>,
+    /// "Lower <name>'s hand" pressed.
+    #[prop_or_default]
+    pub on_lower_hand: Callback<PeerId>,
 }
 
 /// The participant list panel.
 #[component]
 pub fn ParticipantList(props: &ParticipantListProps) -> Html {
+    let mut queue: Vec<&Participant> = props.people.iter().filter(|p| p.hand.is_some()).collect();
+    queue.sort_by_key(|p| p.hand);
     html! {
         <section class="panel people" aria-label="Participants">
             <h2 class="panel-title">{format!("People ({})", props.people.len())}</h2>
+            if !queue.is_empty() {
+                <h3 class="hands-title" id="hands-title">{"Raised hands"}</h3>
+                <ol class="hands-queue" aria-labelledby="hands-title">
+                    { for queue.iter().map(|p| html! { <li key={p.key.clone()}>{p.name.clone()}</li> }) }
+                </ol>
+            }
             <ul class="people-list">
                 { for props.people.iter().map(|p| {
                     let mut states = vec![
@@ -63,6 +77,10 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                             let (cb, id) = (props.on_ask_to_mute.clone(), id.clone());
                             Callback::from(move |_| cb.emit(id.clone()))
                         };
+                        let lower = {
+                            let (cb, id) = (props.on_lower_hand.clone(), id.clone());
+                            Callback::from(move |_| cb.emit(id.clone()))
+                        };
                         let remove = {
                             let (cb, name) = (props.on_remove.clone(), p.name.clone());
                             Callback::from(move |_| cb.emit((id.clone(), name.clone())))
@@ -74,6 +92,11 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                                     title={(!p.audio).then_some("Their microphone is already off")}>
                                     {format!("Ask {} to mute", p.name)}
                                 </button>
+                                if p.hand.is_some() {
+                                    <button type="button" class="secondary small" onclick={lower}>
+                                        {format!("Lower {}'s hand", p.name)}
+                                    </button>
+                                }
                                 <button type="button" class="secondary small danger-text" onclick={remove}>
                                     {format!("Remove {}", p.name)}
                                 </button>
@@ -85,6 +108,9 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                             <span class="person-name">
                                 {p.name.clone()}
                                 { role_badge(p.role) }
+                                if let Some(position) = p.hand {
+                                    { hand_badge(&p.name, position) }
+                                }
                             </span>
                             <span class="person-state">{states.join(" · ")}</span>
                             if let Some(status) = &p.status {

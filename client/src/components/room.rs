@@ -8,14 +8,14 @@ use yew::prelude::*;
 use super::chat::{ChatLine, ChatPanel};
 use super::confirm::ConfirmDialog;
 use super::controls::Controls;
-use super::grid::{TileData, VideoGrid};
+use super::grid::{reaction_name, TileData, VideoGrid};
 use super::icons::{Icon, IconKind};
 use super::notices::{ConnectionBanner, Notices};
 use super::participants::{Participant, ParticipantList};
 use super::UserAction;
 use crate::core::Intent;
 use crate::io::js;
-use crate::state::{AppState, Capture, Connection, LinkState, Panel, PeerView};
+use crate::state::{Announcement, AppState, Capture, Connection, LinkState, Panel, PeerView};
 
 /// Properties of [`RoomView`].
 #[derive(Properties, PartialEq)]
@@ -75,6 +75,11 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             role: state.role,
             peer: None,
             speaking: false,
+            hand: state
+                .self_id
+                .as_ref()
+                .and_then(|me| state.hand_position(me)),
+            reaction: state.self_id.as_ref().and_then(|me| state.reaction_of(me)),
         });
     }
     if local.screen.is_some() {
@@ -91,6 +96,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             role: Role::Participant,
             peer: None,
             speaking: false,
+            hand: None,
+            reaction: None,
         });
     }
     for peer in &state.peers {
@@ -108,6 +115,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
             role: peer.role,
             peer: Some(peer.id.to_string()),
             speaking,
+            hand: state.hand_position(&peer.id),
+            reaction: state.reaction_of(&peer.id),
         });
         if peer.media.screen && peer.screen.is_some() {
             tiles.push(TileData {
@@ -123,6 +132,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
                 role: Role::Participant,
                 peer: Some(peer.id.to_string()),
                 speaking: false,
+                hand: None,
+                reaction: None,
             });
         }
     }
@@ -139,6 +150,10 @@ fn participants(state: &AppState) -> Vec<Participant> {
         screen: state.local.media.screen,
         role: state.role,
         status: None,
+        hand: state
+            .self_id
+            .as_ref()
+            .and_then(|me| state.hand_position(me)),
     };
     std::iter::once(me)
         .chain(state.peers.iter().map(|p| Participant {
@@ -150,6 +165,7 @@ fn participants(state: &AppState) -> Vec<Participant> {
             screen: p.media.screen,
             role: p.role,
             status: peer_status(p),
+            hand: state.hand_position(&p.id),
         }))
         .collect()
 }
@@ -259,11 +275,22 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             <aside class="side">
                 <ParticipantList people={participants(state)} can_moderate={moderator}
                     on_ask_to_mute={on_action.reform(|peer| UserAction::Call(Intent::AskToMute(peer)))}
+                    on_lower_hand={on_action.reform(|peer| UserAction::Call(Intent::LowerHand(peer)))}
                     {on_remove} />
             </aside>
         },
     };
     let waiting = state.peers.is_empty() && connected;
+    let announcement = state.announcement.as_ref().map(|a| match a {
+        Announcement::HandRaised(name) if name == "You" => "You raised your hand.".to_owned(),
+        Announcement::HandRaised(name) => format!("{name} raised a hand."),
+        Announcement::Reacted(name, reaction) => {
+            format!(
+                "{name} reacted: {}.",
+                reaction_name(*reaction).to_lowercase()
+            )
+        }
+    });
     html! {
         <div class="room">
             <header class="topbar">
@@ -292,6 +319,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 </div>
             </header>
             <ConnectionBanner connection={state.connection.clone()} />
+            <div class="sr-only" aria-live="polite" data-testid="announcements">{announcement}</div>
             <Notices notices={state.notices.clone()}
                 on_dismiss={on_action.reform(UserAction::Dismiss)}
                 on_action={on_action.reform(|(id, action)| UserAction::NoticeAction(id, action))} />
@@ -316,6 +344,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 people={state.peers.len() + 1}
                 on_action={on_action.clone()}
                 viewer={state.is_viewer()}
+                hand={state.hand_raised()}
                 {moderator}
                 {on_end_room}
             />

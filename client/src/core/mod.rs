@@ -12,13 +12,14 @@
 //! make-before-break.
 //!
 //! Roles change what a call does. A viewer never asks for a camera or microphone and its links
-//! only receive. A moderator's actions (lock, remove, ask to mute, end the room) are plain
-//! frames; the room enforces who may send them.
+//! only receive. A moderator's actions (lock, remove, ask to mute, lower a hand, end the room)
+//! are plain frames; the room enforces who may send them, and keeps the raised hands.
 
 pub mod budget;
 pub mod mesh;
 pub mod notice;
 pub mod paths;
+pub mod reactions;
 pub mod sfu;
 pub mod table;
 pub mod transport;
@@ -28,11 +29,12 @@ mod tests;
 
 use treff_shared::{
     ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId,
-    PeerStatus, Role, RoomName, ServerMessage, SignalData, TileSize,
+    PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData, TileSize,
 };
 
 use self::notice::{MediaProblem, Notice, Rejection};
 use self::paths::Paths;
+use self::reactions::Reactions;
 use self::transport::{LinkCommand, LinkId, LinkIds, SignalSource, TrackKind};
 use crate::state::{Action, Capture, Connection, Devices, LinkState};
 
@@ -139,6 +141,12 @@ pub enum Intent {
     AskToMute(PeerId),
     /// Moderators: end the room for everyone.
     EndRoom,
+    /// Raise (true) or lower our hand.
+    RaiseHand(bool),
+    /// Moderators: lower someone's hand.
+    LowerHand(PeerId),
+    /// Show a reaction on our tile for everyone.
+    React(Reaction),
     /// Leave the call.
     Leave,
 }
@@ -315,6 +323,7 @@ pub struct CallCore {
     /// The connection has been opened (it happens once, after capture).
     connecting: bool,
     local: Local,
+    reactions: Reactions,
 }
 
 impl Default for CallCore {
@@ -336,6 +345,7 @@ impl CallCore {
             ended: false,
             connecting: false,
             local: Local::default(),
+            reactions: Reactions::default(),
         }
     }
 
@@ -394,7 +404,10 @@ impl CallCore {
                 };
                 notify(&mut out, notice);
             }
-            Input::Tick(now_ms) => self.paths.tick(now_ms, self.connected, &mut out),
+            Input::Tick(now_ms) => {
+                self.reactions.tick(now_ms, &mut out);
+                self.paths.tick(now_ms, self.connected, &mut out);
+            }
             Input::TileSizes(tiles) => self.paths.tile_sizes(tiles, self.connected, &mut out),
         }
         self.paths.share_upload(&mut out);
@@ -584,6 +597,15 @@ impl CallCore {
                     self.ending = true;
                 }
             }
+            Intent::RaiseHand(raised) => {
+                self.ask(ClientMessage::Hand { raised }, out);
+            }
+            Intent::LowerHand(peer_id) => {
+                self.ask(ClientMessage::LowerHand { peer_id }, out);
+            }
+            Intent::React(reaction) => {
+                self.ask(ClientMessage::React { reaction }, out);
+            }
             Intent::Leave => {
                 if self.shutdown(out) {
                     out.push(Command::Ui(Action::Left));
@@ -733,6 +755,10 @@ impl CallCore {
             }
             ServerMessage::Mode { mode, epoch } => {
                 self.paths.switch(mode, epoch, &mut self.ids, out);
+            }
+            ServerMessage::Hands { raised } => out.push(Command::Ui(Action::Hands(raised))),
+            ServerMessage::Reaction { peer_id, reaction } => {
+                self.reactions.arrived(peer_id, reaction, out);
             }
             ServerMessage::ActiveSpeaker { peer_id } => {
                 out.push(Command::Ui(Action::ActiveSpeaker(peer_id)));

@@ -2,8 +2,8 @@
 
 use treff_shared::{
     ChatMessage, ClientFrameType, ClientMessage, DisplayName, ErrorCode, IceServer, LeaveReason,
-    MediaKind, MediaLine, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Role,
-    RoomName, SdpType, ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
+    MediaKind, MediaLine, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Reaction,
+    Role, RoomName, SdpType, ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
 };
 
 use super::notice::{MediaProblem, Notice, Rejection};
@@ -47,6 +47,7 @@ fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
         mode: MediaMode::Mesh,
         mode_epoch: 0,
         mesh_upload_kbps: 0,
+        hands: vec![],
     })
 }
 
@@ -1272,4 +1273,55 @@ fn every_peer_link_gets_its_share_of_the_upload_budget_as_members_come_and_go() 
     let mut left: Vec<(LinkId, _)> = links[..2].iter().map(|l| (*l, two)).collect();
     left.sort_by_key(|(l, _)| *l);
     assert_eq!(got, left);
+}
+
+#[test]
+fn hands_and_reactions_are_frames_and_a_reaction_comes_down_after_a_while() {
+    let (mut core, _) = joined(vec![peer("bob", true)]);
+    for (intent, frame) in [
+        (
+            Intent::RaiseHand(true),
+            ClientMessage::Hand { raised: true },
+        ),
+        (
+            Intent::LowerHand(id("bob")),
+            ClientMessage::LowerHand { peer_id: id("bob") },
+        ),
+        (
+            Intent::React(Reaction::Clap),
+            ClientMessage::React {
+                reaction: Reaction::Clap,
+            },
+        ),
+    ] {
+        let out = core.handle(Input::Intent(intent));
+        assert_eq!(out, vec![Command::SendAsked(frame)]);
+    }
+    let out = server(
+        &mut core,
+        ServerMessage::Hands {
+            raised: vec![id("bob")],
+        },
+    );
+    assert_eq!(out, vec![Command::Ui(Action::Hands(vec![id("bob")]))]);
+    core.handle(Input::Tick(10_000));
+    let out = server(
+        &mut core,
+        ServerMessage::Reaction {
+            peer_id: id("bob"),
+            reaction: Reaction::Heart,
+        },
+    );
+    let shown = out
+        .iter()
+        .find_map(|c| match c {
+            Command::Ui(Action::Reacted { id, reaction, .. }) => Some((*id, *reaction)),
+            _ => None,
+        })
+        .expect("the reaction is shown");
+    assert_eq!(shown.1, Reaction::Heart);
+    let done = |out: &[Command]| out.contains(&Command::Ui(Action::ReactionDone(shown.0)));
+    assert!(!done(&core.handle(Input::Tick(12_000))));
+    assert!(done(&core.handle(Input::Tick(10_000 + reactions::SHOW_MS))));
+    assert!(!done(&core.handle(Input::Tick(20_000))), "taken down once");
 }

@@ -1,0 +1,88 @@
+// What people expect of a meeting, in real headless Chromium and Firefox against the real server:
+// raised hands that everyone sees in order (a late joiner too) and only a moderator lowers for
+// someone else, and reactions shown on the sender's tile for everyone and told to screen readers.
+import assert from 'node:assert/strict';
+import { eachBrowser, joinAll, setUp, tileOf, waitFor } from './helpers.js';
+
+const button = (page, name) => page.getByRole('button', { name, exact: true });
+const pressed = (page, name) => button(page, name).getAttribute('aria-pressed');
+/** The raised-hand mark of `name` on its tile, as assistive technology names it. */
+const handOnTile = (page, name, position) => tileOf(page, name)
+  .getByRole('img', { name: `${name}, hand raised (${position})`, exact: true });
+/** The names in the participant list's queue of raised hands, in order. */
+const queue = (page) => page.getByRole('list', { name: 'Raised hands' }).getByRole('listitem').allTextContents();
+
+async function openPeople(page) {
+  if ((await button(page, 'People').getAttribute('aria-expanded')) !== 'true') await button(page, 'People').click();
+  await page.getByRole('region', { name: 'Participants' }).waitFor();
+}
+
+eachBrowser('raised hands are the room\'s: everyone sees them in order, a late joiner too, and only a moderator lowers another\'s', async (t, kind) => {
+  // A mesh-only room: four people would otherwise move to the media server, which is not what
+  // this test is about.
+  const { server, browser } = await setUp(t, { name: `hands-${kind}`, args: ['--sfu', 'off'], browsers: [kind] });
+  const [ada, bob, cem] = await joinAll(server, 'class', [['Ada', browser], ['Bob', browser], ['Cem', browser]]);
+
+  assert.equal(await pressed(bob.page, 'Raise hand'), 'false');
+  await button(bob.page, 'Raise hand').click();
+  await waitFor('Bob\'s button to say his hand is up', async () => (await pressed(bob.page, 'Raise hand')) === 'true');
+  for (const { page } of [ada, cem]) await handOnTile(page, 'Bob', 1).waitFor();
+  await handOnTile(bob.page, 'Bob (you)', 1).waitFor();
+
+  await button(cem.page, 'Raise hand').click();
+  for (const { page } of [ada, bob]) await handOnTile(page, 'Cem', 2).waitFor();
+  await openPeople(ada.page);
+  await waitFor('Ada\'s list to show both hands in order', async () => {
+    const names = (await queue(ada.page)).join();
+    if (names === 'Bob,Cem') return true;
+    throw new Error(`the queue reads "${names}"`);
+  });
+  // A participant gets no button to lower someone else's hand (and the server refuses the frame,
+  // see server/tests/signaling.rs).
+  await openPeople(bob.page);
+  assert.equal(await bob.page.getByRole('button', { name: 'Lower Cem\'s hand' }).count(), 0);
+
+  // Someone who comes later sees the hands as they are.
+  const [dai] = await joinAll(server, 'class', [['Dai', browser]]);
+  await handOnTile(dai.page, 'Bob', 1).waitFor();
+  await handOnTile(dai.page, 'Cem', 2).waitFor();
+
+  // The moderator lowers Bob's hand: Bob's own button follows, and Cem moves up for everyone.
+  await ada.page.getByRole('button', { name: 'Lower Bob\'s hand' }).click();
+  await waitFor('Bob\'s button to say his hand is down', async () => (await pressed(bob.page, 'Raise hand')) === 'false');
+  for (const { page } of [ada, bob, dai]) {
+    await handOnTile(page, 'Cem', 1).waitFor();
+    assert.equal(await tileOf(page, 'Bob').getByRole('img', { name: /hand raised/ }).count(), 0);
+  }
+  // Cem lowers her own.
+  await button(cem.page, 'Raise hand').click();
+  await waitFor('Cem\'s hand to be down for Dai', async () => (
+    await tileOf(dai.page, 'Cem').getByRole('img', { name: /hand raised/ }).count()) === 0);
+});
+
+eachBrowser('a reaction shows on the sender\'s tile for everyone for a few seconds and is announced', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `reactions-${kind}`, browsers: [kind] });
+  const [ada, bob] = await joinAll(server, 'party', [['Ada', browser], ['Bob', browser]]);
+
+  assert.equal(await button(bob.page, 'Reactions').getAttribute('aria-expanded'), 'false');
+  await button(bob.page, 'Reactions').click();
+  await bob.page.getByRole('group', { name: 'Send a reaction' }).waitFor();
+  await button(bob.page, 'Heart').click();
+  // The picker closes after a pick.
+  await waitFor('the picker to close', async () => (await button(bob.page, 'Reactions').getAttribute('aria-expanded')) === 'false');
+
+  const shownAt = Date.now();
+  const onTile = (page, name) => tileOf(page, name).locator('.tile-reaction');
+  await waitFor('Ada to see Bob\'s heart', async () => (await onTile(ada.page, 'Bob').textContent().catch(() => null)) === '❤️');
+  await waitFor('Bob to see his own heart', async () => (await onTile(bob.page, 'Bob (you)').count()) === 1);
+  await waitFor('the reaction to be announced to Ada\'s screen reader', async () => (
+    await ada.page.getByTestId('announcements').textContent()) === 'Bob reacted: heart.');
+  assert.equal(await ada.page.getByTestId('announcements').getAttribute('aria-live'), 'polite');
+  // Nothing on Ada's own tile.
+  assert.equal(await onTile(ada.page, 'Ada (you)').count(), 0);
+
+  // It goes after about four seconds (one tick, 250 ms, either way).
+  await waitFor('the heart to go from Ada\'s view of Bob', async () => (await onTile(ada.page, 'Bob').count()) === 0, 8000);
+  const shownMs = Date.now() - shownAt;
+  assert.ok(shownMs > 3000 && shownMs < 6000, `shown for ${shownMs} ms`);
+});
