@@ -1,8 +1,12 @@
 // What people expect of a meeting, in real headless Chromium and Firefox against the real server:
 // raised hands that everyone sees in order (a late joiner too) and only a moderator lowers for
-// someone else, and reactions shown on the sender's tile for everyone and told to screen readers.
+// someone else, reactions shown on the sender's tile for everyone and told to screen readers, and
+// a waiting room that keeps newcomers out until a moderator lets them in.
 import assert from 'node:assert/strict';
-import { eachBrowser, joinAll, setUp, tileOf, waitFor } from './helpers.js';
+import {
+  eachBrowser, joinAll, joinAs, newPage, openChat, peerId, sendChat, setUp, sleep, tileOf, waitFor,
+  waitForPresented,
+} from './helpers.js';
 
 const button = (page, name) => page.getByRole('button', { name, exact: true });
 const pressed = (page, name) => button(page, name).getAttribute('aria-pressed');
@@ -13,8 +17,10 @@ const handOnTile = (page, name, position) => tileOf(page, name)
 const queue = (page) => page.getByRole('list', { name: 'Raised hands' }).getByRole('listitem').allTextContents();
 
 async function openPeople(page) {
-  if ((await button(page, 'People').getAttribute('aria-expanded')) !== 'true') await button(page, 'People').click();
-  await page.getByRole('region', { name: 'Participants' }).waitFor();
+  // The button's name is "People" followed by how many are in the call.
+  const people = page.getByRole('button', { name: /^People/ });
+  if ((await people.getAttribute('aria-expanded')) !== 'true') await people.click();
+  await page.getByRole('region', { name: 'Participants', exact: true }).waitFor();
 }
 
 eachBrowser('raised hands are the room\'s: everyone sees them in order, a late joiner too, and only a moderator lowers another\'s', async (t, kind) => {
@@ -85,4 +91,55 @@ eachBrowser('a reaction shows on the sender\'s tile for everyone for a few secon
   await waitFor('the heart to go from Ada\'s view of Bob', async () => (await onTile(ada.page, 'Bob').count()) === 0, 8000);
   const shownMs = Date.now() - shownAt;
   assert.ok(shownMs > 3000 && shownMs < 6000, `shown for ${shownMs} ms`);
+});
+
+eachBrowser('the waiting room keeps newcomers out until a moderator admits them, and a denied one is told', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `waiting-${kind}`, browsers: [kind] });
+  const [ada, bob] = await joinAll(server, 'school', [['Ada', browser], ['Bob', browser]]);
+
+  // Only the moderator has the toggle.
+  assert.equal(await button(bob.page, 'Waiting room').count(), 0);
+  assert.equal(await pressed(ada.page, 'Waiting room'), 'false');
+  await button(ada.page, 'Waiting room').click();
+  await waitFor('the toggle to be on', async () => (await pressed(ada.page, 'Waiting room')) === 'true');
+
+  // Cem waits: told so, and not in the room.
+  const cem = await newPage(browser, 'cem');
+  await cem.goto(`${server.url}/room/school`);
+  await joinAs(cem, 'Cem');
+  await cem.getByRole('status').filter({ hasText: 'Waiting for a moderator to let you in' }).waitFor();
+  assert.equal(await peerId(cem), null, 'no welcome while waiting');
+  const waiting = ada.page.getByRole('region', { name: 'Waiting to join' });
+  await waiting.getByRole('button', { name: 'Admit Cem' }).waitFor();
+  assert.equal(await bob.page.getByRole('button', { name: 'Admit Cem' }).count(), 0, 'only moderators admit');
+  // Chat and media do not reach the waiting person.
+  await sendChat(bob.page, 'before Cem came in');
+  await sleep(1000);
+  assert.equal(await cem.evaluate(() => window.__treff.connections().size), 0, 'no media connection while waiting');
+  assert.equal(await cem.getByText('before Cem came in').count(), 0);
+
+  // Admitted: Cem is in, sees the chat from before, and everyone sees everyone.
+  await waiting.getByRole('button', { name: 'Admit Cem' }).click();
+  await waitFor('Cem to be welcomed', () => peerId(cem));
+  await waitForPresented(cem, 'Video of Ada');
+  await waitForPresented(ada.page, 'Video of Cem');
+  await openChat(cem);
+  await cem.getByText('before Cem came in').waitFor();
+  await waitFor('the waiting list to empty', async () => (await waiting.count()) === 0);
+
+  // Dai is turned away and told so on the join page; nothing retries.
+  const dai = await newPage(browser, 'dai');
+  await dai.goto(`${server.url}/room/school`);
+  await joinAs(dai, 'Dai');
+  await waiting.getByRole('button', { name: 'Deny Dai' }).click();
+  await dai.getByRole('alert').filter({ hasText: 'did not let you in' }).waitFor();
+  await dai.getByRole('button', { name: 'Join', exact: true }).waitFor();
+
+  // Eve closes her tab while waiting: she leaves the list.
+  const eve = await newPage(browser, 'eve');
+  await eve.goto(`${server.url}/room/school`);
+  await joinAs(eve, 'Eve');
+  await waiting.getByRole('button', { name: 'Admit Eve' }).waitFor();
+  await eve.close();
+  await waitFor('Eve to leave the waiting list', async () => (await waiting.count()) === 0, 10000);
 });

@@ -99,7 +99,7 @@ pub async fn join(ws: &mut Ws, room: &str, name: &str) -> anyhow::Result<Welcome
     ws.send(join_frame(room, name)?).await?;
     loop {
         match recv(ws, PATIENCE).await? {
-            ServerMessage::Welcome(welcome) => return Ok(welcome),
+            ServerMessage::Welcome(welcome) => return Ok(*welcome),
             ServerMessage::Error { code, message } => bail!("join refused: {code}: {message}"),
             _ => continue,
         }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use treff_shared::{
     ChatMessage, MediaMode, MediaState, NoPathCause, Peer, PeerId, PeerStatus, Reaction, Role,
-    Welcome,
+    Waiter, Welcome,
 };
 
 pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
@@ -227,6 +227,12 @@ pub struct AppState {
     pub role: Role,
     /// Nobody new may join the room (a moderator locked it).
     pub locked: bool,
+    /// Newcomers wait until a moderator lets them in.
+    pub waiting_room: bool,
+    /// We wait in the waiting room: not in the room yet.
+    pub waiting: bool,
+    /// For moderators: who waits to be let in, in the order they came.
+    pub lobby: Vec<Waiter>,
     /// How the room's media travel: peer to peer (end-to-end encrypted) or through the server.
     pub mode: MediaMode,
     /// Who is speaking, as the media server hears it.
@@ -285,8 +291,17 @@ pub enum Action {
     OwnRole(Role),
     /// Someone's role changed (ours included).
     Role(PeerId, Role),
-    /// A moderator locked or unlocked the room.
-    Locked(bool),
+    /// A moderator locked or unlocked the room, or turned the waiting room on or off.
+    RoomState {
+        /// Nobody new may join.
+        locked: bool,
+        /// Newcomers wait.
+        waiting_room: bool,
+    },
+    /// We wait for a moderator to let us in.
+    Waiting,
+    /// Who waits now (moderators).
+    Lobby(Vec<Waiter>),
     /// The room's media travel this way now.
     Mode(MediaMode),
     /// Who speaks now (from the media server).
@@ -456,6 +471,9 @@ impl AppState {
         self.local = LocalView::default();
         self.role = Role::default();
         self.locked = false;
+        self.waiting_room = false;
+        self.waiting = false;
+        self.lobby.clear();
         self.hands.clear();
         self.reactions.clear();
         self.announcement = None;
@@ -471,6 +489,9 @@ impl AppState {
                 self.join_error = None;
                 self.role = Role::default();
                 self.locked = false;
+                self.waiting_room = false;
+                self.waiting = false;
+                self.lobby.clear();
                 self.connection = Connection::Connecting { attempt: 0 };
                 self.peers.clear();
                 self.chat.clear();
@@ -508,6 +529,9 @@ impl AppState {
                 self.name = welcome.name.to_string();
                 self.role = welcome.role;
                 self.locked = welcome.locked;
+                self.waiting_room = welcome.waiting_room;
+                self.waiting = false;
+                self.lobby = welcome.lobby.clone();
                 self.hands = welcome.hands.clone();
                 self.mode = welcome.mode;
                 self.connection = Connection::Connected;
@@ -524,7 +548,15 @@ impl AppState {
                     peer.role = role;
                 }
             }
-            Action::Locked(locked) => self.locked = locked,
+            Action::RoomState {
+                locked,
+                waiting_room,
+            } => {
+                self.locked = locked;
+                self.waiting_room = waiting_room;
+            }
+            Action::Waiting => self.waiting = true,
+            Action::Lobby(waiting) => self.lobby = waiting,
             Action::Mode(mode) => {
                 self.mode = mode;
                 if mode == MediaMode::Mesh {
@@ -683,6 +715,8 @@ mod tests {
                 mode_epoch: 0,
                 mesh_upload_kbps: 0,
                 hands: vec![],
+                waiting_room: false,
+                lobby: vec![],
             }),
         }
     }
@@ -797,7 +831,10 @@ mod tests {
         assert!(state.is_moderator());
         state.apply(Action::Role(id("cy"), Role::Moderator));
         assert_eq!(state.peers[0].role, Role::Moderator);
-        state.apply(Action::Locked(false));
+        state.apply(Action::RoomState {
+            locked: false,
+            waiting_room: false,
+        });
         assert!(!state.locked);
     }
 
@@ -805,7 +842,10 @@ mod tests {
     fn a_refusal_forgets_role_and_lock_and_says_whether_it_was_the_password() {
         let mut state = joined();
         state.apply(welcome("me", &["a"], vec![], false));
-        state.apply(Action::Locked(true));
+        state.apply(Action::RoomState {
+            locked: true,
+            waiting_room: false,
+        });
         state.apply(Action::Rejected(Rejection::Refused {
             code: ErrorCode::WrongPassword,
             message: "The password is not right.".into(),

@@ -61,6 +61,8 @@ pub struct AdmittedJoin {
     pub media: MediaState,
     /// Room password, if the client gave one (checked by the room).
     pub password: Option<String>,
+    /// A token lets the joiner past the waiting room.
+    pub skip_waiting_room: bool,
 }
 
 /// Why a join frame was refused before reaching its room. The message is the sentence the
@@ -108,12 +110,12 @@ impl JoinPolicy {
         query_token: Option<&str>,
     ) -> Result<AdmittedJoin, Refusal> {
         let token = join.token.or_else(|| query_token.map(str::to_owned));
-        let (name, role) = match (&self.tokens, token) {
-            (None, _) => (join.name, None),
+        let (name, role, skip_waiting_room) = match (&self.tokens, token) {
+            (None, _) => (join.name, None, false),
             (Some(_), None) => return Err(Refusal::TokenRequired),
             (Some(tokens), Some(token)) => {
-                let (name, role) = tokens.verify(&token, &join.room)?;
-                (name, Some(role))
+                let grant = tokens.grant(&token, &join.room)?;
+                (grant.name, Some(grant.role), grant.skip_waiting_room)
             }
         };
         if let Some(password) = &join.password {
@@ -132,6 +134,7 @@ impl JoinPolicy {
             resume_token: join.resume_token,
             media: join.media,
             password: join.password,
+            skip_waiting_room,
         })
     }
 }

@@ -161,6 +161,12 @@ impl TokenVerifier {
 
     /// The display name and role `token` grants in `room`.
     pub fn verify(&self, token: &str, room: &RoomName) -> Result<(DisplayName, Role), TokenError> {
+        self.grant(token, room)
+            .map(|grant| (grant.name, grant.role))
+    }
+
+    /// Everything `token` grants in `room`.
+    pub fn grant(&self, token: &str, room: &RoomName) -> Result<Grant, TokenError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)?.claims;
         let for_room =
             claims.room == "*" || RoomName::new(&claims.room).is_ok_and(|claimed| &claimed == room);
@@ -168,13 +174,40 @@ impl TokenVerifier {
             return Err(TokenError::WrongRoom(claims.room));
         }
         let name = DisplayName::new(&claims.name).map_err(|_| TokenError::BadName)?;
-        Ok((name, claims.role))
+        Ok(Grant {
+            name,
+            role: claims.role,
+            skip_waiting_room: claims.skip_waiting_room,
+        })
     }
+}
+
+/// What a verified token grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The holder's display name.
+    pub name: DisplayName,
+    /// The holder's role.
+    pub role: Role,
+    /// The holder enters past the waiting room.
+    pub skip_waiting_room: bool,
 }
 
 /// Mints an HS256 token for `room`, `name` and `role`, valid for `ttl` (the `treff token`
 /// command).
 pub fn mint_token(secret: &str, room: &str, name: &str, role: Role, ttl: Duration) -> String {
+    mint_token_with(secret, room, name, role, ttl, false)
+}
+
+/// [`mint_token`], with the right to skip the waiting room if `skip_waiting_room`.
+pub fn mint_token_with(
+    secret: &str,
+    room: &str,
+    name: &str,
+    role: Role,
+    ttl: Duration,
+    skip_waiting_room: bool,
+) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -186,6 +219,7 @@ pub fn mint_token(secret: &str, room: &str, name: &str, role: Role, ttl: Duratio
         exp: now + ttl.as_secs(),
         iat: Some(now),
         nbf: None,
+        skip_waiting_room,
     };
     // unwrap: HS256 signing of a serializable struct cannot fail.
     jsonwebtoken::encode(
@@ -275,6 +309,7 @@ mod tests {
                 exp,
                 iat: None,
                 nbf: None,
+                skip_waiting_room: false,
             };
             jsonwebtoken::encode(
                 &Header::new(Algorithm::HS256),

@@ -264,6 +264,9 @@ pub struct TokenArgs {
     /// How long the token is valid.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub ttl: Duration,
+    /// The holder enters at once even while the room's waiting room is on.
+    #[arg(long)]
+    pub skip_waiting_room: bool,
 }
 
 /// A role, as a command-line value.

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use treff_server::auth::mint_token;
+use treff_server::auth::mint_token_with;
 use treff_server::config::Command;
 use treff_server::Config;
 
@@ -18,7 +18,14 @@ async fn main() -> anyhow::Result<()> {
             .token_secret
             .as_deref()
             .context("treff token needs --token-secret (or TREFF_TOKEN_SECRET)")?;
-        let token = mint_token(secret, &args.room, &args.name, args.role.into(), args.ttl);
+        let token = mint_token_with(
+            secret,
+            &args.room,
+            &args.name,
+            args.role.into(),
+            args.ttl,
+            args.skip_waiting_room,
+        );
         println!("{token}");
         return Ok(());
     }

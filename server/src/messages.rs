@@ -76,6 +76,8 @@ pub struct Join {
     pub role: Option<Role>,
     /// The client's address (wrong password guesses are limited per address).
     pub ip: IpAddr,
+    /// A token lets the session past the waiting room.
+    pub skip_waiting_room: bool,
 }
 
 /// A frame or connection event from a joined session.

@@ -49,7 +49,7 @@ use rand::Rng;
 use treff_shared::{
     close_code, ChatMessage, DisplayName, ErrorCode, LeaveReason, MediaLink, MediaMode, MediaState,
     NoPathCause, Peer, PeerId, PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData,
-    TileSize, Welcome, MAX_CHAT_CHARS,
+    TileSize, Waiter, Welcome, MAX_CHAT_CHARS,
 };
 
 use crate::ice::IceConfig;
@@ -307,6 +307,13 @@ pub enum ModeratorAction {
     EndRoom,
     /// Lower a member's raised hand.
     LowerHand(PeerId),
+    /// Turn the waiting room on (`true`) or off (everyone waiting is let in, as far as the room
+    /// has space).
+    WaitingRoom(bool),
+    /// Let someone in from the waiting room.
+    Admit(PeerId),
+    /// Turn someone in the waiting room away.
+    Deny(PeerId),
 }
 
 /// Why a join was refused.
@@ -345,6 +352,8 @@ pub struct Joined {
     pub peer_id: PeerId,
     /// True when the join took an existing member back.
     pub resumed: bool,
+    /// True when the connection waits in the waiting room: not a member yet.
+    pub waiting: bool,
 }
 
 /// A join request as the room sees it.
@@ -362,6 +371,8 @@ pub struct JoinRequest {
     pub role: Option<Role>,
     /// What the shell established about the room password.
     pub password: Password,
+    /// A token lets the joiner past the waiting room.
+    pub skip_waiting_room: bool,
 }
 
 /// When something happens, as the shell read its clocks: the room reads no clock itself, so
@@ -406,6 +417,16 @@ pub enum Admission {
     Open,
 }
 
+/// Someone in the waiting room: what a member needs, without being one yet.
+#[derive(Debug)]
+struct Waiting {
+    peer_id: PeerId,
+    conn: ConnId,
+    name: DisplayName,
+    media: MediaState,
+    role: Role,
+}
+
 #[derive(Debug)]
 struct Member {
     peer_id: PeerId,
@@ -448,6 +469,10 @@ pub struct Room {
     locked: bool,
     /// Members with a raised hand, in the order they raised it.
     hands: Vec<PeerId>,
+    /// Newcomers wait until a moderator admits them.
+    waiting_room: bool,
+    /// Who waits, in the order they came.
+    waiters: Vec<Waiting>,
     /// How the media travel now.
     mode: MediaMode,
     /// Raised with every switch of `mode`.
@@ -471,6 +496,8 @@ impl Room {
             password_hash: None,
             locked: false,
             hands: Vec::new(),
+            waiting_room: false,
+            waiters: Vec::new(),
             mode: MediaMode::Mesh,
             mode_epoch: 0,
             below_since: None,
@@ -556,8 +583,10 @@ impl Room {
             return Err(JoinError::Full(capacity));
         }
         if creating {
-            // A new room starts unlocked, with the creator's password if any.
+            // A new room starts unlocked, without a waiting room, with the creator's password
+            // if any.
             self.locked = false;
+            self.waiting_room = false;
             self.password_hash = match req.password {
                 Password::Set(hash) => Some(hash),
                 _ => None,
@@ -568,47 +597,159 @@ impl Room {
         } else {
             Role::Participant
         });
+        let peer_id = self.fresh_peer_id();
+        let mut out = Vec::new();
+        if self.waiting_room && !req.skip_waiting_room && role != Role::Moderator {
+            out.push(Output::one(
+                req.conn,
+                ServerMessage::Waiting {
+                    peer_id: peer_id.clone(),
+                    room: self.name.clone(),
+                },
+            ));
+            self.waiters.push(Waiting {
+                peer_id: peer_id.clone(),
+                conn: req.conn,
+                name: req.name,
+                media: req.media,
+                role,
+            });
+            self.lobby_changed(&mut out);
+            return Ok((
+                Joined {
+                    peer_id,
+                    resumed: false,
+                    waiting: true,
+                },
+                out,
+            ));
+        }
+        self.add_member(
+            Waiting {
+                peer_id: peer_id.clone(),
+                conn: req.conn,
+                name: req.name,
+                media: req.media,
+                role,
+            },
+            clock,
+            &mut out,
+        );
+        Ok((
+            Joined {
+                peer_id,
+                resumed: false,
+                waiting: false,
+            },
+            out,
+        ))
+    }
+
+    /// Makes someone admitted (at once or from the waiting room) a member and tells everyone.
+    fn add_member(&mut self, joiner: Waiting, clock: Clock, out: &mut Vec<Output>) {
+        let Waiting {
+            peer_id,
+            conn,
+            name,
+            media,
+            role,
+        } = joiner;
         let media = if role == Role::Viewer {
             MediaState::default()
         } else {
-            req.media
+            media
         };
-        let peer_id = self.fresh_peer_id();
         self.members.push(Member {
             peer_id: peer_id.clone(),
-            name: req.name,
+            name,
             resume_token: random_token(&mut self.rng),
             media,
             role,
-            conn: Some(req.conn),
+            conn: Some(conn),
             lost_at: None,
             outbox: VecDeque::new(),
             reactions: TokenBucket::new(REACTION_RATE.0, REACTION_RATE.1, clock.now),
         });
         let me = self.members.len() - 1;
-        let mut out = Vec::new();
         // The others learn of a switch before they learn of the newcomer, so they never open a
         // peer link to it; the newcomer learns the mode from its welcome.
         let was_sfu = self.mode == MediaMode::Sfu;
-        self.after_count_changed(clock.now, Some(me), &mut out);
-        out.push(Output::one(req.conn, self.welcome(me, false, clock)));
+        self.after_count_changed(clock.now, Some(me), out);
+        out.push(Output::one(conn, self.welcome(me, false, clock)));
         if was_sfu {
             out.push(Output::Media(MediaCommand::Join {
-                peer: peer_id.clone(),
+                peer: peer_id,
                 viewer: role == Role::Viewer,
             }));
         }
         for other in 0..me {
             let peer = self.peer_view(me, other);
-            self.deliver(other, ServerMessage::PeerJoined { peer }, &mut out);
+            self.deliver(other, ServerMessage::PeerJoined { peer }, out);
         }
-        Ok((
-            Joined {
-                peer_id,
-                resumed: false,
-            },
-            out,
-        ))
+    }
+
+    /// Tells every moderator who waits now.
+    fn lobby_changed(&mut self, out: &mut Vec<Output>) {
+        let to: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Moderator)
+            .filter_map(|m| m.conn)
+            .collect();
+        if !to.is_empty() {
+            out.push(Output::Send {
+                to,
+                msg: ServerMessage::Lobby {
+                    waiting: self.lobby(),
+                },
+            });
+        }
+    }
+
+    fn lobby(&self) -> Vec<Waiter> {
+        self.waiters
+            .iter()
+            .map(|w| Waiter {
+                peer_id: w.peer_id.clone(),
+                name: w.name.clone(),
+            })
+            .collect()
+    }
+
+    /// Turns the waiter at `index` away with `message` and closes its connection.
+    fn deny(&mut self, index: usize, message: &str, out: &mut Vec<Output>) {
+        let waiter = self.waiters.remove(index);
+        out.push(Output::one(
+            waiter.conn,
+            ServerMessage::error(ErrorCode::Denied, message),
+        ));
+        out.push(Output::Close {
+            conn: waiter.conn,
+            code: close_code::DENIED,
+            reason: "not admitted",
+        });
+    }
+
+    /// What a connection in the waiting room may do: wait, or go.
+    fn waiter_input(&mut self, conn: ConnId, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        let Some(index) = self.waiters.iter().position(|w| w.conn == conn) else {
+            return out;
+        };
+        match input {
+            Input::Leave | Input::Lost => {
+                self.waiters.remove(index);
+                self.lobby_changed(&mut out);
+            }
+            _ => out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::NotJoined,
+                    "You are in the waiting room: nothing reaches the room until a moderator lets you in.",
+                ),
+            )),
+        }
+        out
     }
 
     fn resume(&mut self, index: usize, req: JoinRequest, clock: Clock) -> (Joined, Vec<Output>) {
@@ -665,6 +806,7 @@ impl Room {
             Joined {
                 peer_id,
                 resumed: true,
+                waiting: false,
             },
             out,
         )
@@ -831,7 +973,7 @@ impl Room {
     pub fn handle(&mut self, conn: ConnId, input: Input, clock: Clock) -> Vec<Output> {
         let mut out = Vec::new();
         let Some(from) = self.index_of_conn(conn) else {
-            return out;
+            return self.waiter_input(conn, input);
         };
         match input {
             Input::Signal { to, data } => self.signal(from, conn, to, data, &mut out),
@@ -897,7 +1039,7 @@ impl Room {
             Input::Moderate(_) if self.members[from].role != Role::Moderator => {
                 out.push(forbidden(conn, "Only a moderator may do this."));
             }
-            Input::Moderate(action) => self.moderate(from, conn, action, clock.now, &mut out),
+            Input::Moderate(action) => self.moderate(from, conn, action, clock, &mut out),
             Input::Lost => {
                 let member = &mut self.members[from];
                 member.conn = None;
@@ -958,17 +1100,71 @@ impl Room {
         from: usize,
         conn: ConnId,
         action: ModeratorAction,
-        now: Instant,
+        clock: Clock,
         out: &mut Vec<Output>,
     ) {
         match action {
             ModeratorAction::Lock(locked) => {
                 self.locked = locked;
-                let to = self.members.iter().filter_map(|m| m.conn).collect();
-                out.push(Output::Send {
-                    to,
-                    msg: ServerMessage::RoomState { locked },
-                });
+                self.room_state_changed(out);
+            }
+            ModeratorAction::WaitingRoom(on) => {
+                self.waiting_room = on;
+                self.room_state_changed(out);
+                if !on {
+                    // Nobody is left waiting behind a waiting room that is off.
+                    while !self.waiters.is_empty() {
+                        if self.members.len() >= self.capacity_for(self.members.len() + 1) {
+                            let message = "The room is full, so you could not be let in.";
+                            self.deny(0, message, out);
+                        } else {
+                            let waiter = self.waiters.remove(0);
+                            self.add_member(waiter, clock, out);
+                        }
+                    }
+                    self.lobby_changed(out);
+                }
+            }
+            ModeratorAction::Admit(target) => {
+                match self.waiters.iter().position(|w| w.peer_id == target) {
+                    None => out.push(Output::one(
+                        conn,
+                        ServerMessage::error(
+                            ErrorCode::UnknownPeer,
+                            format!("Nobody with id {target} is waiting."),
+                        ),
+                    )),
+                    Some(_) if self.members.len() >= self.capacity_for(self.members.len() + 1) => {
+                        let capacity = self.capacity_for(self.members.len() + 1);
+                        out.push(Output::one(
+                            conn,
+                            ServerMessage::error(
+                                ErrorCode::RoomFull,
+                                format!("The room is full ({capacity} participants): nobody more can be let in."),
+                            ),
+                        ));
+                    }
+                    Some(index) => {
+                        let waiter = self.waiters.remove(index);
+                        self.add_member(waiter, clock, out);
+                        self.lobby_changed(out);
+                    }
+                }
+            }
+            ModeratorAction::Deny(target) => {
+                match self.waiters.iter().position(|w| w.peer_id == target) {
+                    None => out.push(Output::one(
+                        conn,
+                        ServerMessage::error(
+                            ErrorCode::UnknownPeer,
+                            format!("Nobody with id {target} is waiting."),
+                        ),
+                    )),
+                    Some(index) => {
+                        self.deny(index, "A moderator did not let you in.", out);
+                        self.lobby_changed(out);
+                    }
+                }
             }
             ModeratorAction::Kick(target) => match self.index_of_peer(&target) {
                 None => out.push(Output::one(
@@ -983,7 +1179,7 @@ impl Room {
                 }
                 Some(index) => {
                     self.eject(index, LeaveReason::Kicked, close_code::KICKED, out);
-                    self.remove(index, LeaveReason::Kicked, now, out);
+                    self.remove(index, LeaveReason::Kicked, clock.now, out);
                 }
             },
             ModeratorAction::RequestMute(target) => match self.index_of_peer(&target) {
@@ -1016,6 +1212,9 @@ impl Room {
                 self.members.clear();
                 self.history.clear();
                 self.hands.clear();
+                while !self.waiters.is_empty() {
+                    self.deny(0, "The room ended before you were let in.", out);
+                }
                 if self.mode == MediaMode::Sfu {
                     out.push(Output::Media(MediaCommand::Stop {
                         epoch: self.mode_epoch,
@@ -1023,6 +1222,18 @@ impl Room {
                 }
             }
         }
+    }
+
+    /// Tells every member the room's lock and waiting room.
+    fn room_state_changed(&mut self, out: &mut Vec<Output>) {
+        let to = self.members.iter().filter_map(|m| m.conn).collect();
+        out.push(Output::Send {
+            to,
+            msg: ServerMessage::RoomState {
+                locked: self.locked,
+                waiting_room: self.waiting_room,
+            },
+        });
     }
 
     /// Raises or lowers `peer`'s hand and tells everyone the new order; nothing when the hand
@@ -1169,6 +1380,12 @@ impl Room {
             );
         }
         self.promote_if_needed(out);
+        if self.members.is_empty() {
+            // Nobody is left who could let them in.
+            while !self.waiters.is_empty() {
+                self.deny(0, "Everyone left the room before you were let in.", out);
+            }
+        }
         if self.members.is_empty() && self.mode == MediaMode::Sfu {
             out.push(Output::Media(MediaCommand::Stop {
                 epoch: self.mode_epoch,
@@ -1197,6 +1414,11 @@ impl Room {
             role: Role::Moderator,
         };
         self.broadcast_except(usize::MAX, msg, out);
+        // The new moderator takes over the waiting room too.
+        if !self.waiters.is_empty() {
+            let waiting = self.lobby();
+            self.deliver(index, ServerMessage::Lobby { waiting }, out);
+        }
     }
 
     /// Sends to one member now, or keeps the frame for it while it is being resumed.
@@ -1228,7 +1450,7 @@ impl Room {
 
     fn welcome(&self, me: usize, resumed: bool, clock: Clock) -> ServerMessage {
         let member = &self.members[me];
-        ServerMessage::Welcome(Welcome {
+        ServerMessage::Welcome(Box::new(Welcome {
             peer_id: member.peer_id.clone(),
             name: member.name.clone(),
             resume_token: member.resume_token.clone(),
@@ -1250,7 +1472,13 @@ impl Room {
             mode_epoch: self.mode_epoch,
             mesh_upload_kbps: self.config.mesh_upload_kbps,
             hands: self.hands.clone(),
-        })
+            waiting_room: self.waiting_room,
+            lobby: if member.role == Role::Moderator {
+                self.lobby()
+            } else {
+                Vec::new()
+            },
+        }))
     }
 
     /// Member `subject` as seen by member `viewer`, with the viewer's role in their pair.
@@ -1368,6 +1596,7 @@ mod tests {
             resume_token: None,
             role: None,
             password: Password::None,
+            skip_waiting_room: false,
         }
     }
 
@@ -1396,7 +1625,7 @@ mod tests {
 
     fn welcome_of(out: &[Output], conn: ConnId) -> Welcome {
         match frames_to(out, conn).into_iter().next() {
-            Some(ServerMessage::Welcome(w)) => w,
+            Some(ServerMessage::Welcome(w)) => *w,
             other => panic!("expected welcome, got {other:?}"),
         }
     }
@@ -1656,6 +1885,7 @@ mod tests {
                 resume_token: None,
                 role: None,
                 password: Password::None,
+                skip_waiting_room: false,
             },
             clock(),
         );
@@ -1703,6 +1933,7 @@ mod tests {
                     resume_token: Some(token),
                     role: None,
                     password: Password::None,
+                    skip_waiting_room: false,
                 },
                 clock(),
             )
@@ -1774,6 +2005,7 @@ mod tests {
                     resume_token: Some(token),
                     role: None,
                     password: Password::None,
+                    skip_waiting_room: false,
                 },
                 clock(),
             )
@@ -1797,6 +2029,7 @@ mod tests {
                     resume_token: Some(token),
                     role: None,
                     password: Password::None,
+                    skip_waiting_room: false,
                 },
                 clock(),
             )
@@ -1856,7 +2089,10 @@ mod tests {
             Some(ModeratorAction::RequestMute(_)) => {
                 Some(ModeratorAction::LowerHand(target.clone()))
             }
-            Some(ModeratorAction::LowerHand(_)) => Some(ModeratorAction::EndRoom),
+            Some(ModeratorAction::LowerHand(_)) => Some(ModeratorAction::WaitingRoom(true)),
+            Some(ModeratorAction::WaitingRoom(_)) => Some(ModeratorAction::Admit(target.clone())),
+            Some(ModeratorAction::Admit(_)) => Some(ModeratorAction::Deny(target.clone())),
+            Some(ModeratorAction::Deny(_)) => Some(ModeratorAction::EndRoom),
             Some(ModeratorAction::EndRoom) => None,
         };
         let mut all: Vec<ModeratorAction> = Vec::new();
@@ -1879,7 +2115,7 @@ mod tests {
     fn only_moderators_may_moderate_whatever_the_action() {
         let (mut r, [ada, ..]) = moderated_room();
         let actions = every_moderator_action(&ada);
-        assert_eq!(actions.len(), 5);
+        assert_eq!(actions.len(), 8);
         r.handle(1, Input::Hand(true), clock());
         for conn in [2, 3] {
             for action in &actions {
@@ -1897,7 +2133,18 @@ mod tests {
         for i in 0..actions.len() {
             let (mut r, [_, bob, _]) = moderated_room();
             r.handle(2, Input::Hand(true), clock());
-            let action = every_moderator_action(&bob).swap_remove(i);
+            // Admit and deny are about someone in the waiting room.
+            r.handle(
+                1,
+                Input::Moderate(ModeratorAction::WaitingRoom(true)),
+                clock(),
+            );
+            let (waiter, _) = join(&mut r, 9, "Wes");
+            let action = match every_moderator_action(&bob).swap_remove(i) {
+                ModeratorAction::Admit(_) => ModeratorAction::Admit(waiter.peer_id),
+                ModeratorAction::Deny(_) => ModeratorAction::Deny(waiter.peer_id),
+                action => action,
+            };
             let out = r.handle(1, Input::Moderate(action.clone()), clock());
             assert!(
                 !out.is_empty()
@@ -2043,6 +2290,216 @@ mod tests {
         ));
     }
 
+    fn lobby_to(out: &[Output], conn: ConnId) -> Vec<Vec<String>> {
+        frames_to(out, conn)
+            .into_iter()
+            .filter_map(|msg| match msg {
+                ServerMessage::Lobby { waiting } => {
+                    Some(waiting.iter().map(|w| w.name.to_string()).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn error_code(out: &[Output], conn: ConnId) -> Option<ErrorCode> {
+        frames_to(out, conn).into_iter().find_map(|msg| match msg {
+            ServerMessage::Error { code, .. } => Some(code),
+            _ => None,
+        })
+    }
+
+    /// Ada (moderator, conn 1) and Bob (conn 2) in a room whose waiting room is on.
+    fn room_with_waiting_room() -> (Room, PeerId, PeerId) {
+        let mut r = room(8, 10);
+        let (a, _) = join(&mut r, 1, "Ada");
+        let (b, _) = join(&mut r, 2, "Bob");
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::WaitingRoom(true)),
+            clock(),
+        );
+        for conn in [1, 2] {
+            assert_eq!(
+                frames_to(&out, conn),
+                vec![ServerMessage::RoomState {
+                    locked: false,
+                    waiting_room: true
+                }]
+            );
+        }
+        (r, a.peer_id, b.peer_id)
+    }
+
+    #[test]
+    fn a_newcomer_waits_outside_receives_nothing_and_enters_when_a_moderator_admits() {
+        let (mut r, _ada, _bob) = room_with_waiting_room();
+        let (cem, out) = join(&mut r, 3, "Cem");
+        assert!(cem.waiting && !cem.resumed);
+        assert_eq!(
+            frames_to(&out, 3),
+            vec![ServerMessage::Waiting {
+                peer_id: cem.peer_id.clone(),
+                room: RoomName::new("team").unwrap(),
+            }]
+        );
+        assert_eq!(lobby_to(&out, 1), vec![vec!["Cem".to_owned()]]);
+        assert!(
+            frames_to(&out, 2).is_empty(),
+            "only moderators see the lobby"
+        );
+        assert_eq!(r.len(), 2, "a waiting person is not a member");
+
+        // Nothing of the room reaches the waiting person, and nothing of it reaches the room.
+        let out = r.handle(1, Input::Chat { text: "hi".into() }, clock());
+        assert!(frames_to(&out, 3).is_empty());
+        let out = r.handle(
+            3,
+            Input::Chat {
+                text: "let me in".into(),
+            },
+            clock(),
+        );
+        assert_eq!(error_code(&out, 3), Some(ErrorCode::NotJoined));
+        assert!(frames_to(&out, 1).is_empty() && frames_to(&out, 2).is_empty());
+        let to_cem = Input::Signal {
+            to: cem.peer_id.clone(),
+            data: offer(),
+        };
+        let out = r.handle(1, to_cem, clock());
+        assert_eq!(error_code(&out, 1), Some(ErrorCode::UnknownPeer));
+
+        // A participant may not admit.
+        let admit = Input::Moderate(ModeratorAction::Admit(cem.peer_id.clone()));
+        let out = r.handle(2, admit.clone(), clock());
+        assert_eq!(error_code(&out, 2), Some(ErrorCode::Forbidden));
+        // The moderator does: Cem gets the welcome with the history, the others meet Cem.
+        let out = r.handle(1, admit, clock());
+        let welcome = welcome_of(&out, 3);
+        assert_eq!(welcome.peer_id, cem.peer_id);
+        assert_eq!(welcome.history.len(), 1);
+        assert!(welcome.waiting_room && welcome.lobby.is_empty());
+        for conn in [1, 2] {
+            assert!(frames_to(&out, conn).iter().any(
+                |m| matches!(m, ServerMessage::PeerJoined { peer } if peer.peer_id == cem.peer_id)
+            ));
+        }
+        assert_eq!(lobby_to(&out, 1), vec![Vec::<String>::new()]);
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn a_denied_newcomer_is_told_and_closed_and_one_who_goes_leaves_the_lobby() {
+        let (mut r, _, _) = room_with_waiting_room();
+        let (dai, _) = join(&mut r, 4, "Dai");
+        let (_eve, out) = join(&mut r, 5, "Eve");
+        assert_eq!(
+            lobby_to(&out, 1),
+            vec![vec!["Dai".to_owned(), "Eve".to_owned()]]
+        );
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Deny(dai.peer_id)),
+            clock(),
+        );
+        assert_eq!(error_code(&out, 4), Some(ErrorCode::Denied));
+        assert!(out.contains(&Output::Close {
+            conn: 4,
+            code: close_code::DENIED,
+            reason: "not admitted"
+        }));
+        assert_eq!(lobby_to(&out, 1), vec![vec!["Eve".to_owned()]]);
+        // Eve closes her tab.
+        let out = r.handle(5, Input::Lost, clock());
+        assert_eq!(lobby_to(&out, 1), vec![Vec::<String>::new()]);
+        let out = r.handle(
+            1,
+            Input::Moderate(ModeratorAction::Admit(PeerId::new("gone").unwrap())),
+            clock(),
+        );
+        assert_eq!(error_code(&out, 1), Some(ErrorCode::UnknownPeer));
+    }
+
+    #[test]
+    fn the_next_moderator_gets_the_lobby_and_an_empty_room_turns_waiters_away() {
+        let (mut r, _, bob) = room_with_waiting_room();
+        join(&mut r, 6, "Fay");
+        let out = r.handle(1, Input::Leave, clock());
+        assert!(frames_to(&out, 2).contains(&ServerMessage::Role {
+            peer_id: bob,
+            role: Role::Moderator
+        }));
+        assert_eq!(lobby_to(&out, 2), vec![vec!["Fay".to_owned()]]);
+        assert!(frames_to(&out, 6).is_empty(), "Fay still waits");
+        // Bob leaves too: nobody is left to let Fay in.
+        let out = r.handle(2, Input::Leave, clock());
+        assert_eq!(error_code(&out, 6), Some(ErrorCode::Denied));
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn moderators_and_holders_of_a_skipping_token_enter_at_once() {
+        let (mut r, _, _) = room_with_waiting_room();
+        let (host, _) = join_as(&mut r, 7, "Hana", Role::Moderator);
+        assert!(!host.waiting);
+        let (vip, out) = r
+            .join(
+                JoinRequest {
+                    skip_waiting_room: true,
+                    ..request(8, "Ivo")
+                },
+                clock(),
+            )
+            .unwrap();
+        assert!(!vip.waiting);
+        assert_eq!(welcome_of(&out, 8).peer_id, vip.peer_id);
+        // Hana, a moderator, finds the (empty) lobby in her welcome; a late moderator would
+        // find the waiting people there.
+        let (_, out) = join(&mut r, 9, "Jan");
+        let (_, out2) = join_as(&mut r, 10, "Kai", Role::Moderator);
+        assert_eq!(lobby_to(&out, 7), vec![vec!["Jan".to_owned()]]);
+        let lobby = welcome_of(&out2, 10).lobby;
+        assert_eq!(lobby.len(), 1);
+        assert_eq!(lobby[0].name.as_str(), "Jan");
+    }
+
+    #[test]
+    fn turning_the_waiting_room_off_lets_everyone_waiting_in_as_far_as_there_is_room() {
+        // A mesh-only room of 3 (on the media server the room would grow to its capacity).
+        let mut r = room_with(RoomConfig {
+            capacity: 3,
+            sfu: SfuPolicy {
+                enabled: false,
+                ..SfuPolicy::default()
+            },
+            ..RoomConfig::default()
+        });
+        let moderate = |action| Input::Moderate(action);
+        join(&mut r, 1, "Ada");
+        r.handle(1, moderate(ModeratorAction::WaitingRoom(true)), clock());
+        let (bob, _) = join(&mut r, 2, "Bob");
+        let (cem, _) = join(&mut r, 3, "Cem");
+        let (dai, _) = join(&mut r, 4, "Dai");
+        r.handle(1, moderate(ModeratorAction::Admit(bob.peer_id)), clock());
+        r.handle(1, moderate(ModeratorAction::Admit(cem.peer_id)), clock());
+        // While the room is full, nobody can be admitted; the person keeps waiting.
+        let out = r.handle(1, moderate(ModeratorAction::Admit(dai.peer_id)), clock());
+        assert_eq!(error_code(&out, 1), Some(ErrorCode::RoomFull));
+        assert!(frames_to(&out, 4).is_empty());
+        // Off: whoever waits is let in, or told that the room is full.
+        r.handle(3, Input::Leave, clock());
+        join(&mut r, 5, "Eve");
+        let out = r.handle(1, moderate(ModeratorAction::WaitingRoom(false)), clock());
+        assert_eq!(welcome_of(&out, 4).peers.len(), 2);
+        assert_eq!(
+            error_code(&out, 5),
+            Some(ErrorCode::Denied),
+            "the room holds 3"
+        );
+        assert_eq!(r.len(), 3);
+        assert_eq!(lobby_to(&out, 1), vec![Vec::<String>::new()]);
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_peer_ids_and_tokens() {
         let run = |seed: u64| {
@@ -2158,7 +2615,10 @@ mod tests {
             out,
             vec![Output::Send {
                 to: vec![1, 2],
-                msg: ServerMessage::RoomState { locked: true }
+                msg: ServerMessage::RoomState {
+                    locked: true,
+                    waiting_room: false
+                }
             }]
         );
         r.handle(2, Input::Lost, clock());
@@ -2395,6 +2855,7 @@ mod mode_tests {
                 resume_token: None,
                 role: None,
                 password: Password::None,
+                skip_waiting_room: false,
             },
             at(now),
         )
@@ -2545,6 +3006,7 @@ mod mode_tests {
                 resume_token: None,
                 role: None,
                 password: Password::None,
+                skip_waiting_room: false,
             },
             at(t0),
         );
@@ -2572,6 +3034,7 @@ mod mode_tests {
                     resume_token: None,
                     role: None,
                     password: Password::None,
+                    skip_waiting_room: false,
                 },
                 at(t0),
             )
@@ -2679,6 +3142,7 @@ mod mode_tests {
                 resume_token: None,
                 role: Some(Role::Viewer),
                 password: Password::None,
+                skip_waiting_room: false,
             },
             at(t0),
         )

@@ -207,17 +207,19 @@ impl RoomActor {
                 resume_token: msg.resume_token,
                 role: msg.role,
                 password,
+                skip_waiting_room: msg.skip_waiting_room,
             },
             clock(),
         )?;
         self.sessions.insert(conn, msg.session);
-        if !joined.resumed {
+        if !joined.resumed && !joined.waiting {
             self.stats.participants(1);
         }
         tracing::info!(
             room = %self.room.name(),
             peer = %joined.peer_id,
             resumed = joined.resumed,
+            waiting = joined.waiting,
             members = self.room.len(),
             "joined"
         );

@@ -210,6 +210,7 @@ impl WsSession {
                     password: admitted.password,
                     role: admitted.role,
                     ip: self.ip,
+                    skip_waiting_room: admitted.skip_waiting_room,
                 };
                 return self.join(admitted.room, join, ctx);
             }
@@ -241,6 +242,13 @@ impl WsSession {
                 Input::Moderate(ModeratorAction::RequestMute(peer_id))
             }
             (ClientMessage::EndRoom, _) => Input::Moderate(ModeratorAction::EndRoom),
+            (ClientMessage::WaitingRoom { on }, _) => {
+                Input::Moderate(ModeratorAction::WaitingRoom(on))
+            }
+            (ClientMessage::Admit { peer_id }, _) => {
+                Input::Moderate(ModeratorAction::Admit(peer_id))
+            }
+            (ClientMessage::Deny { peer_id }, _) => Input::Moderate(ModeratorAction::Deny(peer_id)),
             (ClientMessage::Hand { raised }, _) => Input::Hand(raised),
             (ClientMessage::LowerHand { peer_id }, _) => {
                 Input::Moderate(ModeratorAction::LowerHand(peer_id))

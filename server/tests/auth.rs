@@ -191,13 +191,31 @@ async fn a_moderator_locks_and_unlocks_the_room() {
     let server = TestServer::start(|_| {});
     let (mut ada, mut bob, _cy, _) = room_of_three(&server).await;
     ada.send(&ClientMessage::Lock { locked: true }).await;
-    assert_eq!(ada.recv().await, ServerMessage::RoomState { locked: true });
-    assert_eq!(bob.recv().await, ServerMessage::RoomState { locked: true });
+    assert_eq!(
+        ada.recv().await,
+        ServerMessage::RoomState {
+            locked: true,
+            waiting_room: false
+        }
+    );
+    assert_eq!(
+        bob.recv().await,
+        ServerMessage::RoomState {
+            locked: true,
+            waiting_room: false
+        }
+    );
     let mut dan = Client::connect(&server).await;
     dan.send_join("mod", "Dan", None, None, None).await;
     expect_error(&mut dan, ErrorCode::RoomLocked).await;
     ada.send(&ClientMessage::Lock { locked: false }).await;
-    assert_eq!(ada.recv().await, ServerMessage::RoomState { locked: false });
+    assert_eq!(
+        ada.recv().await,
+        ServerMessage::RoomState {
+            locked: false,
+            waiting_room: false
+        }
+    );
     let w = dan.join("mod", "Dan").await;
     assert!(!w.locked);
 }
@@ -283,7 +301,13 @@ async fn when_the_moderator_leaves_the_next_member_takes_over() {
         );
     }
     bob.send(&ClientMessage::Lock { locked: true }).await;
-    assert_eq!(bob.recv().await, ServerMessage::RoomState { locked: true });
+    assert_eq!(
+        bob.recv().await,
+        ServerMessage::RoomState {
+            locked: true,
+            waiting_room: false
+        }
+    );
 }
 
 #[tokio::test]
@@ -351,4 +375,148 @@ async fn right_passwords_do_not_use_up_the_guess_allowance() {
         pupils.push(pupil);
     }
     assert_eq!(pupils.len(), 7);
+}
+
+#[tokio::test]
+async fn the_waiting_room_holds_newcomers_until_a_moderator_admits_or_denies_them() {
+    let secret = "lobby-secret";
+    let server = TestServer::start(|c| c.token_secret = Some(secret.into()));
+    let token = |name: &str, role, skip| {
+        treff_server::auth::mint_token_with(
+            secret,
+            "class",
+            name,
+            role,
+            Duration::from_secs(60),
+            skip,
+        )
+    };
+    let mut ada = Client::connect(&server).await;
+    ada.send_join(
+        "class",
+        "x",
+        None,
+        None,
+        Some(&token("Ada", Role::Moderator, false)),
+    )
+    .await;
+    ada.expect_welcome().await;
+    ada.send(&ClientMessage::WaitingRoom { on: true }).await;
+    assert_eq!(
+        ada.recv().await,
+        ServerMessage::RoomState {
+            locked: false,
+            waiting_room: true
+        }
+    );
+
+    // Bob waits: he is told so, Ada sees him in the lobby, and he gets nothing of the room.
+    let mut bob = Client::connect(&server).await;
+    bob.send_join(
+        "class",
+        "x",
+        None,
+        None,
+        Some(&token("Bob", Role::Participant, false)),
+    )
+    .await;
+    let bob_id = match bob.recv().await {
+        ServerMessage::Waiting { peer_id, room } => {
+            assert_eq!(room.as_str(), "class");
+            peer_id
+        }
+        other => panic!("expected waiting, got {other:?}"),
+    };
+    match ada.recv().await {
+        ServerMessage::Lobby { waiting } => {
+            assert_eq!(waiting.len(), 1);
+            assert_eq!(
+                (&waiting[0].peer_id, waiting[0].name.as_str()),
+                (&bob_id, "Bob")
+            );
+        }
+        other => panic!("expected lobby, got {other:?}"),
+    }
+    ada.send(&ClientMessage::Chat {
+        text: "before Bob".into(),
+    })
+    .await;
+    assert!(matches!(ada.recv().await, ServerMessage::Chat(_)));
+    bob.send(&ClientMessage::Chat {
+        text: "let me in".into(),
+    })
+    .await;
+    expect_error(&mut bob, ErrorCode::NotJoined).await;
+    bob.expect_silence(Duration::from_millis(300)).await;
+
+    // A token with the right to skip enters at once, and may not admit anyone.
+    let mut vip = Client::connect(&server).await;
+    vip.send_join(
+        "class",
+        "x",
+        None,
+        None,
+        Some(&token("Vera", Role::Participant, true)),
+    )
+    .await;
+    let w = vip.expect_welcome().await;
+    assert_eq!(w.peers.len(), 1);
+    assert!(
+        w.waiting_room && w.lobby.is_empty(),
+        "only moderators see the lobby"
+    );
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    vip.send(&ClientMessage::Admit {
+        peer_id: bob_id.clone(),
+    })
+    .await;
+    expect_error(&mut vip, ErrorCode::Forbidden).await;
+
+    // Admitted: Bob's welcome carries the chat he missed.
+    ada.send(&ClientMessage::Admit {
+        peer_id: bob_id.clone(),
+    })
+    .await;
+    let welcome = bob.expect_welcome().await;
+    assert_eq!(welcome.peer_id, bob_id);
+    assert_eq!(welcome.history.len(), 1);
+
+    // Cem is turned away: a clear error, then the close that says not to come back.
+    let mut cem = Client::connect(&server).await;
+    cem.send_join(
+        "class",
+        "x",
+        None,
+        None,
+        Some(&token("Cem", Role::Participant, false)),
+    )
+    .await;
+    let cem_id = match cem.recv().await {
+        ServerMessage::Waiting { peer_id, .. } => peer_id,
+        other => panic!("expected waiting, got {other:?}"),
+    };
+    ada.send(&ClientMessage::Deny { peer_id: cem_id }).await;
+    let message = expect_error(&mut cem, ErrorCode::Denied).await;
+    assert!(message.contains("did not let you in"), "{message}");
+    cem.expect_close(close_code::DENIED).await;
+
+    // Dai closes the tab while waiting: gone from the lobby.
+    let mut dai = Client::connect(&server).await;
+    dai.send_join(
+        "class",
+        "x",
+        None,
+        None,
+        Some(&token("Dai", Role::Participant, false)),
+    )
+    .await;
+    assert!(matches!(dai.recv().await, ServerMessage::Waiting { .. }));
+    dai.close_normally().await;
+    let mut lobbies = Vec::new();
+    while let Some(common::Event::Frame(msg)) = ada.next_event(Duration::from_millis(500)).await {
+        if let ServerMessage::Lobby { waiting } = msg {
+            lobbies.push(waiting.len());
+        }
+    }
+    assert_eq!(lobbies.last(), Some(&0), "lobby sizes Ada saw: {lobbies:?}");
 }

@@ -187,6 +187,7 @@ impl Model {
                         resume_token: token,
                         role: None,
                         password: Password::None,
+                        skip_waiting_room: false,
                     },
                     clock,
                 );

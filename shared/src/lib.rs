@@ -110,6 +110,22 @@ pub enum ClientMessage {
     },
     /// Moderators only: end the room for everyone.
     EndRoom,
+    /// Moderators only: turn the waiting room on (`true`: newcomers wait until a moderator
+    /// admits them) or off (everyone waiting is let in).
+    WaitingRoom {
+        /// True to turn it on.
+        on: bool,
+    },
+    /// Moderators only: let someone who waits in.
+    Admit {
+        /// The person waiting (from `lobby`).
+        peer_id: PeerId,
+    },
+    /// Moderators only: turn someone who waits away.
+    Deny {
+        /// The person waiting (from `lobby`).
+        peer_id: PeerId,
+    },
     /// Raise (`true`) or lower this member's own hand. The room keeps the raised hands in the
     /// order they were raised and tells everyone (`hands`).
     Hand {
@@ -179,7 +195,7 @@ impl NoPathCause {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ServerMessage {
     /// The answer to `join`: who you are and who is here.
-    Welcome(Welcome),
+    Welcome(Box<Welcome>),
     /// Someone entered the room.
     PeerJoined {
         /// The newcomer, with this receiver's role towards it.
@@ -218,10 +234,28 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong,
-    /// The room was locked or unlocked by a moderator.
+    /// A moderator locked or unlocked the room, or turned its waiting room on or off.
     RoomState {
         /// True when nobody new may join.
         locked: bool,
+        /// True when newcomers wait until a moderator admits them.
+        #[serde(default)]
+        waiting_room: bool,
+    },
+    /// The answer to `join` while the room's waiting room is on: the sender waits until a
+    /// moderator admits it (`welcome` follows) or denies it (`error` `denied`, then the close).
+    /// It is not a member meanwhile: it gets no room traffic, chat or media.
+    Waiting {
+        /// The id the sender will have in the room (moderators admit it by this id).
+        peer_id: PeerId,
+        /// The room's canonical name.
+        room: RoomName,
+    },
+    /// To moderators: who waits to be admitted, in the order they came. Sent whenever it
+    /// changes, and to a member who becomes moderator.
+    Lobby {
+        /// The people waiting.
+        waiting: Vec<Waiter>,
     },
     /// A member's role changed (e.g. the moderator left and another member took over).
     Role {
@@ -327,6 +361,22 @@ pub struct Welcome {
     /// Who has a raised hand, in the order they raised it (see [`ServerMessage::Hands`]).
     #[serde(default)]
     pub hands: Vec<PeerId>,
+    /// True when newcomers wait until a moderator admits them.
+    #[serde(default)]
+    pub waiting_room: bool,
+    /// For moderators: who waits to be admitted (see [`ServerMessage::Lobby`]); empty for
+    /// everyone else.
+    #[serde(default)]
+    pub lobby: Vec<Waiter>,
+}
+
+/// Someone waiting to be admitted to a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiter {
+    /// The id they will have in the room.
+    pub peer_id: PeerId,
+    /// Their display name.
+    pub name: DisplayName,
 }
 
 /// A reaction a member can show on its tile. A closed set, so that a reaction never carries
@@ -589,6 +639,8 @@ pub enum ErrorCode {
     InvalidMedia,
     /// The media server could not connect this member (ICE or DTLS did not complete in time).
     MediaFailed,
+    /// A moderator did not let the sender in from the waiting room (or nobody was left to).
+    Denied,
 }
 
 impl ErrorCode {
@@ -628,6 +680,8 @@ pub mod close_code {
     pub const ROOM_ENDED: u16 = 4006;
     /// The client address has too many open sessions.
     pub const TOO_MANY_SESSIONS: u16 = 4007;
+    /// A moderator turned the sender away from the waiting room; do not reconnect.
+    pub const DENIED: u16 = 4008;
     /// The server is shutting down or restarting: reconnect with backoff and resume.
     pub const SERVER_RESTART: u16 = 1012;
 }
@@ -851,7 +905,7 @@ mod tests {
             ts: 1_700_000_000_000,
         };
         let frames = vec![
-            ServerMessage::Welcome(Welcome {
+            ServerMessage::Welcome(Box::new(Welcome {
                 peer_id: p.clone(),
                 name: DisplayName::new("Ada").unwrap(),
                 resume_token: "t".into(),
@@ -879,7 +933,12 @@ mod tests {
                 mode_epoch: 2,
                 mesh_upload_kbps: 3000,
                 hands: vec![p.clone()],
-            }),
+                waiting_room: true,
+                lobby: vec![Waiter {
+                    peer_id: p.clone(),
+                    name: DisplayName::new("Bob").unwrap(),
+                }],
+            })),
             ServerMessage::Mode {
                 mode: MediaMode::Mesh,
                 epoch: 3,
@@ -911,7 +970,15 @@ mod tests {
             },
             ServerMessage::Chat(chat),
             ServerMessage::Pong,
-            ServerMessage::RoomState { locked: true },
+            ServerMessage::RoomState {
+                locked: true,
+                waiting_room: true,
+            },
+            ServerMessage::Waiting {
+                peer_id: p.clone(),
+                room: RoomName::new("team").unwrap(),
+            },
+            ServerMessage::Lobby { waiting: vec![] },
             ServerMessage::Role {
                 peer_id: p.clone(),
                 role: Role::Viewer,
@@ -1036,6 +1103,9 @@ mod tests {
             ClientFrameType::Kick => ClientMessage::Kick { peer_id: peer() },
             ClientFrameType::RequestMute => ClientMessage::RequestMute { peer_id: peer() },
             ClientFrameType::EndRoom => ClientMessage::EndRoom,
+            ClientFrameType::WaitingRoom => ClientMessage::WaitingRoom { on: true },
+            ClientFrameType::Admit => ClientMessage::Admit { peer_id: peer() },
+            ClientFrameType::Deny => ClientMessage::Deny { peer_id: peer() },
             ClientFrameType::Hand => ClientMessage::Hand { raised: true },
             ClientFrameType::LowerHand => ClientMessage::LowerHand { peer_id: peer() },
             ClientFrameType::React => ClientMessage::React {

@@ -23,6 +23,10 @@ pub struct JoinClaims {
     /// Not before, Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+    /// The holder enters at once even while the room has its waiting room on (moderators
+    /// always do).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_waiting_room: bool,
 }
 
 impl JoinClaims {

@@ -1,6 +1,7 @@
 //! The room page: header with the room name, the lock state and "Copy link", the video grid, the
-//! side panel (chat or participants) and the control bar. Moderators also get "Lock room" here,
-//! and the confirmation before removing someone or ending the room.
+//! side panel (chat or participants) and the control bar. Moderators also get "Lock room" and
+//! "Waiting room" here, the people waiting with "Admit" and "Deny", and the confirmation before
+//! removing someone or ending the room. Someone in the waiting room sees only that they wait.
 
 use treff_shared::{MediaMode, NoPathCause, PeerId, PeerStatus, Role};
 use yew::prelude::*;
@@ -204,6 +205,48 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         let (cb, locked) = (on_action.clone(), state.locked);
         Callback::from(move |_| cb.emit(UserAction::Call(Intent::Lock(!locked))))
     };
+    if state.waiting {
+        return html! {
+            <div class="room">
+                <header class="topbar">
+                    <div class="room-title">
+                        <span class="brand small">{"treff"}</span>
+                        <h1 class="room-name">{state.room.clone()}</h1>
+                    </div>
+                </header>
+                <main class="waiting-room">
+                    <p class="waiting-note" role="status">{"Waiting for a moderator to let you in"}</p>
+                    <p class="waiting-hint">{"Nobody in the room sees or hears you until then."}</p>
+                    <button type="button" class="secondary" onclick={call(Intent::Leave).reform(|_| ())}>{"Leave"}</button>
+                </main>
+            </div>
+        };
+    }
+    let on_waiting_room = {
+        let (cb, on) = (on_action.clone(), state.waiting_room);
+        Callback::from(move |_| cb.emit(UserAction::Call(Intent::WaitingRoom(!on))))
+    };
+    let lobby = (moderator && !state.lobby.is_empty()).then(|| {
+        html! {
+            <section class="lobby" aria-label="Waiting to join">
+                <h2 class="lobby-title">{format!("Waiting to join ({})", state.lobby.len())}</h2>
+                <ul class="lobby-list">
+                    { for state.lobby.iter().map(|w| {
+                        let name = w.name.to_string();
+                        let admit = call(Intent::Admit(w.peer_id.clone())).reform(|_| ());
+                        let deny = call(Intent::Deny(w.peer_id.clone())).reform(|_| ());
+                        html! {
+                            <li key={w.peer_id.to_string()} class="lobby-person">
+                                <span class="lobby-name">{name.clone()}</span>
+                                <button type="button" class="primary small" onclick={admit}>{format!("Admit {name}")}</button>
+                                <button type="button" class="secondary small danger-text" onclick={deny}>{format!("Deny {name}")}</button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            </section>
+        }
+    });
     let on_remove = {
         let pending = pending.clone();
         Callback::from(move |(id, name)| pending.set(Some(Pending::Remove(id, name))))
@@ -315,11 +358,23 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                             <span class="lock-label">{"Lock room"}</span>
                         </button>
                     }
+                    if moderator {
+                        <button type="button"
+                            class={classes!("secondary", "lock-toggle", state.waiting_room.then_some("active"))}
+                            aria-pressed={if state.waiting_room { "true" } else { "false" }}
+                            title={if state.waiting_room { "Newcomers wait until a moderator lets them in" } else { "Newcomers join at once" }}
+                            onclick={on_waiting_room}>
+                            <span class="lock-label">{"Waiting room"}</span>
+                        </button>
+                    }
                     <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
                 </div>
             </header>
             <ConnectionBanner connection={state.connection.clone()} />
             <div class="sr-only" aria-live="polite" data-testid="announcements">{announcement}</div>
+            if let Some(lobby) = lobby {
+                {lobby}
+            }
             <Notices notices={state.notices.clone()}
                 on_dismiss={on_action.reform(UserAction::Dismiss)}
                 on_action={on_action.reform(|(id, action)| UserAction::NoticeAction(id, action))} />

@@ -141,6 +141,12 @@ pub enum Intent {
     AskToMute(PeerId),
     /// Moderators: end the room for everyone.
     EndRoom,
+    /// Moderators: turn the waiting room on (true) or off.
+    WaitingRoom(bool),
+    /// Moderators: let someone in from the waiting room.
+    Admit(PeerId),
+    /// Moderators: turn someone in the waiting room away.
+    Deny(PeerId),
     /// Raise (true) or lower our hand.
     RaiseHand(bool),
     /// Moderators: lower someone's hand.
@@ -324,6 +330,9 @@ pub struct CallCore {
     connecting: bool,
     local: Local,
     reactions: Reactions,
+    /// The room's lock and waiting room as last heard, so a `room-state` notifies only what
+    /// changed.
+    room_state: (bool, bool),
 }
 
 impl Default for CallCore {
@@ -346,6 +355,7 @@ impl CallCore {
             connecting: false,
             local: Local::default(),
             reactions: Reactions::default(),
+            room_state: (false, false),
         }
     }
 
@@ -597,6 +607,15 @@ impl CallCore {
                     self.ending = true;
                 }
             }
+            Intent::WaitingRoom(on) => {
+                self.ask(ClientMessage::WaitingRoom { on }, out);
+            }
+            Intent::Admit(peer_id) => {
+                self.ask(ClientMessage::Admit { peer_id }, out);
+            }
+            Intent::Deny(peer_id) => {
+                self.ask(ClientMessage::Deny { peer_id }, out);
+            }
             Intent::RaiseHand(raised) => {
                 self.ask(ClientMessage::Hand { raised }, out);
             }
@@ -699,6 +718,7 @@ impl CallCore {
                 if welcome.role == Role::Viewer {
                     self.become_viewer(out);
                 }
+                self.room_state = (welcome.locked, welcome.waiting_room);
                 self.paths.welcome(&welcome, keep, &mut self.ids, out);
                 if keep {
                     // Links that went down while we were away need new ICE credentials.
@@ -709,10 +729,7 @@ impl CallCore {
                         out.push(Command::ResendOffer(link));
                     }
                 }
-                out.push(Command::Ui(Action::Welcome {
-                    welcome: Box::new(welcome),
-                    keep,
-                }));
+                out.push(Command::Ui(Action::Welcome { welcome, keep }));
             }
             ServerMessage::PeerJoined { peer } => {
                 self.paths.peer_joined(&peer, &mut self.ids, out);
@@ -776,10 +793,29 @@ impl CallCore {
                     on: self.local.media.audio,
                 },
             ),
-            ServerMessage::RoomState { locked } => {
-                out.push(Command::Ui(Action::Locked(locked)));
-                notify(out, Notice::Locked(locked));
+            ServerMessage::RoomState {
+                locked,
+                waiting_room,
+            } => {
+                let (was_locked, had_waiting_room) = self.room_state;
+                self.room_state = (locked, waiting_room);
+                out.push(Command::Ui(Action::RoomState {
+                    locked,
+                    waiting_room,
+                }));
+                if locked != was_locked {
+                    notify(out, Notice::Locked(locked));
+                }
+                if waiting_room != had_waiting_room {
+                    notify(out, Notice::WaitingRoom(waiting_room));
+                }
             }
+            ServerMessage::Waiting { room, .. } => {
+                out.push(Command::Mark("waiting"));
+                out.push(Command::ShowRoomInAddress(room));
+                out.push(Command::Ui(Action::Waiting));
+            }
+            ServerMessage::Lobby { waiting } => out.push(Command::Ui(Action::Lobby(waiting))),
             ServerMessage::Role { peer_id, role } => {
                 let me = self.self_id.as_ref() == Some(&peer_id);
                 out.push(Command::Ui(Action::Role(peer_id, role)));

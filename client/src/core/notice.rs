@@ -94,6 +94,8 @@ pub enum Notice {
     Rejoined,
     /// A moderator locked (true) or unlocked the room.
     Locked(bool),
+    /// A moderator turned the waiting room on (true) or off.
+    WaitingRoom(bool),
     /// We became a moderator.
     NowModerator,
     /// A moderator asks us to turn the microphone off; `on`: it is still on.
@@ -129,6 +131,7 @@ impl Notice {
             | Notice::Server { .. } => NoticeKind::Error,
             Notice::Rejoined
             | Notice::Locked(_)
+            | Notice::WaitingRoom(_)
             | Notice::NowModerator
             | Notice::MuteRequested { on: false }
             | Notice::LinkCopied(_) => NoticeKind::Info,
@@ -166,6 +169,10 @@ impl Notice {
             Notice::Rejoined => "The server was restarted; you rejoined the room.".into(),
             Notice::Locked(true) => "The room is locked: nobody new can join.".into(),
             Notice::Locked(false) => "The room is unlocked: others can join again.".into(),
+            Notice::WaitingRoom(true) => {
+                "The waiting room is on: a moderator lets each newcomer in.".into()
+            }
+            Notice::WaitingRoom(false) => "The waiting room is off: newcomers join at once.".into(),
             Notice::NowModerator => "You are now a moderator of this room.".into(),
             Notice::MuteRequested { on: true } => {
                 "A moderator asks you to turn your microphone off.".into()

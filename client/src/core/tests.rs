@@ -28,7 +28,7 @@ fn peer(p: &str, offer: bool) -> Peer {
 }
 
 fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
-    ServerMessage::Welcome(Welcome {
+    ServerMessage::Welcome(Box::new(Welcome {
         peer_id: id(me),
         name: DisplayName::new("Ada").expect("test name"),
         resume_token: "t".into(),
@@ -48,7 +48,9 @@ fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
         mode_epoch: 0,
         mesh_upload_kbps: 0,
         hands: vec![],
-    })
+        waiting_room: false,
+        lobby: vec![],
+    }))
 }
 
 fn server(core: &mut CallCore, msg: ServerMessage) -> Vec<Command> {
@@ -367,7 +369,7 @@ fn a_resumed_welcome_keeps_links_and_restarts_only_those_that_went_down() {
     assert!(out.contains(&Command::Ui(Action::Welcome {
         welcome: Box::new(
             match welcome("me", vec![peer("a", true), peer("b", true)], true) {
-                ServerMessage::Welcome(w) => w,
+                ServerMessage::Welcome(w) => *w,
                 _ => unreachable!(),
             }
         ),
@@ -505,9 +507,21 @@ fn roles_and_room_state_raise_the_right_notices() {
         notices(&out).is_empty(),
         "someone else's promotion is shown, not announced"
     );
-    let out = server(&mut core, ServerMessage::RoomState { locked: true });
-    assert!(out.contains(&Command::Ui(Action::Locked(true))));
+    let state = |locked, waiting_room| ServerMessage::RoomState {
+        locked,
+        waiting_room,
+    };
+    let out = server(&mut core, state(true, false));
+    assert!(out.contains(&Command::Ui(Action::RoomState {
+        locked: true,
+        waiting_room: false
+    })));
     assert_eq!(notices(&out), vec![Notice::Locked(true)]);
+    // Only what changed is announced.
+    let out = server(&mut core, state(true, true));
+    assert_eq!(notices(&out), vec![Notice::WaitingRoom(true)]);
+    let out = server(&mut core, state(false, true));
+    assert_eq!(notices(&out), vec![Notice::Locked(false)]);
     // A mute request offers the button only while the microphone is on.
     let out = server(&mut core, ServerMessage::MuteRequested { by: id("a") });
     assert_eq!(notices(&out), vec![Notice::MuteRequested { on: true }]);
@@ -1324,4 +1338,53 @@ fn hands_and_reactions_are_frames_and_a_reaction_comes_down_after_a_while() {
     assert!(!done(&core.handle(Input::Tick(12_000))));
     assert!(done(&core.handle(Input::Tick(10_000 + reactions::SHOW_MS))));
     assert!(!done(&core.handle(Input::Tick(20_000))), "taken down once");
+}
+
+#[test]
+fn waiting_for_a_moderator_shows_the_waiting_page_and_a_denial_ends_the_call() {
+    let mut core = captured();
+    let room = RoomName::new("team").expect("test room");
+    let out = server(
+        &mut core,
+        ServerMessage::Waiting {
+            peer_id: id("me"),
+            room: room.clone(),
+        },
+    );
+    assert!(out.contains(&Command::Ui(Action::Waiting)));
+    assert!(out.contains(&Command::ShowRoomInAddress(room)));
+    // Nothing is opened or sent while waiting; a moderator action cannot go out.
+    assert!(opened(&out).is_empty() && sent(&out).is_empty());
+    let out = core.handle(Input::Intent(Intent::SendChat("hello?".into())));
+    assert_eq!(notices(&out), vec![Notice::ChatNotSent]);
+    // Admitted: the welcome makes us a member like any join.
+    let out = server(&mut core, welcome("me", vec![peer("ada", true)], false));
+    assert_eq!(opened(&out).len(), 1);
+    // A moderator's intents for the waiting room are plain frames.
+    for (intent, frame) in [
+        (
+            Intent::WaitingRoom(true),
+            ClientMessage::WaitingRoom { on: true },
+        ),
+        (
+            Intent::Admit(id("bob")),
+            ClientMessage::Admit { peer_id: id("bob") },
+        ),
+        (
+            Intent::Deny(id("bob")),
+            ClientMessage::Deny { peer_id: id("bob") },
+        ),
+    ] {
+        assert_eq!(sent(&core.handle(Input::Intent(intent))), vec![frame]);
+    }
+    let out = server(
+        &mut core,
+        ServerMessage::Lobby {
+            waiting: vec![treff_shared::Waiter {
+                peer_id: id("bob"),
+                name: DisplayName::new("Bob").expect("test name"),
+            }],
+        },
+    );
+    assert!(matches!(&out[..], [Command::Ui(Action::Lobby(w))] if w.len() == 1));
 }

@@ -268,6 +268,7 @@ fn is_refusal(code: ErrorCode) -> bool {
         | ErrorCode::TokenRequired
         | ErrorCode::InvalidToken
         | ErrorCode::TooManySessions
+        | ErrorCode::Denied
         | ErrorCode::RateLimited => true,
         // Passing troubles (a server restarting, a deadline missed) and frame errors: retry.
         ErrorCode::BadJson
@@ -300,6 +301,11 @@ fn final_close(code: u16) -> Option<Ended> {
             message: "Too many connections from your address; close other treff tabs and try \
                       again."
                 .into(),
+        }),
+        // Normally the `denied` error arrives first and is the message shown.
+        close_code::DENIED => Some(Ended::Rejected {
+            code: ErrorCode::Denied,
+            message: "You were not let in to the room.".into(),
         }),
         _ => None,
     }

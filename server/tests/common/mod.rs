@@ -234,7 +234,7 @@ impl Client {
     /// The next frame, which must be a welcome.
     pub async fn expect_welcome(&mut self) -> Welcome {
         match self.recv().await {
-            ServerMessage::Welcome(w) => w,
+            ServerMessage::Welcome(w) => *w,
             other => panic!("expected welcome, got {other:?}"),
         }
     }
@@ -287,8 +287,6 @@ pub async fn expect_error(client: &mut Client, code: treff_shared::ErrorCode) ->
 }
 
 #[derive(Debug)]
-// A test helper: one event at a time, its size does not matter.
-#[allow(clippy::large_enum_variant)]
 pub enum Event {
     Frame(ServerMessage),
     Closed(Option<u16>),
