@@ -1,11 +1,13 @@
 // What people expect of a meeting, in real headless Chromium and Firefox against the real server:
 // raised hands that everyone sees in order (a late joiner too) and only a moderator lowers for
 // someone else, reactions shown on the sender's tile for everyone and told to screen readers, and
-// a waiting room that keeps newcomers out until a moderator lets them in.
+// a waiting room that keeps newcomers out until a moderator lets them in, and recording that
+// everyone is told of.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
-  eachBrowser, joinAll, joinAs, newPage, openChat, peerId, sendChat, setUp, sleep, tileOf, waitFor,
-  waitForPresented,
+  browserName, eachBrowser, events, joinAll, joinAs, newPage, openChat, peerId, sendChat, setUp,
+  sleep, tileOf, waitFor, waitForPresented,
 } from './helpers.js';
 
 const button = (page, name) => page.getByRole('button', { name, exact: true });
@@ -142,4 +144,68 @@ eachBrowser('the waiting room keeps newcomers out until a moderator admits them,
   await waiting.getByRole('button', { name: 'Admit Eve' }).waitFor();
   await eve.close();
   await waitFor('Eve to leave the waiting list', async () => (await waiting.count()) === 0, 10000);
+});
+
+/** The "Recording: …" indicator of a page, or null when nobody records. */
+async function recordingIndicator(page) {
+  const status = page.locator('.recording-indicator');
+  return (await status.count()) ? status.textContent() : null;
+}
+
+/**
+ * Clicks Record (to stop) and returns the size of the file the page saves, and the file itself
+ * where the driver reports downloads (Chromium; Firefox over WebDriver BiDi reports none, so
+ * there the page's own note of the saved file's size is read).
+ */
+async function savedRecording(page) {
+  const before = (await events(page, 'recording-saved')).length;
+  const download = browserName(page) === 'chromium' ? page.waitForEvent('download', { timeout: 20000 }) : null;
+  await button(page, 'Record').click();
+  const saved = await waitFor('the recording to be saved', async () => (await events(page, 'recording-saved'))[before], 20000);
+  if (!download) return { size: Number(saved.connection) };
+  const file = await download;
+  const bytes = readFileSync(await file.path());
+  return { size: bytes.length, name: file.suggestedFilename(), bytes };
+}
+
+eachBrowser('recording is announced to everyone before it starts, a late joiner sees it, only those allowed record, and the file is saved', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `recording-${kind}`, browsers: [kind] });
+  const [ada, bob] = await joinAll(server, 'meeting', [['Ada', browser], ['Bob', browser]]);
+
+  // By default only moderators record: Bob is told, nothing starts, nobody sees an indicator.
+  // The button is aria-disabled, not disabled: pressing it says why (Playwright needs `force`).
+  await button(bob.page, 'Record').click({ force: true });
+  await bob.page.getByText('Only moderators may record in this room').waitFor();
+  assert.equal(await pressed(bob.page, 'Record'), 'false');
+  assert.equal(await recordingIndicator(ada.page), null);
+
+  await button(ada.page, 'Record').click();
+  await waitFor('Ada\'s recorder to run', async () => (await pressed(ada.page, 'Record')) === 'true');
+  await waitFor('Bob to see that Ada records', async () => (await recordingIndicator(bob.page)) === 'Recording: Ada');
+  assert.equal(await recordingIndicator(ada.page), 'Recording: you');
+  const [cem] = await joinAll(server, 'meeting', [['Cem', browser]]);
+  await waitFor('the late joiner to see it', async () => (await recordingIndicator(cem.page)) === 'Recording: Ada');
+
+  // The moderator lets everyone record; Bob does.
+  await button(ada.page, 'Everyone may record').click();
+  await waitFor('Bob to be allowed', async () => (await button(bob.page, 'Record').getAttribute('aria-disabled')) === null);
+  await button(bob.page, 'Record').click();
+  await waitFor('Cem to see both', async () => (await recordingIndicator(cem.page)) === 'Recording: Ada, Bob');
+
+  // Ada stops after a few seconds: a WebM file of the call is saved.
+  await sleep(3000);
+  const { size, name, bytes } = await savedRecording(ada.page);
+  assert.ok(size > 20000, `a few seconds of the call, not an empty file: ${size} bytes`);
+  if (bytes) {
+    assert.match(name, /^treff-meeting-\d{4}-\d{2}-\d{2}-\d{4}\.webm$/);
+    assert.deepEqual([...bytes.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], 'an EBML (WebM) file');
+  }
+  await waitFor('Cem to see only Bob', async () => (await recordingIndicator(cem.page)) === 'Recording: Bob');
+
+  // Back to moderators only: Bob's recorder stops, saves, and Bob is told.
+  await button(ada.page, 'Everyone may record').click();
+  await bob.page.getByText('Your recording stopped').waitFor();
+  const bobSaved = await waitFor('Bob\'s recording to be saved', async () => (await events(bob.page, 'recording-saved'))[0], 20000);
+  assert.ok(Number(bobSaved.connection) > 0, 'what Bob recorded is saved');
+  await waitFor('nobody to be shown recording', async () => (await recordingIndicator(cem.page)) === null);
 });

@@ -233,6 +233,12 @@ pub struct AppState {
     pub waiting: bool,
     /// For moderators: who waits to be let in, in the order they came.
     pub lobby: Vec<Waiter>,
+    /// Who records the call now (we too, perhaps).
+    pub recorders: Vec<PeerId>,
+    /// Every member may record; otherwise moderators only.
+    pub everyone_may_record: bool,
+    /// Our own recorder runs.
+    pub recording: bool,
     /// How the room's media travel: peer to peer (end-to-end encrypted) or through the server.
     pub mode: MediaMode,
     /// Who is speaking, as the media server hears it.
@@ -300,6 +306,15 @@ pub enum Action {
     },
     /// We wait for a moderator to let us in.
     Waiting,
+    /// Who records now, and whether everyone may.
+    Recording {
+        /// The members recording.
+        recorders: Vec<PeerId>,
+        /// Everyone may record.
+        everyone: bool,
+    },
+    /// Our recorder started (true) or stopped.
+    OwnRecording(bool),
     /// Who waits now (moderators).
     Lobby(Vec<Waiter>),
     /// The room's media travel this way now.
@@ -410,6 +425,20 @@ impl AppState {
         }
     }
 
+    /// Whether we may record under the room's rule.
+    pub fn may_record(&self) -> bool {
+        self.everyone_may_record || self.is_moderator()
+    }
+
+    /// The names of who records now ("you" for us), in order.
+    pub fn recorder_names(&self) -> Vec<String> {
+        self.recorders
+            .iter()
+            .filter_map(|p| self.display_name(p))
+            .map(|n| if n == "You" { "you".to_owned() } else { n })
+            .collect()
+    }
+
     /// Whether our own hand is raised.
     pub fn hand_raised(&self) -> bool {
         self.self_id
@@ -474,6 +503,9 @@ impl AppState {
         self.waiting_room = false;
         self.waiting = false;
         self.lobby.clear();
+        self.recorders.clear();
+        self.everyone_may_record = false;
+        self.recording = false;
         self.hands.clear();
         self.reactions.clear();
         self.announcement = None;
@@ -532,6 +564,8 @@ impl AppState {
                 self.waiting_room = welcome.waiting_room;
                 self.waiting = false;
                 self.lobby = welcome.lobby.clone();
+                self.recorders = welcome.recorders.clone();
+                self.everyone_may_record = welcome.everyone_may_record;
                 self.hands = welcome.hands.clone();
                 self.mode = welcome.mode;
                 self.connection = Connection::Connected;
@@ -556,6 +590,14 @@ impl AppState {
                 self.waiting_room = waiting_room;
             }
             Action::Waiting => self.waiting = true,
+            Action::Recording {
+                recorders,
+                everyone,
+            } => {
+                self.recorders = recorders;
+                self.everyone_may_record = everyone;
+            }
+            Action::OwnRecording(on) => self.recording = on,
             Action::Lobby(waiting) => self.lobby = waiting,
             Action::Mode(mode) => {
                 self.mode = mode;
@@ -572,6 +614,7 @@ impl AppState {
                 }
             }
             Action::PeerLeft(id) => {
+                self.recorders.retain(|p| p != &id);
                 self.peers.retain(|p| p.id != id);
                 self.hands.retain(|p| p != &id);
                 self.reactions.retain(|r| r.peer != id);
@@ -717,6 +760,8 @@ mod tests {
                 hands: vec![],
                 waiting_room: false,
                 lobby: vec![],
+                recorders: vec![],
+                everyone_may_record: false,
             }),
         }
     }

@@ -288,6 +288,8 @@ pub enum Input {
         /// Why no relay was possible.
         cause: NoPathCause,
     },
+    /// The member starts (`true`) or stops recording.
+    Recording(bool),
     /// The member raises (`true`) or lowers its own hand.
     Hand(bool),
     /// The member reacts (rate-limited by the room).
@@ -314,6 +316,8 @@ pub enum ModeratorAction {
     Admit(PeerId),
     /// Turn someone in the waiting room away.
     Deny(PeerId),
+    /// Let every member record (`true`) or moderators only.
+    RecordingPolicy(bool),
 }
 
 /// Why a join was refused.
@@ -473,6 +477,10 @@ pub struct Room {
     waiting_room: bool,
     /// Who waits, in the order they came.
     waiters: Vec<Waiting>,
+    /// Members recording the call, in the order they started.
+    recorders: Vec<PeerId>,
+    /// Every member may record; otherwise moderators only.
+    everyone_may_record: bool,
     /// How the media travel now.
     mode: MediaMode,
     /// Raised with every switch of `mode`.
@@ -498,6 +506,8 @@ impl Room {
             hands: Vec::new(),
             waiting_room: false,
             waiters: Vec::new(),
+            recorders: Vec::new(),
+            everyone_may_record: false,
             mode: MediaMode::Mesh,
             mode_epoch: 0,
             below_since: None,
@@ -587,6 +597,7 @@ impl Room {
             // if any.
             self.locked = false;
             self.waiting_room = false;
+            self.everyone_may_record = false;
             self.password_hash = match req.password {
                 Password::Set(hash) => Some(hash),
                 _ => None,
@@ -1010,6 +1021,23 @@ impl Room {
                 let peer_id = self.members[from].peer_id.clone();
                 self.set_hand(&peer_id, raised, &mut out);
             }
+            Input::Recording(true)
+                if !self.everyone_may_record && self.members[from].role != Role::Moderator =>
+            {
+                out.push(forbidden(conn, "Only moderators may record in this room."));
+            }
+            Input::Recording(on) => {
+                let peer_id = self.members[from].peer_id.clone();
+                let at = self.recorders.iter().position(|p| p == &peer_id);
+                match (on, at) {
+                    (true, None) => self.recorders.push(peer_id),
+                    (false, Some(at)) => {
+                        self.recorders.remove(at);
+                    }
+                    _ => return out,
+                }
+                self.recording_changed(&mut out);
+            }
             Input::React(_) if !self.members[from].reactions.try_take(clock.now) => {
                 out.push(Output::one(
                     conn,
@@ -1125,6 +1153,19 @@ impl Room {
                     self.lobby_changed(out);
                 }
             }
+            ModeratorAction::RecordingPolicy(everyone) => {
+                self.everyone_may_record = everyone;
+                if !everyone {
+                    // Who lost the right stops: its client sees itself gone from the list.
+                    let members = &self.members;
+                    self.recorders.retain(|p| {
+                        members
+                            .iter()
+                            .any(|m| &m.peer_id == p && m.role == Role::Moderator)
+                    });
+                }
+                self.recording_changed(out);
+            }
             ModeratorAction::Admit(target) => {
                 match self.waiters.iter().position(|w| w.peer_id == target) {
                     None => out.push(Output::one(
@@ -1212,6 +1253,7 @@ impl Room {
                 self.members.clear();
                 self.history.clear();
                 self.hands.clear();
+                self.recorders.clear();
                 while !self.waiters.is_empty() {
                     self.deny(0, "The room ended before you were let in.", out);
                 }
@@ -1222,6 +1264,18 @@ impl Room {
                 }
             }
         }
+    }
+
+    /// Tells every member who records and who may.
+    fn recording_changed(&mut self, out: &mut Vec<Output>) {
+        let to = self.members.iter().filter_map(|m| m.conn).collect();
+        out.push(Output::Send {
+            to,
+            msg: ServerMessage::Recording {
+                recorders: self.recorders.clone(),
+                everyone: self.everyone_may_record,
+            },
+        });
     }
 
     /// Tells every member the room's lock and waiting room.
@@ -1353,6 +1407,11 @@ impl Room {
     fn remove(&mut self, index: usize, reason: LeaveReason, now: Instant, out: &mut Vec<Output>) {
         let gone = self.members.remove(index);
         self.hands.retain(|p| p != &gone.peer_id);
+        if let Some(at) = self.recorders.iter().position(|p| p == &gone.peer_id) {
+            // Whether someone records concerns everyone: said at once, not left to peer-left.
+            self.recorders.remove(at);
+            self.recording_changed(out);
+        }
         if self.mode == MediaMode::Sfu {
             out.push(Output::Media(MediaCommand::Leave {
                 peer: gone.peer_id.clone(),
@@ -1478,6 +1537,8 @@ impl Room {
             } else {
                 Vec::new()
             },
+            recorders: self.recorders.clone(),
+            everyone_may_record: self.everyone_may_record,
         }))
     }
 
@@ -2092,7 +2153,8 @@ mod tests {
             Some(ModeratorAction::LowerHand(_)) => Some(ModeratorAction::WaitingRoom(true)),
             Some(ModeratorAction::WaitingRoom(_)) => Some(ModeratorAction::Admit(target.clone())),
             Some(ModeratorAction::Admit(_)) => Some(ModeratorAction::Deny(target.clone())),
-            Some(ModeratorAction::Deny(_)) => Some(ModeratorAction::EndRoom),
+            Some(ModeratorAction::Deny(_)) => Some(ModeratorAction::RecordingPolicy(true)),
+            Some(ModeratorAction::RecordingPolicy(_)) => Some(ModeratorAction::EndRoom),
             Some(ModeratorAction::EndRoom) => None,
         };
         let mut all: Vec<ModeratorAction> = Vec::new();
@@ -2115,7 +2177,7 @@ mod tests {
     fn only_moderators_may_moderate_whatever_the_action() {
         let (mut r, [ada, ..]) = moderated_room();
         let actions = every_moderator_action(&ada);
-        assert_eq!(actions.len(), 8);
+        assert_eq!(actions.len(), 9);
         r.handle(1, Input::Hand(true), clock());
         for conn in [2, 3] {
             for action in &actions {
@@ -2498,6 +2560,60 @@ mod tests {
         );
         assert_eq!(r.len(), 3);
         assert_eq!(lobby_to(&out, 1), vec![Vec::<String>::new()]);
+    }
+
+    fn recording_to(out: &[Output], conn: ConnId) -> Vec<(Vec<PeerId>, bool)> {
+        frames_to(out, conn)
+            .into_iter()
+            .filter_map(|msg| match msg {
+                ServerMessage::Recording {
+                    recorders,
+                    everyone,
+                } => Some((recorders, everyone)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_those_with_the_right_record_and_everyone_a_late_joiner_too_is_told() {
+        let (mut r, [ada, bob, _viewer]) = moderated_room();
+        // Moderators only, by default: Bob is refused and nobody hears of it.
+        let out = r.handle(2, Input::Recording(true), clock());
+        assert_eq!(error_code(&out, 2), Some(ErrorCode::Forbidden));
+        assert!(recording_to(&out, 1).is_empty());
+        let out = r.handle(1, Input::Recording(true), clock());
+        for conn in [1, 2, 3] {
+            assert_eq!(recording_to(&out, conn), vec![(vec![ada.clone()], false)]);
+        }
+        let (_, out) = join(&mut r, 4, "Dai");
+        let welcome = welcome_of(&out, 4);
+        assert_eq!(
+            (welcome.recorders, welcome.everyone_may_record),
+            (vec![ada.clone()], false)
+        );
+        // The moderator lets everyone record: Bob may now.
+        let policy = |everyone| Input::Moderate(ModeratorAction::RecordingPolicy(everyone));
+        assert_eq!(
+            recording_to(&r.handle(1, policy(true), clock()), 2),
+            vec![(vec![ada.clone()], true)]
+        );
+        let out = r.handle(2, Input::Recording(true), clock());
+        assert_eq!(
+            recording_to(&out, 4),
+            vec![(vec![ada.clone(), bob.clone()], true)]
+        );
+        // Back to moderators only: Bob loses the right and is off the list; Ada records on.
+        let out = r.handle(1, policy(false), clock());
+        assert_eq!(recording_to(&out, 2), vec![(vec![ada.clone()], false)]);
+        // A participant cannot change who may record.
+        let out = r.handle(2, policy(true), clock());
+        assert_eq!(error_code(&out, 2), Some(ErrorCode::Forbidden));
+        // Whoever records and leaves is off the list at once, for everyone.
+        let out = r.handle(1, Input::Leave, clock());
+        assert_eq!(recording_to(&out, 2), vec![(vec![], false)]);
+        // Stopping twice is no news.
+        assert!(recording_to(&r.handle(2, Input::Recording(false), clock()), 2).is_empty());
     }
 
     #[test]

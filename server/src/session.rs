@@ -249,6 +249,10 @@ impl WsSession {
                 Input::Moderate(ModeratorAction::Admit(peer_id))
             }
             (ClientMessage::Deny { peer_id }, _) => Input::Moderate(ModeratorAction::Deny(peer_id)),
+            (ClientMessage::Recording { on }, _) => Input::Recording(on),
+            (ClientMessage::RecordingPolicy { everyone }, _) => {
+                Input::Moderate(ModeratorAction::RecordingPolicy(everyone))
+            }
             (ClientMessage::Hand { raised }, _) => Input::Hand(raised),
             (ClientMessage::LowerHand { peer_id }, _) => {
                 Input::Moderate(ModeratorAction::LowerHand(peer_id))

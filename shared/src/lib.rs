@@ -126,6 +126,19 @@ pub enum ClientMessage {
         /// The person waiting (from `lobby`).
         peer_id: PeerId,
     },
+    /// Announce that this member starts (`true`) or stops recording the call. The room refuses
+    /// a start from someone without the right (`forbidden`); a client starts its recorder only
+    /// once `recording` lists it, so everyone is told before anything is recorded.
+    Recording {
+        /// True when starting.
+        on: bool,
+    },
+    /// Moderators only: whether every member may record (`true`) or only moderators (the
+    /// default). Members who lose the right stop.
+    RecordingPolicy {
+        /// True: everyone may record.
+        everyone: bool,
+    },
     /// Raise (`true`) or lower this member's own hand. The room keeps the raised hands in the
     /// order they were raised and tells everyone (`hands`).
     Hand {
@@ -299,6 +312,14 @@ pub enum ServerMessage {
         /// The members with a raised hand.
         raised: Vec<PeerId>,
     },
+    /// Who records the call now, and who may. Sent to every member whenever either changes; a
+    /// newcomer finds both in `welcome`.
+    Recording {
+        /// The members recording, in the order they started.
+        recorders: Vec<PeerId>,
+        /// True when every member may record; false: moderators only.
+        everyone: bool,
+    },
     /// A member reacted: show `reaction` on its tile for a few seconds.
     Reaction {
         /// Who reacted.
@@ -368,6 +389,12 @@ pub struct Welcome {
     /// everyone else.
     #[serde(default)]
     pub lobby: Vec<Waiter>,
+    /// Who records the call now (see [`ServerMessage::Recording`]).
+    #[serde(default)]
+    pub recorders: Vec<PeerId>,
+    /// True when every member may record; false: moderators only.
+    #[serde(default)]
+    pub everyone_may_record: bool,
 }
 
 /// Someone waiting to be admitted to a room.
@@ -938,6 +965,8 @@ mod tests {
                     peer_id: p.clone(),
                     name: DisplayName::new("Bob").unwrap(),
                 }],
+                recorders: vec![p.clone()],
+                everyone_may_record: true,
             })),
             ServerMessage::Mode {
                 mode: MediaMode::Mesh,
@@ -979,6 +1008,10 @@ mod tests {
                 room: RoomName::new("team").unwrap(),
             },
             ServerMessage::Lobby { waiting: vec![] },
+            ServerMessage::Recording {
+                recorders: vec![p.clone()],
+                everyone: false,
+            },
             ServerMessage::Role {
                 peer_id: p.clone(),
                 role: Role::Viewer,
@@ -1106,6 +1139,8 @@ mod tests {
             ClientFrameType::WaitingRoom => ClientMessage::WaitingRoom { on: true },
             ClientFrameType::Admit => ClientMessage::Admit { peer_id: peer() },
             ClientFrameType::Deny => ClientMessage::Deny { peer_id: peer() },
+            ClientFrameType::Recording => ClientMessage::Recording { on: true },
+            ClientFrameType::RecordingPolicy => ClientMessage::RecordingPolicy { everyone: true },
             ClientFrameType::Hand => ClientMessage::Hand { raised: true },
             ClientFrameType::LowerHand => ClientMessage::LowerHand { peer_id: peer() },
             ClientFrameType::React => ClientMessage::React {

@@ -48,6 +48,12 @@ pub struct ControlsProps {
     /// Our hand is raised.
     #[prop_or_default]
     pub hand: bool,
+    /// Our recorder runs.
+    #[prop_or_default]
+    pub recording: bool,
+    /// We may record (the room lets everyone, or we are a moderator).
+    #[prop_or_default]
+    pub may_record: bool,
 }
 
 /// Emits `action` on a click.
@@ -164,6 +170,16 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     title={if props.hand { "Lower your hand" } else { "Raise your hand to speak" }}>
                     <span class="ctl-emoji" aria-hidden="true">{"✋"}</span>
                     <span class="ctl-label">{"Raise hand"}</span>
+                </button>
+                <button type="button" class={classes!("ctl", props.recording.then_some("ctl-recording"))}
+                    aria-pressed={pressed(props.recording)}
+                    aria-disabled={(!props.may_record && !props.recording).then_some("true")}
+                    onclick={call(Intent::Record(!props.recording))}
+                    title={if props.recording { "Stop recording and save the file" }
+                        else if props.may_record { "Record the call in this browser (everyone is told)" }
+                        else { "Only moderators may record in this room" }}>
+                    <span class="ctl-emoji" aria-hidden="true">{"⏺"}</span>
+                    <span class="ctl-label">{"Record"}</span>
                 </button>
                 <div class="reactions">
                     <button type="button" class={classes!("ctl", reactions_open.then_some("ctl-active"))}

@@ -222,6 +222,11 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             </div>
         };
     }
+    let on_record_policy = {
+        let (cb, everyone) = (on_action.clone(), state.everyone_may_record);
+        Callback::from(move |_| cb.emit(UserAction::Call(Intent::EveryoneMayRecord(!everyone))))
+    };
+    let recorders = state.recorder_names();
     let on_waiting_room = {
         let (cb, on) = (on_action.clone(), state.waiting_room);
         Callback::from(move |_| cb.emit(UserAction::Call(Intent::WaitingRoom(!on))))
@@ -346,6 +351,12 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                         </span>
                     }
                     { privacy(state.mode) }
+                    if !recorders.is_empty() {
+                        <span class="recording-indicator" role="status">
+                            <span class="recording-dot" aria-hidden="true"></span>
+                            {format!("Recording: {}", recorders.join(", "))}
+                        </span>
+                    }
                 </div>
                 <div class="topbar-actions">
                     if moderator {
@@ -365,6 +376,15 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                             title={if state.waiting_room { "Newcomers wait until a moderator lets them in" } else { "Newcomers join at once" }}
                             onclick={on_waiting_room}>
                             <span class="lock-label">{"Waiting room"}</span>
+                        </button>
+                    }
+                    if moderator {
+                        <button type="button"
+                            class={classes!("secondary", "lock-toggle", state.everyone_may_record.then_some("active"))}
+                            aria-pressed={if state.everyone_may_record { "true" } else { "false" }}
+                            title={if state.everyone_may_record { "Everyone may record the call" } else { "Only moderators may record the call" }}
+                            onclick={on_record_policy}>
+                            <span class="lock-label">{"Everyone may record"}</span>
                         </button>
                     }
                     <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
@@ -400,6 +420,8 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 on_action={on_action.clone()}
                 viewer={state.is_viewer()}
                 hand={state.hand_raised()}
+                recording={state.recording}
+                may_record={state.may_record()}
                 {moderator}
                 {on_end_room}
             />

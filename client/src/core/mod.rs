@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod notice;
 pub mod paths;
 pub mod reactions;
+pub mod recording;
 pub mod sfu;
 pub mod table;
 pub mod transport;
@@ -35,6 +36,7 @@ use treff_shared::{
 use self::notice::{MediaProblem, Notice, Rejection};
 use self::paths::Paths;
 use self::reactions::Reactions;
+use self::recording::Recording;
 use self::transport::{LinkCommand, LinkId, LinkIds, SignalSource, TrackKind};
 use crate::state::{Action, Capture, Connection, Devices, LinkState};
 
@@ -147,6 +149,10 @@ pub enum Intent {
     Admit(PeerId),
     /// Moderators: turn someone in the waiting room away.
     Deny(PeerId),
+    /// Start (true) or stop recording the call in this browser.
+    Record(bool),
+    /// Moderators: let everyone record (true) or moderators only.
+    EveryoneMayRecord(bool),
     /// Raise (true) or lower our hand.
     RaiseHand(bool),
     /// Moderators: lower someone's hand.
@@ -205,6 +211,8 @@ pub enum Input {
     Tick(u64),
     /// How large the page shows each remote picture now.
     TileSizes(Vec<TileSize>),
+    /// The recorder could not start, or stopped by itself; why.
+    RecorderFailed(String),
 }
 
 /// What the IO layer must do.
@@ -285,6 +293,11 @@ pub enum Command {
         /// What it is.
         kind: MediaKind,
     },
+    /// Start recording the call (the composed grid and everyone's sound); answer with
+    /// [`Input::RecorderFailed`] if it cannot.
+    StartRecorder,
+    /// Stop recording and save the file.
+    StopRecorder,
     /// Change what the page shows.
     Ui(Action),
     /// Put `/room/<name>` in the address bar.
@@ -333,6 +346,9 @@ pub struct CallCore {
     /// The room's lock and waiting room as last heard, so a `room-state` notifies only what
     /// changed.
     room_state: (bool, bool),
+    /// Our role, as the room last said.
+    role: Role,
+    recording: Recording,
 }
 
 impl Default for CallCore {
@@ -356,6 +372,8 @@ impl CallCore {
             local: Local::default(),
             reactions: Reactions::default(),
             room_state: (false, false),
+            role: Role::Participant,
+            recording: Recording::default(),
         }
     }
 
@@ -404,9 +422,18 @@ impl CallCore {
             Input::Server(event) => self.server_event(event, &mut out),
             Input::Link(link, event) => self.link_event(link, event, &mut out),
             Input::Intent(intent) => self.intent(intent, &mut out),
+            Input::RecorderFailed(reason) => {
+                if let Some(frame) = self.recording.failed(&mut out) {
+                    self.ask(frame, &mut out);
+                }
+                notify(&mut out, Notice::RecorderFailed(reason));
+            }
             Input::NotSent(frame) => {
                 if frame == ClientFrameType::EndRoom {
                     self.ending = false;
+                }
+                if frame == ClientFrameType::Recording {
+                    self.recording.refused();
                 }
                 let notice = match frame {
                     ClientFrameType::Chat => Notice::ChatNotSent,
@@ -549,6 +576,7 @@ impl CallCore {
         }
         self.ended = true;
         self.connected = false;
+        self.recording.end(out);
         out.push(Command::Disconnect);
         self.paths.close_all(out);
         out.push(Command::StopCapture);
@@ -615,6 +643,16 @@ impl CallCore {
             }
             Intent::Deny(peer_id) => {
                 self.ask(ClientMessage::Deny { peer_id }, out);
+            }
+            Intent::Record(on) => {
+                if let Some(frame) = self.recording.intent(on, self.role, out) {
+                    if !self.ask(frame, out) {
+                        self.recording.refused();
+                    }
+                }
+            }
+            Intent::EveryoneMayRecord(everyone) => {
+                self.ask(ClientMessage::RecordingPolicy { everyone }, out);
             }
             Intent::RaiseHand(raised) => {
                 self.ask(ClientMessage::Hand { raised }, out);
@@ -719,6 +757,13 @@ impl CallCore {
                     self.become_viewer(out);
                 }
                 self.room_state = (welcome.locked, welcome.waiting_room);
+                self.role = welcome.role;
+                self.recording.room_said(
+                    Some(&welcome.peer_id),
+                    &welcome.recorders,
+                    welcome.everyone_may_record,
+                    out,
+                );
                 self.paths.welcome(&welcome, keep, &mut self.ids, out);
                 if keep {
                     // Links that went down while we were away need new ICE credentials.
@@ -816,8 +861,22 @@ impl CallCore {
                 out.push(Command::Ui(Action::Waiting));
             }
             ServerMessage::Lobby { waiting } => out.push(Command::Ui(Action::Lobby(waiting))),
+            ServerMessage::Recording {
+                recorders,
+                everyone,
+            } => {
+                self.recording
+                    .room_said(self.self_id.as_ref(), &recorders, everyone, out);
+                out.push(Command::Ui(Action::Recording {
+                    recorders,
+                    everyone,
+                }));
+            }
             ServerMessage::Role { peer_id, role } => {
                 let me = self.self_id.as_ref() == Some(&peer_id);
+                if me {
+                    self.role = role;
+                }
                 out.push(Command::Ui(Action::Role(peer_id, role)));
                 if me && role == Role::Moderator {
                     notify(out, Notice::NowModerator);
@@ -828,7 +887,12 @@ impl CallCore {
                 ErrorCode::UnknownPeer | ErrorCode::SignalToSelf => {
                     out.push(Command::Warn(format!("{code}: {message}")));
                 }
-                _ => notify(out, Notice::Server { code, message }),
+                _ => {
+                    if code == ErrorCode::Forbidden {
+                        self.recording.refused();
+                    }
+                    notify(out, Notice::Server { code, message })
+                }
             },
         }
     }

@@ -96,6 +96,12 @@ pub enum Notice {
     Locked(bool),
     /// A moderator turned the waiting room on (true) or off.
     WaitingRoom(bool),
+    /// Only moderators may record in this room.
+    RecordingNotAllowed,
+    /// Our recording stopped because a moderator took the right away; the file is saved.
+    RecordingStopped,
+    /// The browser could not record; why.
+    RecorderFailed(String),
     /// We became a moderator.
     NowModerator,
     /// A moderator asks us to turn the microphone off; `on`: it is still on.
@@ -128,10 +134,13 @@ impl Notice {
             | Notice::ScreenFailed(_)
             | Notice::ChatNotSent
             | Notice::NotDelivered
+            | Notice::RecorderFailed(_)
             | Notice::Server { .. } => NoticeKind::Error,
             Notice::Rejoined
             | Notice::Locked(_)
             | Notice::WaitingRoom(_)
+            | Notice::RecordingNotAllowed
+            | Notice::RecordingStopped
             | Notice::NowModerator
             | Notice::MuteRequested { on: false }
             | Notice::LinkCopied(_) => NoticeKind::Info,
@@ -172,6 +181,14 @@ impl Notice {
             Notice::WaitingRoom(true) => {
                 "The waiting room is on: a moderator lets each newcomer in.".into()
             }
+            Notice::RecordingNotAllowed => {
+                "Only moderators may record in this room; a moderator can allow everyone.".into()
+            }
+            Notice::RecordingStopped => {
+                "Your recording stopped: only moderators may record now. What was recorded is saved."
+                    .into()
+            }
+            Notice::RecorderFailed(reason) => format!("The call could not be recorded: {reason}"),
             Notice::WaitingRoom(false) => "The waiting room is off: newcomers join at once.".into(),
             Notice::NowModerator => "You are now a moderator of this room.".into(),
             Notice::MuteRequested { on: true } => {

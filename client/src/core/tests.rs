@@ -50,6 +50,8 @@ fn welcome(me: &str, peers: Vec<Peer>, resumed: bool) -> ServerMessage {
         hands: vec![],
         waiting_room: false,
         lobby: vec![],
+        recorders: vec![],
+        everyone_may_record: false,
     }))
 }
 

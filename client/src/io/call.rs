@@ -113,6 +113,8 @@ struct Inner {
     screen_listener: RefCell<Option<Closure<dyn FnMut()>>>,
     /// The clock the core's switches run on, and the tile measurements.
     ticker: RefCell<Option<gloo_timers::callback::Interval>>,
+    /// The recording of the call, while it runs.
+    recorder: RefCell<Option<super::recorder::Recorder>>,
 }
 
 /// A running call; cloning shares it.
@@ -152,6 +154,7 @@ impl Call {
                 device_listener: RefCell::new(None),
                 screen_listener: RefCell::new(None),
                 ticker: RefCell::new(None),
+                recorder: RefCell::new(None),
             }),
         };
         call.inner.input(Input::Start { viewer });
@@ -354,6 +357,22 @@ impl Inner {
                 peer,
                 kind,
             } => self.attach(link, mid, &track_id, peer, kind),
+            Command::StartRecorder => match super::recorder::Recorder::start(self.room.as_str()) {
+                Ok(recorder) => {
+                    hook::mark("recording-started", None);
+                    *self.recorder.borrow_mut() = Some(recorder);
+                }
+                Err(reason) => self
+                    .pending
+                    .borrow_mut()
+                    .push_back(Input::RecorderFailed(reason)),
+            },
+            Command::StopRecorder => {
+                if let Some(recorder) = self.recorder.borrow_mut().take() {
+                    hook::mark("recording-stopped", None);
+                    recorder.stop();
+                }
+            }
             Command::Ui(action) => (self.dispatch)(action),
             Command::ShowRoomInAddress(room) => crate::route::push_room(room.as_str()),
             Command::SetPeerId(id) => hook::set_peer_id(id.as_ref().map(PeerId::as_str)),
