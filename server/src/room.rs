@@ -1052,14 +1052,8 @@ impl Room {
                 ));
             }
             Input::React(reaction) => {
-                let to = self.members.iter().filter_map(|m| m.conn).collect();
-                out.push(Output::Send {
-                    to,
-                    msg: ServerMessage::Reaction {
-                        peer_id: self.members[from].peer_id.clone(),
-                        reaction,
-                    },
-                });
+                let peer_id = self.members[from].peer_id.clone();
+                out.push(self.to_everyone(ServerMessage::Reaction { peer_id, reaction }));
             }
             input @ (Input::MediaSignal { .. } | Input::Tiles(_)) => {
                 self.media_input(from, conn, input, &mut out)
@@ -1268,26 +1262,27 @@ impl Room {
 
     /// Tells every member who records and who may.
     fn recording_changed(&mut self, out: &mut Vec<Output>) {
-        let to = self.members.iter().filter_map(|m| m.conn).collect();
-        out.push(Output::Send {
-            to,
-            msg: ServerMessage::Recording {
-                recorders: self.recorders.clone(),
-                everyone: self.everyone_may_record,
-            },
-        });
+        out.push(self.to_everyone(ServerMessage::Recording {
+            recorders: self.recorders.clone(),
+            everyone: self.everyone_may_record,
+        }));
+    }
+
+    /// `msg` for every member with a live connection (those being resumed learn the state from
+    /// their next welcome).
+    fn to_everyone(&self, msg: ServerMessage) -> Output {
+        Output::Send {
+            to: self.members.iter().filter_map(|m| m.conn).collect(),
+            msg,
+        }
     }
 
     /// Tells every member the room's lock and waiting room.
     fn room_state_changed(&mut self, out: &mut Vec<Output>) {
-        let to = self.members.iter().filter_map(|m| m.conn).collect();
-        out.push(Output::Send {
-            to,
-            msg: ServerMessage::RoomState {
-                locked: self.locked,
-                waiting_room: self.waiting_room,
-            },
-        });
+        out.push(self.to_everyone(ServerMessage::RoomState {
+            locked: self.locked,
+            waiting_room: self.waiting_room,
+        }));
     }
 
     /// Raises or lowers `peer`'s hand and tells everyone the new order; nothing when the hand
@@ -1301,13 +1296,9 @@ impl Room {
             }
             _ => return,
         }
-        let to = self.members.iter().filter_map(|m| m.conn).collect();
-        out.push(Output::Send {
-            to,
-            msg: ServerMessage::Hands {
-                raised: self.hands.clone(),
-            },
-        });
+        out.push(self.to_everyone(ServerMessage::Hands {
+            raised: self.hands.clone(),
+        }));
     }
 
     fn signal(
