@@ -1136,7 +1136,7 @@ impl Room {
                 if !on {
                     // Nobody is left waiting behind a waiting room that is off.
                     while !self.waiters.is_empty() {
-                        if self.members.len() >= self.capacity_for(self.members.len() + 1) {
+                        if self.is_full() {
                             let message = "The room is full, so you could not be let in.";
                             self.deny(0, message, out);
                         } else {
@@ -1160,45 +1160,28 @@ impl Room {
                 }
                 self.recording_changed(out);
             }
-            ModeratorAction::Admit(target) => {
-                match self.waiters.iter().position(|w| w.peer_id == target) {
-                    None => out.push(Output::one(
-                        conn,
-                        ServerMessage::error(
-                            ErrorCode::UnknownPeer,
-                            format!("Nobody with id {target} is waiting."),
-                        ),
-                    )),
-                    Some(_) if self.members.len() >= self.capacity_for(self.members.len() + 1) => {
-                        let capacity = self.capacity_for(self.members.len() + 1);
-                        out.push(Output::one(
+            ModeratorAction::Admit(target) => match self.waiter_index(conn, &target, out) {
+                None => {}
+                Some(_) if self.is_full() => {
+                    let capacity = self.capacity_for(self.members.len() + 1);
+                    out.push(Output::one(
                             conn,
                             ServerMessage::error(
                                 ErrorCode::RoomFull,
                                 format!("The room is full ({capacity} participants): nobody more can be let in."),
                             ),
                         ));
-                    }
-                    Some(index) => {
-                        let waiter = self.waiters.remove(index);
-                        self.add_member(waiter, clock, out);
-                        self.lobby_changed(out);
-                    }
                 }
-            }
+                Some(index) => {
+                    let waiter = self.waiters.remove(index);
+                    self.add_member(waiter, clock, out);
+                    self.lobby_changed(out);
+                }
+            },
             ModeratorAction::Deny(target) => {
-                match self.waiters.iter().position(|w| w.peer_id == target) {
-                    None => out.push(Output::one(
-                        conn,
-                        ServerMessage::error(
-                            ErrorCode::UnknownPeer,
-                            format!("Nobody with id {target} is waiting."),
-                        ),
-                    )),
-                    Some(index) => {
-                        self.deny(index, "A moderator did not let you in.", out);
-                        self.lobby_changed(out);
-                    }
+                if let Some(index) = self.waiter_index(conn, &target, out) {
+                    self.deny(index, "A moderator did not let you in.", out);
+                    self.lobby_changed(out);
                 }
             }
             ModeratorAction::Kick(target) => match self.index_of_peer(&target) {
@@ -1258,6 +1241,26 @@ impl Room {
                 }
             }
         }
+    }
+
+    /// Where `target` is in the waiting room; tells `conn` when nobody of that id waits.
+    fn waiter_index(&self, conn: ConnId, target: &PeerId, out: &mut Vec<Output>) -> Option<usize> {
+        let index = self.waiters.iter().position(|w| &w.peer_id == target);
+        if index.is_none() {
+            out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::UnknownPeer,
+                    format!("Nobody with id {target} is waiting."),
+                ),
+            ));
+        }
+        index
+    }
+
+    /// Whether one more member would exceed the room's capacity.
+    fn is_full(&self) -> bool {
+        self.members.len() >= self.capacity_for(self.members.len() + 1)
     }
 
     /// Tells every member who records and who may.
