@@ -19,6 +19,7 @@ pub mod budget;
 pub mod mesh;
 pub mod notice;
 pub mod paths;
+pub mod quality;
 pub mod reactions;
 pub mod recording;
 pub mod sfu;
