@@ -917,6 +917,15 @@ impl Engine {
             let o = &mut member.outbound[index];
             let target = rids.get(layer).copied();
             if o.target != target {
+                tracing::debug!(
+                    target: "treff_server::sfu::layers",
+                    peer = %peer,
+                    publisher = %o.source,
+                    from = ?o.target,
+                    to = ?target,
+                    estimate = ?member.estimate,
+                    "layer chosen"
+                );
                 o.target = target;
                 self.actions.push_back(Action::Keyframe {
                     publisher: o.source.clone(),
@@ -1144,24 +1153,32 @@ impl Engine {
                 // Simulcast: only the chosen layer, and a new one only from a keyframe.
                 let target = o.target.or(data.rid);
                 if data.rid != o.current {
-                    if data.rid == target && (keyframe || !o.started) {
-                        if !keyframe {
-                            // Nothing to decode until a keyframe: ask for one, skip this.
-                            self.actions.push_back(Action::Keyframe {
-                                publisher: from.clone(),
-                                mid: data.mid,
-                                rid: data.rid,
-                            });
-                            continue;
-                        }
-                        switched = o.current.is_some();
-                        if switched {
-                            self.counters.layer_switches += 1;
-                        }
-                        o.current = data.rid;
-                    } else {
+                    if data.rid != target {
                         continue;
                     }
+                    if !keyframe {
+                        // Nothing to decode until a keyframe of the new layer: ask for one
+                        // (again, at most every KEYFRAME_INTERVAL: a browser ignores a request
+                        // that comes soon after its last keyframe), and skip this frame.
+                        self.actions.push_back(Action::Keyframe {
+                            publisher: from.clone(),
+                            mid: data.mid,
+                            rid: data.rid,
+                        });
+                        continue;
+                    }
+                    switched = o.current.is_some();
+                    tracing::debug!(
+                        target: "treff_server::sfu::layers",
+                        peer = %subscriber,
+                        from = ?o.current,
+                        to = ?data.rid,
+                        "layer switched"
+                    );
+                    if switched {
+                        self.counters.layer_switches += 1;
+                    }
+                    o.current = data.rid;
                 }
             }
             let time = o.rewrite(data.time, now, switched);
@@ -1209,6 +1226,14 @@ impl Engine {
         if inbound.kind == MediaKind::Audio {
             return;
         }
+        if rid.is_none() && !inbound.rids.is_empty() {
+            // A simulcast camera, asked for before a layer was chosen: every layer.
+            let rids = inbound.rids.clone();
+            for rid in rids {
+                self.request_keyframe(publisher, mid, Some(rid), now);
+            }
+            return;
+        }
         if inbound
             .asked
             .get(&rid)
@@ -1223,11 +1248,15 @@ impl Engine {
         let Some(mut writer) = leg.rtc.writer(mid) else {
             return;
         };
-        if writer
-            .request_keyframe(rid, KeyframeRequestKind::Pli)
-            .is_ok()
-        {
-            self.counters.keyframe_requests += 1;
+        match writer.request_keyframe(rid, KeyframeRequestKind::Pli) {
+            Ok(()) => self.counters.keyframe_requests += 1,
+            Err(err) => tracing::debug!(
+                target: "treff_server::sfu::layers",
+                peer = %publisher,
+                ?rid,
+                error = %err,
+                "keyframe request failed"
+            ),
         }
         self.drain(publisher, MediaLink::Publish, now);
     }

@@ -597,6 +597,72 @@ fn a_thumbnail_gets_the_low_layer_and_a_large_tile_the_high_one() {
 }
 
 #[test]
+fn a_keyframe_request_the_publisher_ignores_is_asked_again() {
+    let mut world = World::new();
+    let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
+    let (bob, _, _) = publisher(&mut world, "bob", 51_010);
+    let lines = connect_all(&mut world)[&bob].clone();
+    let camera: Mid = lines
+        .iter()
+        .find(|l| l.kind == MediaKind::Camera)
+        .unwrap()
+        .mid
+        .as_str()
+        .into();
+    let last_layer = |world: &mut World| {
+        let sub = world.browser(&bob, MediaLink::Subscribe);
+        sub.media_data(camera).last().map(|f| f.data[6])
+    };
+    let requests = |world: &mut World| {
+        let b = world.browser(&alice, MediaLink::Publish);
+        b.events
+            .iter()
+            .filter(|e| matches!(e, Event::KeyframeRequest(_)))
+            .count()
+    };
+    let tile = |width| TileSize {
+        peer_id: alice.clone(),
+        kind: MediaKind::Camera,
+        width,
+        height: width * 3 / 4,
+    };
+    let now = world.now;
+    let out = world.engine.tiles(&bob, vec![tile(160)], now);
+    world.take(out);
+    let mut n = 0;
+    for _ in 0..20 {
+        publish_frame(&mut world, &alice, a_audio, a_video, n, n % 10 == 0);
+        world.run(33);
+        n += 1;
+    }
+    assert_eq!(last_layer(&mut world), Some(1));
+    // The tile grows. Alice, like a browser asked again soon after its last keyframe, ignores
+    // the first request and answers only the next one, once.
+    let before = requests(&mut world);
+    let now = world.now;
+    let out = world.engine.tiles(&bob, vec![tile(1280)], now);
+    world.take(out);
+    let mut answered = false;
+    for _ in 0..45 {
+        let key = !answered && requests(&mut world) >= before + 2;
+        answered |= key;
+        publish_frame(&mut world, &alice, a_audio, a_video, n, key);
+        world.run(33);
+        n += 1;
+    }
+    assert!(
+        answered,
+        "asked again: {} requests",
+        requests(&mut world) - before
+    );
+    assert_eq!(
+        last_layer(&mut world),
+        Some(3),
+        "the large tile gets the high layer"
+    );
+}
+
+#[test]
 fn a_member_who_leaves_is_taken_off_the_others_subscriptions() {
     let mut world = World::new();
     let (alice, _, _) = publisher(&mut world, "alice", 52_000);
