@@ -5,11 +5,13 @@
 //! full mesh ([`core::mesh`]) decides which connections a room needs; it is tested on the host.
 //! [`io`] carries the core's commands out with web-sys and gloo-net (peer connections, the
 //! signaling WebSocket, capture). [`state`] is the one state the UI renders and [`components`]
-//! render it; [`route`] and [`token`] read the page's address and its invitation.
+//! render it; [`route`] and [`token`] read the page's address and its invitation. [`i18n`] holds
+//! every text the page shows, in English and German.
 #![forbid(unsafe_code)]
 
 pub mod components;
 pub mod core;
+pub mod i18n;
 pub mod io;
 pub mod route;
 pub mod state;
