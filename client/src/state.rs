@@ -4,6 +4,7 @@
 //! what survives a resumed `welcome`) are unit-tested on the host. Handles to browser objects
 //! ([`StreamHandle`]) compare by identity and revision, never by content. What a notice or a
 //! refusal says is decided by the call core ([`crate::core::notice`]); the state only keeps them.
+//! The helpers that put the state into words take the language's table ([`Strings`]).
 
 use std::rc::Rc;
 
@@ -12,7 +13,8 @@ use treff_shared::{
     Waiter, Welcome,
 };
 
-pub use crate::core::notice::{Notice, NoticeAction, NoticeKind, Rejection};
+pub use crate::core::notice::{LostReason, Notice, NoticeAction, NoticeKind, Rejection};
+use crate::i18n::Strings;
 use web_sys::MediaStream;
 use yew::Reducible;
 
@@ -60,8 +62,8 @@ pub enum Connection {
         attempt: u32,
         /// When it starts, in Unix milliseconds.
         at_ms: u64,
-        /// Why the last connection ended, in words.
-        reason: String,
+        /// Why the last connection ended.
+        reason: LostReason,
     },
 }
 
@@ -150,7 +152,8 @@ pub struct LocalView {
 pub struct Device {
     /// `MediaDeviceInfo.deviceId`.
     pub id: String,
-    /// A human label (may be generic before permission was granted).
+    /// A human label; empty when the browser keeps it to itself (before permission was
+    /// granted), and the picker shows a number instead.
     pub label: String,
 }
 
@@ -199,13 +202,39 @@ pub struct ShownReaction {
     pub reaction: Reaction,
 }
 
+/// A member as the UI names them: we ourselves, or another member by their name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Who {
+    /// This participant.
+    Me,
+    /// Another member, by display name.
+    Named(String),
+}
+
 /// What a screen reader is told about hands and reactions, as it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Announcement {
     /// Someone raised a hand.
-    HandRaised(String),
+    HandRaised(Who),
     /// Someone reacted.
-    Reacted(String, Reaction),
+    Reacted(Who, Reaction),
+}
+
+impl Announcement {
+    /// The announcement in a sentence.
+    pub fn text(&self, s: &Strings) -> String {
+        let r = &s.room;
+        match self {
+            Announcement::HandRaised(Who::Me) => r.you_raised_hand.to_owned(),
+            Announcement::HandRaised(Who::Named(name)) => (r.raised_hand)(name),
+            Announcement::Reacted(Who::Me, reaction) => {
+                (r.you_reacted)((s.tile.reaction)(*reaction))
+            }
+            Announcement::Reacted(Who::Named(name), reaction) => {
+                (r.reacted)(name, (s.tile.reaction)(*reaction))
+            }
+        }
+    }
 }
 
 /// Everything the UI renders.
@@ -431,11 +460,14 @@ impl AppState {
     }
 
     /// The names of who records now ("you" for us), in order.
-    pub fn recorder_names(&self) -> Vec<String> {
+    pub fn recorder_names(&self, s: &Strings) -> Vec<String> {
         self.recorders
             .iter()
-            .filter_map(|p| self.display_name(p))
-            .map(|n| if n == "You" { "you".to_owned() } else { n })
+            .filter_map(|p| self.who(p))
+            .map(|who| match who {
+                Who::Me => s.room.you.to_owned(),
+                Who::Named(name) => name,
+            })
             .collect()
     }
 
@@ -460,15 +492,15 @@ impl AppState {
             .map(|r| r.reaction)
     }
 
-    /// A member's display name as the UI says it ("You" for us).
-    fn display_name(&self, peer: &PeerId) -> Option<String> {
+    /// Who a member is to the UI: we, or another member by name.
+    fn who(&self, peer: &PeerId) -> Option<Who> {
         if self.self_id.as_ref() == Some(peer) {
-            return Some("You".into());
+            return Some(Who::Me);
         }
         self.peers
             .iter()
             .find(|p| &p.id == peer)
-            .map(|p| p.name.clone())
+            .map(|p| Who::Named(p.name.clone()))
     }
 
     fn peer_mut(&mut self, id: &PeerId) -> Option<&mut PeerView> {
@@ -674,13 +706,13 @@ impl AppState {
             Action::Hands(hands) => {
                 let raised = hands.iter().find(|p| !self.hands.contains(p)).cloned();
                 self.hands = hands;
-                if let Some(name) = raised.and_then(|p| self.display_name(&p)) {
-                    self.announcement = Some(Announcement::HandRaised(name));
+                if let Some(who) = raised.and_then(|p| self.who(&p)) {
+                    self.announcement = Some(Announcement::HandRaised(who));
                 }
             }
             Action::Reacted { id, peer, reaction } => {
-                if let Some(name) = self.display_name(&peer) {
-                    self.announcement = Some(Announcement::Reacted(name, reaction));
+                if let Some(who) = self.who(&peer) {
+                    self.announcement = Some(Announcement::Reacted(who, reaction));
                 }
                 self.reactions.push(ShownReaction { id, peer, reaction });
                 // A flood cannot pile up: the room limits it, and the list is bounded anyway.
@@ -712,6 +744,7 @@ mod tests {
     use treff_shared::{DisplayName, ErrorCode, Role, RoomName};
 
     use super::*;
+    use crate::i18n::Lang;
 
     fn id(s: &str) -> PeerId {
         PeerId::new(s).expect("test id")
@@ -952,15 +985,12 @@ mod tests {
         state.apply(Action::Hands(vec![id("cem")]));
         assert_eq!(
             state.announcement,
-            Some(Announcement::HandRaised("cem".into()))
+            Some(Announcement::HandRaised(Who::Named("cem".into())))
         );
         state.apply(Action::Hands(vec![id("cem"), id("me")]));
         assert!(state.hand_raised());
         assert_eq!(state.hand_position(&id("me")), Some(2));
-        assert_eq!(
-            state.announcement,
-            Some(Announcement::HandRaised("You".into()))
-        );
+        assert_eq!(state.announcement, Some(Announcement::HandRaised(Who::Me)));
         state.apply(Action::PeerLeft(id("cem")));
         assert_eq!(state.hand_position(&id("me")), Some(1));
         assert_eq!(state.hand_position(&id("cem")), None);
@@ -972,6 +1002,48 @@ mod tests {
         }
         late.apply(w);
         assert_eq!(late.hand_position(&id("bob")), Some(1));
+    }
+
+    #[test]
+    fn hands_reactions_and_recorders_are_said_in_the_pages_language() {
+        let (en, de) = (Lang::En.strings(), Lang::De.strings());
+        let mut state = joined();
+        state.apply(welcome("me", &["bob"], vec![], false));
+        state.apply(Action::Recording {
+            recorders: vec![id("me"), id("bob")],
+            everyone: true,
+        });
+        assert_eq!(state.recorder_names(en), ["you", "bob"]);
+        assert_eq!(state.recorder_names(de), ["du", "bob"]);
+        state.apply(Action::Hands(vec![id("me")]));
+        let said = |state: &AppState, s| state.announcement.as_ref().map(|a| a.text(s));
+        assert_eq!(said(&state, en).as_deref(), Some("You raised your hand."));
+        assert_eq!(
+            said(&state, de).as_deref(),
+            Some("Du hast die Hand gehoben.")
+        );
+        state.apply(Action::Hands(vec![id("me"), id("bob")]));
+        assert_eq!(
+            said(&state, de).as_deref(),
+            Some("bob hat die Hand gehoben.")
+        );
+        state.apply(Action::Reacted {
+            id: 1,
+            peer: id("bob"),
+            reaction: Reaction::Heart,
+        });
+        assert_eq!(said(&state, en).as_deref(), Some("bob reacted: heart."));
+        assert_eq!(said(&state, de).as_deref(), Some("bob hat reagiert: Herz."));
+        state.apply(Action::Reacted {
+            id: 2,
+            peer: id("me"),
+            reaction: Reaction::ThumbsUp,
+        });
+        assert_eq!(said(&state, en).as_deref(), Some("You reacted: thumbs up."));
+        assert_eq!(
+            said(&state, de).as_deref(),
+            Some("Du hast reagiert: Daumen hoch.")
+        );
     }
 
     #[test]
@@ -988,7 +1060,10 @@ mod tests {
         assert_eq!(state.reaction_of(&id("bob")), Some(Reaction::Heart));
         assert_eq!(
             state.announcement,
-            Some(Announcement::Reacted("bob".into(), Reaction::Heart))
+            Some(Announcement::Reacted(
+                Who::Named("bob".into()),
+                Reaction::Heart
+            ))
         );
         state.apply(Action::ReactionDone(2));
         assert_eq!(state.reaction_of(&id("bob")), Some(Reaction::Clap));

@@ -1,5 +1,7 @@
-//! The root component: owns the [`AppState`] reducer and the running [`Call`], and hands what
-//! the person does ([`UserAction`]) to the one or the other.
+//! The root component: owns the [`AppState`] reducer, the running [`Call`] and the page's
+//! language, and hands what the person does ([`UserAction`]) to the one or the other. The
+//! language reaches every component through a context ([`crate::i18n::use_strings`]); the page's
+//! title and `<html lang>` follow it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,6 +14,7 @@ use super::join::{JoinForm, JoinScreen};
 use super::room::RoomView;
 use super::UserAction;
 use crate::core::Intent;
+use crate::i18n::{self, Lang};
 use crate::io::call::Call;
 use crate::io::signaling::Credentials;
 use crate::route;
@@ -70,6 +73,23 @@ pub fn App() -> Html {
         })
     };
     let call: CallSlot = use_mut_ref(|| None);
+    let lang = use_state(i18n::detect);
+    let on_lang = {
+        let lang = lang.clone();
+        Callback::from(move |picked: Lang| {
+            i18n::remember(picked);
+            lang.set(picked);
+        })
+    };
+    {
+        let page = &lang.strings().page;
+        let title = match state.screen {
+            Screen::Join => page.title_join.to_owned(),
+            Screen::Room if state.waiting => (page.title_waiting)(&state.room),
+            Screen::Room => (page.title_room)(&state.room),
+        };
+        use_effect_with((*lang, title), |(lang, title)| i18n::apply(*lang, title));
+    }
 
     {
         // Closing the tab leaves at once instead of waiting for the server's grace period.
@@ -115,18 +135,19 @@ pub fn App() -> Html {
         })
     };
 
-    match state.screen {
+    let page = match state.screen {
         Screen::Join => {
             let claims = invitation.claims.as_ref();
             html! {
                 <JoinScreen
                     room={state.room.clone()}
                     name={state.name.clone()}
-                    error={state.join_error.as_ref().map(|r| AttrValue::from(r.text()))}
+                    error={state.join_error.as_ref().map(|r| AttrValue::from(r.text(lang.strings())))}
                     password_refused={state.password_refused()}
                     name_fixed={claims.is_some()}
                     viewer={claims.is_some_and(|c| c.role == Role::Viewer)}
                     {on_join}
+                    {on_lang}
                 />
             }
         }
@@ -161,8 +182,13 @@ pub fn App() -> Html {
                     UserAction::CopyLink => copy_link(&room, dispatcher.clone()),
                 }
             });
-            html! { <RoomView state={state.clone()} {on_action} /> }
+            html! { <RoomView state={state.clone()} {on_action} {on_lang} /> }
         }
+    };
+    html! {
+        <ContextProvider<Lang> context={*lang}>
+            {page}
+        </ContextProvider<Lang>>
     }
 }
 

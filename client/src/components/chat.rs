@@ -4,6 +4,8 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::i18n::use_strings;
+
 /// One line as the panel shows it.
 #[derive(Clone, PartialEq)]
 pub struct ChatLine {
@@ -11,8 +13,10 @@ pub struct ChatLine {
     pub id: u64,
     /// Sender's name.
     pub name: String,
-    /// `HH:MM`.
+    /// The time it was sent, as the page's locale writes it (e.g. `14:05`, `2:05 PM`).
     pub time: String,
+    /// The same time for machines (`<time datetime>`), ISO 8601.
+    pub datetime: String,
     /// The text.
     pub text: String,
     /// Sent by us.
@@ -33,6 +37,8 @@ pub struct ChatPanelProps {
 /// The chat panel.
 #[component]
 pub fn ChatPanel(props: &ChatPanelProps) -> Html {
+    let s = use_strings();
+    let t = &s.chat;
     let draft = use_state(String::new);
     let list = use_node_ref();
     {
@@ -63,27 +69,27 @@ pub fn ChatPanel(props: &ChatPanelProps) -> Html {
         })
     };
     html! {
-        <section class="panel chat" aria-label="Chat">
-            <h2 class="panel-title">{"Chat"}</h2>
+        <section class="panel chat" aria-label={t.title}>
+            <h2 class="panel-title">{t.title}</h2>
             <ol class="messages" ref={list} aria-live="polite">
                 if props.lines.is_empty() {
-                    <li class="empty">{"No messages yet."}</li>
+                    <li class="empty">{t.empty}</li>
                 }
                 { for props.lines.iter().map(|line| html! {
                     <li key={line.id} class={classes!("message", line.own.then_some("own"))}>
                         <div class="meta">
-                            <span class="sender">{if line.own { format!("{} (you)", line.name) } else { line.name.clone() }}</span>
-                            <time>{line.time.clone()}</time>
+                            <span class="sender">{if line.own { (s.room.you_named)(&line.name) } else { line.name.clone() }}</span>
+                            <time datetime={line.datetime.clone()}>{line.time.clone()}</time>
                         </div>
                         <p class="text">{line.text.clone()}</p>
                     </li>
                 }) }
             </ol>
             <form class="composer" onsubmit={on_submit}>
-                <label for="chat-message" class="sr-only">{"Message"}</label>
-                <input id="chat-message" type="text" placeholder="Write a message" autocomplete="off"
+                <label for="chat-message" class="sr-only">{t.message}</label>
+                <input id="chat-message" type="text" placeholder={t.placeholder} autocomplete="off"
                     maxlength={treff_shared::MAX_CHAT_CHARS.to_string()} value={(*draft).clone()} oninput={on_input} />
-                <button type="submit" class="primary" disabled={!props.connected}>{"Send"}</button>
+                <button type="submit" class="primary" disabled={!props.connected}>{t.send}</button>
             </form>
         </section>
     }

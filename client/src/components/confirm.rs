@@ -7,6 +7,8 @@
 use web_sys::HtmlDialogElement;
 use yew::prelude::*;
 
+use crate::i18n::use_strings;
+
 /// Properties of [`ConfirmDialog`].
 #[derive(Properties, PartialEq)]
 pub struct ConfirmDialogProps {
@@ -25,6 +27,7 @@ pub struct ConfirmDialogProps {
 /// The dialog; shown as long as it is rendered.
 #[component]
 pub fn ConfirmDialog(props: &ConfirmDialogProps) -> Html {
+    let s = use_strings();
     let node = use_node_ref();
     {
         let node = node.clone();
@@ -70,7 +73,7 @@ pub fn ConfirmDialog(props: &ConfirmDialogProps) -> Html {
             <p id="confirm-text">{props.text.clone()}</p>
             <div class="confirm-actions">
                 <button type="button" class="secondary" autofocus=true
-                    onclick={on_cancel}>{"Cancel"}</button>
+                    onclick={on_cancel}>{s.room.cancel}</button>
                 <button type="button" class="danger" onclick={on_confirm}>
                     {props.confirm_label.clone()}
                 </button>

@@ -7,10 +7,10 @@ use yew::prelude::*;
 
 use treff_shared::Reaction;
 
-use super::grid::reaction_name;
 use super::icons::{Icon, IconKind};
 use super::UserAction;
 use crate::core::Intent;
+use crate::i18n::use_strings;
 use crate::state::{Device, Devices, Panel};
 
 /// Properties of [`Controls`].
@@ -65,6 +65,7 @@ fn emit(on_action: &Callback<UserAction>, action: UserAction) -> Callback<MouseE
 fn picker(
     id: &'static str,
     label: &'static str,
+    (none_found, numbered): (&'static str, fn(usize) -> String),
     devices: &[Device],
     selected: &Option<String>,
     on_action: &Callback<UserAction>,
@@ -82,11 +83,11 @@ fn picker(
             <label for={id}>{label}</label>
             <select {id} {onchange} disabled={devices.is_empty()}>
                 if devices.is_empty() {
-                    <option value="">{"None found"}</option>
+                    <option value="">{none_found}</option>
                 }
-                { for devices.iter().map(|d| html! {
+                { for devices.iter().enumerate().map(|(i, d)| html! {
                     <option value={d.id.clone()} selected={selected.as_deref() == Some(d.id.as_str())}>
-                        {d.label.clone()}
+                        if d.label.is_empty() { {numbered(i + 1)} } else { {d.label.clone()} }
                     </option>
                 }) }
             </select>
@@ -97,6 +98,8 @@ fn picker(
 /// The control bar.
 #[component]
 pub fn Controls(props: &ControlsProps) -> Html {
+    let s = use_strings();
+    let c = &s.controls;
     let settings_open = use_state(|| false);
     let reactions_open = use_state(|| false);
     let on_reactions = {
@@ -124,18 +127,17 @@ pub fn Controls(props: &ControlsProps) -> Html {
     let pressed = |b: bool| if b { "true" } else { "false" };
     let unread_text = match props.unread {
         0 => String::new(),
-        1 => "1 unread message".to_owned(),
-        n => format!("{n} unread messages"),
+        n => (c.unread)(n),
     };
     html! {
-        <nav class="controls" aria-label="Call controls">
+        <nav class="controls" aria-label={c.label}>
             if props.viewer {
-                <p class="watching">{"You are watching: the others cannot see or hear you."}</p>
+                <p class="watching">{c.watching}</p>
             } else {
                 // Always in the page: beside the buttons on wide screens, behind "Devices" on narrow ones.
                 <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
-                    { picker("pick-camera", "Camera source", &props.devices.cameras, &props.devices.camera, on_action, Intent::SelectCamera) }
-                    { picker("pick-mic", "Microphone source", &props.devices.microphones, &props.devices.microphone, on_action, Intent::SelectMicrophone) }
+                    { picker("pick-camera", c.camera_source, (c.none_found, c.camera_numbered), &props.devices.cameras, &props.devices.camera, on_action, Intent::SelectCamera) }
+                    { picker("pick-mic", c.microphone_source, (c.none_found, c.microphone_numbered), &props.devices.microphones, &props.devices.microphone, on_action, Intent::SelectMicrophone) }
                 </div>
             }
             <div class="control-row">
@@ -143,56 +145,56 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     <button type="button" class={classes!("ctl", (!props.audio).then_some("ctl-off"))}
                         aria-pressed={pressed(props.audio)} disabled={!props.has_audio}
                         onclick={call(Intent::Microphone(!props.audio))}
-                        title={if props.audio { "Turn microphone off" } else { "Turn microphone on" }}>
+                        title={if props.audio { c.microphone_off } else { c.microphone_on }}>
                         <Icon kind={if props.audio { IconKind::Mic } else { IconKind::MicOff }} />
-                        <span class="ctl-label">{"Microphone"}</span>
+                        <span class="ctl-label">{c.microphone}</span>
                     </button>
                     <button type="button" class={classes!("ctl", (!props.video).then_some("ctl-off"))}
                         aria-pressed={pressed(props.video)} disabled={!props.has_video}
                         onclick={call(Intent::Camera(!props.video))}
-                        title={if props.video { "Turn camera off" } else { "Turn camera on" }}>
+                        title={if props.video { c.camera_off } else { c.camera_on }}>
                         <Icon kind={if props.video { IconKind::Camera } else { IconKind::CameraOff }} />
-                        <span class="ctl-label">{"Camera"}</span>
+                        <span class="ctl-label">{c.camera}</span>
                     </button>
                     <button type="button" class={classes!("ctl", props.screen.then_some("ctl-active"))}
                         aria-pressed={pressed(props.screen)} onclick={call(Intent::ToggleScreen)}>
                         <Icon kind={IconKind::Screen} />
-                        <span class="ctl-label">{"Share screen"}</span>
+                        <span class="ctl-label">{c.share_screen}</span>
                     </button>
                     <button type="button" class="ctl ctl-devices" aria-expanded={pressed(*settings_open)}
                         aria-controls="device-pickers" onclick={on_settings}>
                         <Icon kind={IconKind::Sliders} />
-                        <span class="ctl-label">{"Devices"}</span>
+                        <span class="ctl-label">{c.devices}</span>
                     </button>
                 }
                 <button type="button" class={classes!("ctl", props.hand.then_some("ctl-active"))}
                     aria-pressed={pressed(props.hand)} onclick={call(Intent::RaiseHand(!props.hand))}
-                    title={if props.hand { "Lower your hand" } else { "Raise your hand to speak" }}>
+                    title={if props.hand { c.lower_hand_title } else { c.raise_hand_title }}>
                     <span class="ctl-emoji" aria-hidden="true">{"✋"}</span>
-                    <span class="ctl-label">{"Raise hand"}</span>
+                    <span class="ctl-label">{c.raise_hand}</span>
                 </button>
                 <button type="button" class={classes!("ctl", props.recording.then_some("ctl-recording"))}
                     aria-pressed={pressed(props.recording)}
                     aria-disabled={(!props.may_record && !props.recording).then_some("true")}
                     onclick={call(Intent::Record(!props.recording))}
-                    title={if props.recording { "Stop recording and save the file" }
-                        else if props.may_record { "Record the call in this browser (everyone is told)" }
-                        else { "Only moderators may record in this room" }}>
+                    title={if props.recording { c.stop_recording_title }
+                        else if props.may_record { c.record_title }
+                        else { c.record_forbidden_title }}>
                     <span class="ctl-emoji" aria-hidden="true">{"⏺"}</span>
-                    <span class="ctl-label">{"Record"}</span>
+                    <span class="ctl-label">{c.record}</span>
                 </button>
                 <div class="reactions">
                     <button type="button" class={classes!("ctl", reactions_open.then_some("ctl-active"))}
                         aria-expanded={pressed(*reactions_open)} aria-controls="reaction-picker"
                         onclick={on_reactions}>
                         <span class="ctl-emoji" aria-hidden="true">{"🙂"}</span>
-                        <span class="ctl-label">{"Reactions"}</span>
+                        <span class="ctl-label">{c.reactions}</span>
                     </button>
-                    <div id="reaction-picker" class="reaction-picker" role="group" aria-label="Send a reaction"
+                    <div id="reaction-picker" class="reaction-picker" role="group" aria-label={c.send_reaction}
                         hidden={!*reactions_open}>
                         { for Reaction::ALL.iter().map(|&r| html! {
-                            <button type="button" class="reaction" aria-label={reaction_name(r)}
-                                title={reaction_name(r)} onclick={react(r)}>{r.emoji()}</button>
+                            <button type="button" class="reaction" aria-label={(s.tile.reaction)(r)}
+                                title={(s.tile.reaction)(r)} onclick={react(r)}>{r.emoji()}</button>
                         }) }
                     </div>
                 </div>
@@ -200,7 +202,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     aria-expanded={pressed(props.panel == Panel::Chat)} onclick={panel(Panel::Chat)}
                     aria-describedby="chat-unread">
                     <Icon kind={IconKind::Chat} />
-                    <span class="ctl-label">{"Chat"}</span>
+                    <span class="ctl-label">{c.chat}</span>
                     if props.unread > 0 {
                         <span class="badge" aria-hidden="true">{props.unread}</span>
                     }
@@ -210,19 +212,19 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     aria-expanded={pressed(props.panel == Panel::People)} onclick={panel(Panel::People)}
                     aria-describedby="people-count">
                     <Icon kind={IconKind::People} />
-                    <span class="ctl-label">{"People"}</span>
+                    <span class="ctl-label">{c.people}</span>
                     <span class="count" aria-hidden="true">{props.people}</span>
-                    <span id="people-count" class="sr-only">{format!("{} in the call", props.people)}</span>
+                    <span id="people-count" class="sr-only">{(c.in_call)(props.people)}</span>
                 </button>
                 <button type="button" class="ctl ctl-leave" onclick={call(Intent::Leave)}>
                     <Icon kind={IconKind::Leave} />
-                    <span class="ctl-label">{"Leave"}</span>
+                    <span class="ctl-label">{s.room.leave}</span>
                 </button>
                 if props.moderator {
                     <button type="button" class="ctl ctl-end" onclick={on_end_room}
                         aria-haspopup="dialog">
                         <Icon kind={IconKind::End} />
-                        <span class="ctl-label">{"End for all"}</span>
+                        <span class="ctl-label">{s.room.end_for_all}</span>
                     </button>
                 }
             </div>

@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use super::icons::{Icon, IconKind};
 use super::video::Video;
+use crate::i18n::{use_strings, Strings};
 use crate::state::StreamHandle;
 
 /// Everything one tile shows.
@@ -40,33 +41,21 @@ pub struct TileData {
     pub reaction: Option<Reaction>,
 }
 
-/// What a reaction is called, for buttons and screen readers.
-pub fn reaction_name(reaction: Reaction) -> &'static str {
-    match reaction {
-        Reaction::ThumbsUp => "Thumbs up",
-        Reaction::Clap => "Applause",
-        Reaction::Laugh => "Laughter",
-        Reaction::Heart => "Heart",
-        Reaction::Surprised => "Surprise",
-        Reaction::Party => "Celebration",
-    }
-}
-
 /// The raised-hand mark: an image whose accessible name says whose hand it is and its place.
-pub fn hand_badge(name: &str, position: usize) -> Html {
+pub fn hand_badge(s: &Strings, name: &str, position: usize) -> Html {
     html! {
-        <span class="hand-badge" role="img" aria-label={format!("{name}, hand raised ({position})")}
-            title={format!("Hand raised ({position})")}>
+        <span class="hand-badge" role="img" aria-label={(s.tile.hand)(name, position)}
+            title={(s.tile.hand_title)(position)}>
             <span aria-hidden="true">{format!("✋ {position}")}</span>
         </span>
     }
 }
 
 /// A badge saying what someone may do: "Moderator", "Viewer", or nothing for participants.
-pub fn role_badge(role: Role) -> Html {
+pub fn role_badge(s: &Strings, role: Role) -> Html {
     let text = match role {
-        Role::Moderator => "Moderator",
-        Role::Viewer => "Viewer",
+        Role::Moderator => s.tile.moderator,
+        Role::Viewer => s.tile.viewer,
         Role::Participant => return html! {},
     };
     html! { <span class="role-badge">{text}</span> }
@@ -82,10 +71,11 @@ pub struct VideoGridProps {
 /// The grid; the column count follows the number of tiles.
 #[component]
 pub fn VideoGrid(props: &VideoGridProps) -> Html {
+    let s = use_strings();
     let count = props.tiles.len().max(1);
     let class = classes!("grid", format!("grid-{}", count.min(9)));
     html! {
-        <section {class} aria-label="Participants' video">
+        <section {class} aria-label={s.room.grid_label}>
             { for props.tiles.iter().map(|tile| html! { <Tile key={tile.key.clone()} tile={tile.clone()} /> }) }
         </section>
     }
@@ -101,6 +91,8 @@ pub struct TileProps {
 /// One participant's video with name, microphone and connection state.
 #[component]
 pub fn Tile(props: &TileProps) -> Html {
+    let s = use_strings();
+    let t = &s.tile;
     let tile = &props.tile;
     let initial = tile
         .name
@@ -127,7 +119,7 @@ pub fn Tile(props: &TileProps) -> Html {
                 <div class="placeholder" aria-hidden="true"><span class="avatar">{initial}</span></div>
             }
             if let Some(position) = tile.hand.filter(|_| !tile.is_screen) {
-                <div class="tile-hand">{ hand_badge(&tile.name, position) }</div>
+                <div class="tile-hand">{ hand_badge(s, &tile.name, position) }</div>
             }
             if let Some(reaction) = tile.reaction.filter(|_| !tile.is_screen) {
                 // Announced by the room's live region; here it is only seen.
@@ -139,23 +131,23 @@ pub fn Tile(props: &TileProps) -> Html {
             <figcaption class="tile-caption">
                 if !tile.is_screen {
                     <span class={classes!("state", (!tile.audio).then_some("state-off"))}
-                        title={if tile.audio { "Microphone on" } else { "Microphone off" }}>
+                        title={if tile.audio { t.microphone_on_title } else { t.microphone_off_title }}>
                         <Icon kind={if tile.audio { IconKind::Mic } else { IconKind::MicOff }} />
-                        <span class="sr-only">{if tile.audio { "microphone on" } else { "microphone off" }}</span>
+                        <span class="sr-only">{if tile.audio { t.microphone_on } else { t.microphone_off }}</span>
                     </span>
                     if !tile.video {
-                        <span class="state state-off" title="Camera off">
+                        <span class="state state-off" title={t.camera_off_title}>
                             <Icon kind={IconKind::CameraOff} />
-                            <span class="sr-only">{"camera off"}</span>
+                            <span class="sr-only">{t.camera_off}</span>
                         </span>
                     }
                 }
                 <span class="tile-name">{tile.name.clone()}</span>
                 if tile.speaking {
-                    <span class="sr-only">{", speaking"}</span>
+                    <span class="sr-only">{t.speaking}</span>
                 }
                 if !tile.is_screen {
-                    { role_badge(tile.role) }
+                    { role_badge(s, tile.role) }
                 }
             </figcaption>
         </figure>

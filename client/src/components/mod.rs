@@ -1,6 +1,7 @@
 //! The UI: components only render [`crate::state::AppState`] and report what the person did as
 //! one [`UserAction`]; the call itself lives in the call core (`crate::core`) and its IO layer
-//! (`crate::io`).
+//! (`crate::io`). Every text they show comes from the page's language table
+//! ([`crate::i18n::use_strings`]).
 
 mod app;
 mod chat;
@@ -9,6 +10,7 @@ mod controls;
 mod grid;
 mod icons;
 mod join;
+mod language;
 mod notices;
 mod participants;
 mod room;

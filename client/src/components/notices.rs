@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use crate::i18n::use_strings;
 use crate::io::js;
 use crate::state::{Connection, NoticeAction, NoticeEntry, NoticeKind};
 
@@ -20,6 +21,7 @@ pub struct NoticesProps {
 /// The stack of dismissible notices.
 #[component]
 pub fn Notices(props: &NoticesProps) -> Html {
+    let s = use_strings();
     html! {
         <div class="notices">
             { for props.notices.iter().map(|n| {
@@ -35,17 +37,17 @@ pub fn Notices(props: &NoticesProps) -> Html {
                     html! {
                         <button type="button" class="secondary notice-action"
                             onclick={Callback::from(move |_| on_action.emit((id, action)))}>
-                            {action.label()}
+                            {action.label(s)}
                         </button>
                     }
                 });
                 html! {
                     <div key={n.id} {class} {role}>
-                        <span class="notice-text">{n.notice.text()}</span>
+                        <span class="notice-text">{n.notice.text(s)}</span>
                         if let Some(action) = action {
                             {action}
                         }
-                        <button type="button" class="dismiss" aria-label="Dismiss"
+                        <button type="button" class="dismiss" aria-label={s.notices.dismiss}
                             onclick={Callback::from(move |_| on_dismiss.emit(id))}>{"×"}</button>
                     </div>
                 }
@@ -64,6 +66,8 @@ pub struct ConnectionBannerProps {
 /// Says when the server cannot be reached and when the next try is; nothing while connected.
 #[component]
 pub fn ConnectionBanner(props: &ConnectionBannerProps) -> Html {
+    let s = use_strings();
+    let c = &s.connection;
     // Re-render every second while a countdown is shown.
     let tick = use_state(|| 0u32);
     {
@@ -78,19 +82,15 @@ pub fn ConnectionBanner(props: &ConnectionBannerProps) -> Html {
     }
     let text = match &props.connection {
         Connection::Idle | Connection::Connected => return html! {},
-        Connection::Connecting { attempt: 0 } => "Connecting to the server…".to_owned(),
-        Connection::Connecting { attempt } => {
-            format!("Reconnecting to the server (attempt {attempt})…")
-        }
+        Connection::Connecting { attempt: 0 } => c.connecting.to_owned(),
+        Connection::Connecting { attempt } => (c.reconnecting)(*attempt),
         Connection::Retrying {
             attempt,
             at_ms,
             reason,
         } => {
-            let seconds = ((*at_ms as f64 - js::now_ms()) / 1000.0).ceil().max(0.0);
-            format!(
-                "Cannot reach the server: {reason}. Retrying in {seconds} s (attempt {attempt})."
-            )
+            let seconds = ((*at_ms as f64 - js::now_ms()) / 1000.0).ceil().max(0.0) as u64;
+            (c.retrying)(&reason.text(s), seconds, *attempt)
         }
     };
     html! { <div class="banner" role="status">{text}</div> }

@@ -6,6 +6,7 @@ use treff_shared::{PeerId, Role};
 use yew::prelude::*;
 
 use super::grid::{hand_badge, role_badge};
+use crate::i18n::use_strings;
 
 /// One row.
 #[derive(Clone, PartialEq)]
@@ -52,13 +53,15 @@ pub struct ParticipantListProps {
 /// The participant list panel.
 #[component]
 pub fn ParticipantList(props: &ParticipantListProps) -> Html {
+    let s = use_strings();
+    let (t, tile) = (&s.people, &s.tile);
     let mut queue: Vec<&Participant> = props.people.iter().filter(|p| p.hand.is_some()).collect();
     queue.sort_by_key(|p| p.hand);
     html! {
-        <section class="panel people" aria-label="Participants">
-            <h2 class="panel-title">{format!("People ({})", props.people.len())}</h2>
+        <section class="panel people" aria-label={t.label}>
+            <h2 class="panel-title">{(t.title)(props.people.len())}</h2>
             if !queue.is_empty() {
-                <h3 class="hands-title" id="hands-title">{"Raised hands"}</h3>
+                <h3 class="hands-title" id="hands-title">{t.raised_hands}</h3>
                 <ol class="hands-queue" aria-labelledby="hands-title">
                     { for queue.iter().map(|p| html! { <li key={p.key.clone()}>{p.name.clone()}</li> }) }
                 </ol>
@@ -66,11 +69,11 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
             <ul class="people-list">
                 { for props.people.iter().map(|p| {
                     let mut states = vec![
-                        if p.audio { "microphone on" } else { "microphone off" },
-                        if p.video { "camera on" } else { "camera off" },
+                        if p.audio { tile.microphone_on } else { tile.microphone_off },
+                        if p.video { tile.camera_on } else { tile.camera_off },
                     ];
                     if p.screen {
-                        states.push("sharing screen");
+                        states.push(tile.sharing_screen);
                     }
                     let actions = p.id.clone().filter(|_| props.can_moderate).map(|id| {
                         let ask = {
@@ -89,16 +92,16 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                             <div class="person-actions">
                                 <button type="button" class="secondary small" onclick={ask}
                                     disabled={!p.audio}
-                                    title={(!p.audio).then_some("Their microphone is already off")}>
-                                    {format!("Ask {} to mute", p.name)}
+                                    title={(!p.audio).then_some(t.already_muted)}>
+                                    {(t.ask_to_mute)(&p.name)}
                                 </button>
                                 if p.hand.is_some() {
                                     <button type="button" class="secondary small" onclick={lower}>
-                                        {format!("Lower {}'s hand", p.name)}
+                                        {(t.lower_hand)(&p.name)}
                                     </button>
                                 }
                                 <button type="button" class="secondary small danger-text" onclick={remove}>
-                                    {format!("Remove {}", p.name)}
+                                    {(t.remove)(&p.name)}
                                 </button>
                             </div>
                         }
@@ -107,9 +110,9 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                         <li key={p.key.clone()} class="person">
                             <span class="person-name">
                                 {p.name.clone()}
-                                { role_badge(p.role) }
+                                { role_badge(s, p.role) }
                                 if let Some(position) = p.hand {
-                                    { hand_badge(&p.name, position) }
+                                    { hand_badge(s, &p.name, position) }
                                 }
                             </span>
                             <span class="person-state">{states.join(" · ")}</span>

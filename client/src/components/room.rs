@@ -2,6 +2,7 @@
 //! side panel (chat or participants) and the control bar. Moderators also get "Lock room" and
 //! "Waiting room" here, the people waiting with "Admit" and "Deny", and the confirmation before
 //! removing someone or ending the room. Someone in the waiting room sees only that they wait.
+//! The header also has the language switch.
 
 use treff_shared::{MediaMode, NoPathCause, PeerId, PeerStatus, Role};
 use yew::prelude::*;
@@ -9,14 +10,16 @@ use yew::prelude::*;
 use super::chat::{ChatLine, ChatPanel};
 use super::confirm::ConfirmDialog;
 use super::controls::Controls;
-use super::grid::{reaction_name, TileData, VideoGrid};
+use super::grid::{TileData, VideoGrid};
 use super::icons::{Icon, IconKind};
+use super::language::LanguageSwitch;
 use super::notices::{ConnectionBanner, Notices};
 use super::participants::{Participant, ParticipantList};
 use super::UserAction;
 use crate::core::Intent;
+use crate::i18n::{self, use_lang, use_strings, Lang, Strings};
 use crate::io::js;
-use crate::state::{Announcement, AppState, Capture, Connection, LinkState, Panel, PeerView};
+use crate::state::{AppState, Capture, Connection, LinkState, Panel, PeerView};
 
 /// Properties of [`RoomView`].
 #[derive(Properties, PartialEq)]
@@ -25,6 +28,8 @@ pub struct RoomViewProps {
     pub state: UseReducerHandle<AppState>,
     /// What the person did (removing someone and ending the room only once confirmed).
     pub on_action: Callback<UserAction>,
+    /// The person picked another language.
+    pub on_lang: Callback<Lang>,
 }
 
 /// An action waiting for the person's confirmation.
@@ -36,37 +41,32 @@ enum Pending {
     EndRoom,
 }
 
-fn peer_status(peer: &PeerView) -> Option<String> {
+fn peer_status(s: &Strings, peer: &PeerView) -> Option<String> {
+    let r = &s.room;
     if peer.status == PeerStatus::Reconnecting {
-        return Some("Reconnecting…".into());
+        return Some(r.peer_reconnecting.into());
     }
-    match peer.link {
-        LinkState::Connected => None,
-        LinkState::Connecting => Some("Connecting…".into()),
-        LinkState::Disconnected => Some("Connection interrupted…".into()),
-        LinkState::Failed => Some("Connection failed, retrying…".into()),
-        LinkState::NoPath(NoPathCause::NoRelay) => Some(
-            "No connection: a direct connection is not possible on this network and no relay \
-             is configured (the server's operator can set up TURN)."
-                .into(),
-        ),
-        LinkState::NoPath(NoPathCause::RelayUnreachable) => Some(
-            "No connection: a direct connection is not possible on this network and the relay \
-             server cannot be reached."
-                .into(),
-        ),
-    }
+    let text = match peer.link {
+        LinkState::Connected => return None,
+        LinkState::Connecting => r.link_connecting,
+        LinkState::Disconnected => r.link_interrupted,
+        LinkState::Failed => r.link_failed,
+        LinkState::NoPath(NoPathCause::NoRelay) => r.no_path_no_relay,
+        LinkState::NoPath(NoPathCause::RelayUnreachable) => r.no_path_relay_unreachable,
+    };
+    Some(text.into())
 }
 
-fn tiles(state: &AppState) -> Vec<TileData> {
+fn tiles(s: &Strings, state: &AppState) -> Vec<TileData> {
+    let r = &s.room;
     let local = &state.local;
     let mut tiles = Vec::new();
     // A viewer sends nothing, so there is nothing of its own to show.
     if !state.is_viewer() {
         tiles.push(TileData {
             key: "self".into(),
-            name: format!("{} (you)", state.name),
-            label: format!("Your video ({})", state.name),
+            name: (r.you_named)(&state.name),
+            label: (r.own_video)(&state.name),
             stream: local.camera.clone(),
             is_self: true,
             is_screen: false,
@@ -86,8 +86,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
     if local.screen.is_some() {
         tiles.push(TileData {
             key: "self-screen".into(),
-            name: "Your screen".into(),
-            label: format!("Screen shared by you ({})", state.name),
+            name: r.own_screen.into(),
+            label: (r.own_screen_label)(&state.name),
             stream: local.screen.clone(),
             is_self: true,
             is_screen: true,
@@ -106,13 +106,13 @@ fn tiles(state: &AppState) -> Vec<TileData> {
         tiles.push(TileData {
             key: peer.id.to_string(),
             name: peer.name.clone(),
-            label: format!("Video of {}", peer.name),
+            label: (r.video_of)(&peer.name),
             stream: peer.camera.clone(),
             is_self: false,
             is_screen: false,
             audio: peer.media.audio,
             video: peer.media.video,
-            status: peer_status(peer),
+            status: peer_status(s, peer),
             role: peer.role,
             peer: Some(peer.id.to_string()),
             speaking,
@@ -122,8 +122,8 @@ fn tiles(state: &AppState) -> Vec<TileData> {
         if peer.media.screen && peer.screen.is_some() {
             tiles.push(TileData {
                 key: format!("{}-screen", peer.id),
-                name: format!("{}'s screen", peer.name),
-                label: format!("Screen shared by {}", peer.name),
+                name: (r.screen_named)(&peer.name),
+                label: (r.screen_of)(&peer.name),
                 stream: peer.screen.clone(),
                 is_self: false,
                 is_screen: true,
@@ -141,11 +141,11 @@ fn tiles(state: &AppState) -> Vec<TileData> {
     tiles
 }
 
-fn participants(state: &AppState) -> Vec<Participant> {
+fn participants(s: &Strings, state: &AppState) -> Vec<Participant> {
     let me = Participant {
         key: "self".into(),
         id: None,
-        name: format!("{} (you)", state.name),
+        name: (s.room.you_named)(&state.name),
         audio: state.local.media.audio,
         video: state.local.media.video,
         screen: state.local.media.screen,
@@ -165,26 +165,18 @@ fn participants(state: &AppState) -> Vec<Participant> {
             video: p.media.video,
             screen: p.media.screen,
             role: p.role,
-            status: peer_status(p),
+            status: peer_status(s, p),
             hand: state.hand_position(&p.id),
         }))
         .collect()
 }
 
 /// Who can see the media: said where everyone looks, because it changes as people come and go.
-fn privacy(mode: MediaMode) -> Html {
+fn privacy(s: &Strings, mode: MediaMode) -> Html {
+    let r = &s.room;
     let (class, text, title) = match mode {
-        MediaMode::Mesh => (
-            "media-mode p2p",
-            "Peer-to-peer · end-to-end encrypted",
-            "Audio and video go directly between the participants' browsers; the server never sees them.",
-        ),
-        MediaMode::Sfu => (
-            "media-mode sfu",
-            "Through the server",
-            "With this many people, audio and video go through this treff server, which forwards \
-             them. Encrypted on the way, but the server can see and hear them.",
-        ),
+        MediaMode::Mesh => ("media-mode p2p", r.mesh, r.mesh_title),
+        MediaMode::Sfu => ("media-mode sfu", r.sfu, r.sfu_title),
     };
     html! { <span class={class} role="status" {title}>{text}</span> }
 }
@@ -192,6 +184,9 @@ fn privacy(mode: MediaMode) -> Html {
 /// The room page.
 #[component]
 pub fn RoomView(props: &RoomViewProps) -> Html {
+    let s = use_strings();
+    let r = &s.room;
+    let lang = use_lang();
     let state: &AppState = &props.state;
     let pending = use_state(|| None::<Pending>);
     let on_action = props.on_action.clone();
@@ -213,11 +208,14 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                         <span class="brand small">{"treff"}</span>
                         <h1 class="room-name">{state.room.clone()}</h1>
                     </div>
+                    <div class="topbar-actions">
+                        <LanguageSwitch id="room-language" label_hidden=true on_change={props.on_lang.clone()} />
+                    </div>
                 </header>
                 <main class="waiting-room">
-                    <p class="waiting-note" role="status">{"Waiting for a moderator to let you in"}</p>
-                    <p class="waiting-hint">{"Nobody in the room sees or hears you until then."}</p>
-                    <button type="button" class="secondary" onclick={call(Intent::Leave).reform(|_| ())}>{"Leave"}</button>
+                    <p class="waiting-note" role="status">{r.waiting_note}</p>
+                    <p class="waiting-hint">{r.waiting_hint}</p>
+                    <button type="button" class="secondary" onclick={call(Intent::Leave).reform(|_| ())}>{r.leave}</button>
                 </main>
             </div>
         };
@@ -226,15 +224,15 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         let (cb, everyone) = (on_action.clone(), state.everyone_may_record);
         Callback::from(move |_| cb.emit(UserAction::Call(Intent::EveryoneMayRecord(!everyone))))
     };
-    let recorders = state.recorder_names();
+    let recorders = state.recorder_names(s);
     let on_waiting_room = {
         let (cb, on) = (on_action.clone(), state.waiting_room);
         Callback::from(move |_| cb.emit(UserAction::Call(Intent::WaitingRoom(!on))))
     };
     let lobby = (moderator && !state.lobby.is_empty()).then(|| {
         html! {
-            <section class="lobby" aria-label="Waiting to join">
-                <h2 class="lobby-title">{format!("Waiting to join ({})", state.lobby.len())}</h2>
+            <section class="lobby" aria-label={r.lobby_label}>
+                <h2 class="lobby-title">{(r.lobby_title)(state.lobby.len())}</h2>
                 <ul class="lobby-list">
                     { for state.lobby.iter().map(|w| {
                         let name = w.name.to_string();
@@ -243,8 +241,8 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                         html! {
                             <li key={w.peer_id.to_string()} class="lobby-person">
                                 <span class="lobby-name">{name.clone()}</span>
-                                <button type="button" class="primary small" onclick={admit}>{format!("Admit {name}")}</button>
-                                <button type="button" class="secondary small danger-text" onclick={deny}>{format!("Deny {name}")}</button>
+                                <button type="button" class="primary small" onclick={admit}>{(r.admit)(&name)}</button>
+                                <button type="button" class="secondary small danger-text" onclick={deny}>{(r.deny)(&name)}</button>
                             </li>
                         }
                     }) }
@@ -272,9 +270,9 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             Pending::Remove(id, name) => {
                 let (cb, pending) = (on_action.clone(), pending.clone());
                 (
-                    format!("Remove {name} from the room?"),
-                    format!("{name} leaves the call at once."),
-                    "Remove",
+                    (r.remove_title)(&name),
+                    (r.remove_text)(&name),
+                    r.remove,
                     Callback::from(move |()| {
                         pending.set(None);
                         cb.emit(UserAction::Call(Intent::Remove(id.clone())));
@@ -284,9 +282,9 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
             Pending::EndRoom => {
                 let (cb, pending) = (call(Intent::EndRoom), pending.clone());
                 (
-                    "End the room for everyone?".to_owned(),
-                    "Everyone, you included, leaves the call at once.".to_owned(),
-                    "End for all",
+                    r.end_title.to_owned(),
+                    r.end_text.to_owned(),
+                    r.end_for_all,
                     Callback::from(move |()| {
                         pending.set(None);
                         cb.emit(());
@@ -299,13 +297,15 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 {on_confirm} {on_cancel} />
         })
     });
+    let locale = i18n::time_locale(lang);
     let lines: Vec<ChatLine> = state
         .chat
         .iter()
         .map(|m| ChatLine {
             id: m.id,
             name: m.name.to_string(),
-            time: js::clock_time(m.ts),
+            time: js::clock_time(m.ts, &locale),
+            datetime: js::iso_time(m.ts),
             text: m.text.clone(),
             own: state.is_own(m),
         })
@@ -321,7 +321,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         },
         Panel::People => html! {
             <aside class="side">
-                <ParticipantList people={participants(state)} can_moderate={moderator}
+                <ParticipantList people={participants(s, state)} can_moderate={moderator}
                     on_ask_to_mute={on_action.reform(|peer| UserAction::Call(Intent::AskToMute(peer)))}
                     on_lower_hand={on_action.reform(|peer| UserAction::Call(Intent::LowerHand(peer)))}
                     {on_remove} />
@@ -329,16 +329,7 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
         },
     };
     let waiting = state.peers.is_empty() && connected;
-    let announcement = state.announcement.as_ref().map(|a| match a {
-        Announcement::HandRaised(name) if name == "You" => "You raised your hand.".to_owned(),
-        Announcement::HandRaised(name) => format!("{name} raised a hand."),
-        Announcement::Reacted(name, reaction) => {
-            format!(
-                "{name} reacted: {}.",
-                reaction_name(*reaction).to_lowercase()
-            )
-        }
-    });
+    let announcement = state.announcement.as_ref().map(|a| a.text(s));
     html! {
         <div class="room">
             <header class="topbar">
@@ -346,15 +337,15 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                     <span class="brand small">{"treff"}</span>
                     <h1 class="room-name">{state.room.clone()}</h1>
                     if state.locked {
-                        <span class="room-locked" title="Nobody new can join">
-                            <Icon kind={IconKind::Lock} />{"Locked"}
+                        <span class="room-locked" title={r.locked_title}>
+                            <Icon kind={IconKind::Lock} />{r.locked}
                         </span>
                     }
-                    { privacy(state.mode) }
+                    { privacy(s, state.mode) }
                     if !recorders.is_empty() {
                         <span class="recording-indicator" role="status">
                             <span class="recording-dot" aria-hidden="true"></span>
-                            {format!("Recording: {}", recorders.join(", "))}
+                            {(r.recording)(&recorders.join(", "))}
                         </span>
                     }
                 </div>
@@ -363,31 +354,32 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                         <button type="button"
                             class={classes!("secondary", "lock-toggle", state.locked.then_some("active"))}
                             aria-pressed={if state.locked { "true" } else { "false" }}
-                            title={if state.locked { "Unlock: others can join again" } else { "Lock: nobody new can join" }}
+                            title={if state.locked { r.unlock_title } else { r.lock_title }}
                             onclick={on_lock}>
                             <Icon kind={if state.locked { IconKind::Lock } else { IconKind::Unlock }} />
-                            <span class="lock-label">{"Lock room"}</span>
+                            <span class="lock-label">{r.lock}</span>
                         </button>
                     }
                     if moderator {
                         <button type="button"
                             class={classes!("secondary", "lock-toggle", state.waiting_room.then_some("active"))}
                             aria-pressed={if state.waiting_room { "true" } else { "false" }}
-                            title={if state.waiting_room { "Newcomers wait until a moderator lets them in" } else { "Newcomers join at once" }}
+                            title={if state.waiting_room { r.waiting_room_on_title } else { r.waiting_room_off_title }}
                             onclick={on_waiting_room}>
-                            <span class="lock-label">{"Waiting room"}</span>
+                            <span class="lock-label">{r.waiting_room}</span>
                         </button>
                     }
                     if moderator {
                         <button type="button"
                             class={classes!("secondary", "lock-toggle", state.everyone_may_record.then_some("active"))}
                             aria-pressed={if state.everyone_may_record { "true" } else { "false" }}
-                            title={if state.everyone_may_record { "Everyone may record the call" } else { "Only moderators may record the call" }}
+                            title={if state.everyone_may_record { r.everyone_may_record_title } else { r.moderators_record_title }}
                             onclick={on_record_policy}>
-                            <span class="lock-label">{"Everyone may record"}</span>
+                            <span class="lock-label">{r.everyone_may_record}</span>
                         </button>
                     }
-                    <button type="button" class="secondary" onclick={on_copy}>{"Copy link"}</button>
+                    <button type="button" class="secondary" onclick={on_copy}>{r.copy_link}</button>
+                    <LanguageSwitch id="room-language" label_hidden=true on_change={props.on_lang.clone()} />
                 </div>
             </header>
             <ConnectionBanner connection={state.connection.clone()} />
@@ -399,11 +391,12 @@ pub fn RoomView(props: &RoomViewProps) -> Html {
                 on_dismiss={on_action.reform(UserAction::Dismiss)}
                 on_action={on_action.reform(|(id, action)| UserAction::NoticeAction(id, action))} />
             <div class={classes!("stage", (state.panel != Panel::Closed).then_some("with-side"))}>
-                <main class="main">
+                // Focusable: on a phone the tiles scroll, and a keyboard must be able to scroll them.
+                <main class="main" tabindex="0">
                     if waiting {
-                        <p class="waiting" role="status">{"You are the only one here. Share the link to invite others."}</p>
+                        <p class="waiting" role="status">{r.alone}</p>
                     }
-                    <VideoGrid tiles={tiles(state)} />
+                    <VideoGrid tiles={tiles(s, state)} />
                 </main>
                 {side}
             </div>

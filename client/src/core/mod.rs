@@ -34,7 +34,7 @@ use treff_shared::{
     PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData, TileSize,
 };
 
-use self::notice::{MediaProblem, Notice, Rejection};
+use self::notice::{LostReason, MediaProblem, Notice, Rejection};
 use self::paths::Paths;
 use self::reactions::Reactions;
 use self::recording::Recording;
@@ -101,8 +101,8 @@ pub enum ServerEvent {
     Message(ServerMessage),
     /// The connection ended and will be retried.
     Lost {
-        /// Why, in words.
-        reason: String,
+        /// Why.
+        reason: LostReason,
         /// Number of the coming retry.
         attempt: u32,
         /// When it starts, in Unix milliseconds.

@@ -1,8 +1,11 @@
-//! What the call tells the person: notices shown in the page and the reasons a call ended. They
-//! are typed, not sentences, so that the wording lives in one place ([`Notice::text`],
-//! [`Rejection::text`]) and the rules that raise them can be tested without it.
+//! What the call tells the person: notices shown in the page, the reasons a call ended and why
+//! the connection to the server went down. They are typed, not sentences, so that the rules that
+//! raise them can be tested without the wording; [`Notice::text`], [`Rejection::text`] and
+//! [`LostReason::text`] word them with a language's table ([`crate::i18n::Strings`]).
 
 use treff_shared::ErrorCode;
+
+use crate::i18n::Strings;
 
 /// Why the browser did not give us a camera, a microphone or a screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,20 +25,14 @@ pub enum MediaProblem {
 
 impl MediaProblem {
     /// The problem in a sentence.
-    pub fn text(&self) -> String {
+    pub fn text(&self, s: &Strings) -> String {
+        let n = &s.notices;
         match self {
-            MediaProblem::Denied => "Access to the camera or microphone was denied. Allow it in \
-                the browser's site settings and rejoin to be seen and heard."
-                .into(),
-            MediaProblem::NotFound => "No camera or microphone was found.".into(),
-            MediaProblem::InUse => "The camera or microphone is in use by another program.".into(),
-            MediaProblem::Unavailable => {
-                "This browser offers no camera or microphone on this page; open it over https."
-                    .into()
-            }
-            MediaProblem::Other(detail) => {
-                format!("The browser could not start the device ({detail}).")
-            }
+            MediaProblem::Denied => n.media_denied.into(),
+            MediaProblem::NotFound => n.media_not_found.into(),
+            MediaProblem::InUse => n.media_in_use.into(),
+            MediaProblem::Unavailable => n.media_unavailable.into(),
+            MediaProblem::Other(detail) => (n.media_other)(detail),
         }
     }
 }
@@ -60,9 +57,9 @@ pub enum NoticeAction {
 
 impl NoticeAction {
     /// The button's label.
-    pub fn label(self) -> &'static str {
+    pub fn label(self, s: &Strings) -> &'static str {
         match self {
-            NoticeAction::MuteMicrophone => "Turn microphone off",
+            NoticeAction::MuteMicrophone => s.controls.microphone_off,
         }
     }
 }
@@ -156,50 +153,33 @@ impl Notice {
     }
 
     /// The notice in a sentence.
-    pub fn text(&self) -> String {
+    pub fn text(&self, s: &Strings) -> String {
+        let n = &s.notices;
         match self {
             Notice::Capture {
                 problem,
                 audio_only: true,
-            } => format!("{} You joined with your microphone only.", problem.text()),
-            Notice::Capture { problem, .. } => format!(
-                "{} You can see and hear the others, but they cannot see or hear you.",
-                problem.text()
-            ),
-            Notice::NoDevice { video: true } => "There is no camera to turn on.".into(),
-            Notice::NoDevice { video: false } => "There is no microphone to turn on.".into(),
-            Notice::DeviceFailed(problem) | Notice::ScreenFailed(problem) => problem.text(),
-            Notice::ChatNotSent => {
-                "The message was not sent: the connection to the server is down.".into()
-            }
-            Notice::NotDelivered => {
-                "That did not reach the room: the connection to the server is down.".into()
-            }
-            Notice::Rejoined => "The server was restarted; you rejoined the room.".into(),
-            Notice::Locked(true) => "The room is locked: nobody new can join.".into(),
-            Notice::Locked(false) => "The room is unlocked: others can join again.".into(),
-            Notice::WaitingRoom(true) => {
-                "The waiting room is on: a moderator lets each newcomer in.".into()
-            }
-            Notice::RecordingNotAllowed => {
-                "Only moderators may record in this room; a moderator can allow everyone.".into()
-            }
-            Notice::RecordingStopped => {
-                "Your recording stopped: only moderators may record now. What was recorded is saved."
-                    .into()
-            }
-            Notice::RecorderFailed(reason) => format!("The call could not be recorded: {reason}"),
-            Notice::WaitingRoom(false) => "The waiting room is off: newcomers join at once.".into(),
-            Notice::NowModerator => "You are now a moderator of this room.".into(),
-            Notice::MuteRequested { on: true } => {
-                "A moderator asks you to turn your microphone off.".into()
-            }
-            Notice::MuteRequested { on: false } => {
-                "A moderator asked you to turn your microphone off; it is off.".into()
-            }
-            Notice::Server { message, .. } => message.clone(),
-            Notice::LinkCopied(link) => format!("Link copied: {link}"),
-            Notice::LinkNotCopied(link) => format!("Copying was not allowed. The link is {link}"),
+            } => (n.joined_audio_only)(&problem.text(s)),
+            Notice::Capture { problem, .. } => (n.joined_receive_only)(&problem.text(s)),
+            Notice::NoDevice { video: true } => n.no_camera.into(),
+            Notice::NoDevice { video: false } => n.no_microphone.into(),
+            Notice::DeviceFailed(problem) | Notice::ScreenFailed(problem) => problem.text(s),
+            Notice::ChatNotSent => n.chat_not_sent.into(),
+            Notice::NotDelivered => n.not_delivered.into(),
+            Notice::Rejoined => n.rejoined.into(),
+            Notice::Locked(true) => n.locked.into(),
+            Notice::Locked(false) => n.unlocked.into(),
+            Notice::WaitingRoom(true) => n.waiting_room_on.into(),
+            Notice::WaitingRoom(false) => n.waiting_room_off.into(),
+            Notice::RecordingNotAllowed => n.recording_not_allowed.into(),
+            Notice::RecordingStopped => n.recording_stopped.into(),
+            Notice::RecorderFailed(reason) => (n.recorder_failed)(reason),
+            Notice::NowModerator => n.now_moderator.into(),
+            Notice::MuteRequested { on: true } => n.mute_requested.into(),
+            Notice::MuteRequested { on: false } => n.mute_requested_muted.into(),
+            Notice::Server { code, message } => s.errors.text(*code, message),
+            Notice::LinkCopied(link) => (n.link_copied)(link),
+            Notice::LinkNotCopied(link) => (n.link_not_copied)(link),
         }
     }
 }
@@ -238,13 +218,60 @@ impl Rejection {
     }
 
     /// The reason in a sentence.
-    pub fn text(&self) -> String {
+    pub fn text(&self, s: &Strings) -> String {
+        let n = &s.notices;
         match self {
-            Rejection::Refused { message, .. } => message.clone(),
-            Rejection::Removed => "A moderator removed you from the room.".into(),
-            Rejection::Ended { by_us: true } => "You ended the room for everyone.".into(),
-            Rejection::Ended { by_us: false } => "A moderator ended the room for everyone.".into(),
-            Rejection::Replaced => "This call was taken over by another tab or window.".into(),
+            Rejection::Refused { code, message } => s.errors.text(*code, message),
+            Rejection::Removed => n.removed.into(),
+            Rejection::Ended { by_us: true } => n.ended_by_us.into(),
+            Rejection::Ended { by_us: false } => n.ended.into(),
+            Rejection::Replaced => n.replaced.into(),
+        }
+    }
+}
+
+/// Why the connection to the server went down (it is being retried).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LostReason {
+    /// The WebSocket could not be created; the browser's words.
+    CannotOpen(String),
+    /// The server could not be reached.
+    Unreachable,
+    /// The server stopped answering pings.
+    StoppedAnswering,
+    /// A frame could not be sent.
+    SendingFailed,
+    /// The connection closed without a close frame.
+    Closed,
+    /// The server is restarting (close 1012).
+    Restarting,
+    /// The connection closed with another code.
+    ClosedWithCode(u16),
+    /// A probe went unanswered: the network changed under the connection.
+    Quiet,
+    /// The server answered `join` with an error worth retrying.
+    Server {
+        /// The server's code.
+        code: ErrorCode,
+        /// The server's sentence.
+        message: String,
+    },
+}
+
+impl LostReason {
+    /// The reason in a few words (it goes into a sentence of the connection banner).
+    pub fn text(&self, s: &Strings) -> String {
+        let c = &s.connection;
+        match self {
+            LostReason::CannotOpen(detail) => (c.cannot_open)(detail),
+            LostReason::Unreachable => c.unreachable.into(),
+            LostReason::StoppedAnswering => c.stopped_answering.into(),
+            LostReason::SendingFailed => c.sending_failed.into(),
+            LostReason::Closed => c.closed.into(),
+            LostReason::Restarting => c.restarting.into(),
+            LostReason::ClosedWithCode(code) => (c.closed_with_code)(*code),
+            LostReason::Quiet => c.quiet.into(),
+            LostReason::Server { code, message } => s.errors.text(*code, message),
         }
     }
 }

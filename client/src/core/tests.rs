@@ -6,7 +6,7 @@ use treff_shared::{
     Role, RoomName, SdpType, ServerMessage, SessionDescription, SignalData, TileSize, Welcome,
 };
 
-use super::notice::{MediaProblem, Notice, Rejection};
+use super::notice::{LostReason, MediaProblem, Notice, Rejection};
 use super::transport::{self, LinkCommand, LinkId, LinkSpec, TrackKind};
 use super::*;
 use crate::state::{Action, Capture, Connection, LinkState};
@@ -345,7 +345,7 @@ fn a_resumed_welcome_keeps_links_and_restarts_only_those_that_went_down() {
     core.handle(Input::Link(links[0], LinkEvent::Ice(IceState::Connected)));
     core.handle(Input::Link(links[1], LinkEvent::Ice(IceState::Failed)));
     core.handle(Input::Server(ServerEvent::Lost {
-        reason: "the server stopped answering".into(),
+        reason: LostReason::StoppedAnswering,
         attempt: 1,
         retry_at_ms: 500,
     }));
@@ -410,14 +410,14 @@ fn connection_changes_reach_the_page() {
     let mut core = CallCore::default();
     assert_eq!(
         core.handle(Input::Server(ServerEvent::Lost {
-            reason: "gone".into(),
+            reason: LostReason::Closed,
             attempt: 2,
             retry_at_ms: 1234,
         })),
         vec![Command::Ui(Action::Connection(Connection::Retrying {
             attempt: 2,
             at_ms: 1234,
-            reason: "gone".into()
+            reason: LostReason::Closed
         }))]
     );
 }
@@ -902,7 +902,7 @@ fn the_swapped_word_waits_for_the_signaling() {
     let (mut core, _, _, subscribe) = switched_to_sfu();
     bob_shows_through_the_media_server(&mut core, subscribe.id);
     core.handle(Input::Server(ServerEvent::Lost {
-        reason: "gone".into(),
+        reason: LostReason::Closed,
         attempt: 1,
         retry_at_ms: 0,
     }));
@@ -1180,7 +1180,7 @@ fn a_link_that_stops_receiving_checks_the_signaling_and_restarts_once_it_is_back
     // The probe found the signaling gone (our network changed): the resumed connection
     // restarts ICE on the stalled link only.
     core.handle(Input::Server(ServerEvent::Lost {
-        reason: "the connection went quiet".into(),
+        reason: LostReason::Quiet,
         attempt: 1,
         retry_at_ms: 3_000,
     }));

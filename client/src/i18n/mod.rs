@@ -161,6 +161,7 @@ mod tests {
     use treff_shared::{limits, DisplayName, ErrorCode, InvalidId, Reaction, RoomName};
 
     use super::*;
+    use crate::core::notice::{LostReason, MediaProblem, Notice, Rejection};
 
     #[test]
     fn the_remembered_choice_wins_then_the_browsers_first_known_language() {
@@ -219,6 +220,42 @@ mod tests {
         );
         let german = Lang::De.strings().errors.text(ErrorCode::InvalidName, own);
         assert!(german.starts_with("Dieser Name"), "{german}");
+    }
+
+    #[test]
+    fn notices_refusals_and_lost_connections_are_worded_in_the_language() {
+        let (en, de) = (Lang::En.strings(), Lang::De.strings());
+        let refused = Rejection::Refused {
+            code: ErrorCode::WrongPassword,
+            message: "The password is not right.".into(),
+        };
+        assert_eq!(refused.text(en), "The password is not right.");
+        assert_eq!(refused.text(de), "Das Passwort stimmt nicht.");
+        let server = Notice::Server {
+            code: ErrorCode::RateLimited,
+            message: "Too many reactions: 4 in a row, then one a second.".into(),
+        };
+        assert!(server.text(en).starts_with("Too many reactions"));
+        assert!(server.text(de).starts_with("Zu viel auf einmal"));
+        let denied = Notice::Capture {
+            problem: MediaProblem::Denied,
+            audio_only: false,
+        };
+        assert!(denied.text(en).starts_with("Access to the camera"));
+        assert!(denied.text(de).starts_with("Der Zugriff auf Kamera"));
+        assert!(denied.text(de).ends_with("weder sehen noch hören."));
+        assert_eq!(
+            LostReason::ClosedWithCode(4002).text(en),
+            "the connection closed (code 4002)"
+        );
+        assert_eq!(
+            LostReason::ClosedWithCode(4002).text(de),
+            "Die Verbindung wurde geschlossen (Code 4002)"
+        );
+        assert_eq!(
+            Rejection::Ended { by_us: false }.text(de),
+            "Die Moderation hat den Raum für alle beendet."
+        );
     }
 
     #[test]

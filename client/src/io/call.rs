@@ -24,6 +24,7 @@ use super::signaling::{Credentials, Signaling};
 use crate::core::table::Table;
 use crate::core::transport::{LinkCommand, LinkId};
 use crate::core::{CallCore, Command, Input, Intent, LinkEvent};
+use crate::i18n::Lang;
 use crate::state::{Action, Devices, StreamHandle};
 use crate::token;
 
@@ -495,9 +496,10 @@ impl Inner {
                     };
                     this.input(Input::Devices(devices));
                 }
-                Err(problem) => {
-                    js::warn(&format!("treff: cannot list devices: {}", problem.text()))
-                }
+                Err(problem) => js::warn(&format!(
+                    "treff: cannot list devices: {}",
+                    problem.text(Lang::En.strings())
+                )),
             }
         });
     }

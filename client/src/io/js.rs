@@ -69,8 +69,26 @@ fn web_sys_console_warn(message: &str) {
     }
 }
 
-/// `HH:MM` in the browser's time zone for a Unix-millisecond timestamp.
-pub fn clock_time(ts_ms: u64) -> String {
+/// The hour and minute of a Unix-millisecond timestamp in the browser's time zone, written the
+/// way `locale` (a well-formed BCP 47 tag) writes them: `14:05` in German, `02:05 PM` in US
+/// English.
+pub fn clock_time(ts_ms: u64, locale: &str) -> String {
     let date = js_sys::Date::new(&JsValue::from_f64(ts_ms as f64));
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    let options = js_sys::Object::new();
+    for key in ["hour", "minute"] {
+        let _ = Reflect::set(
+            &options,
+            &JsValue::from_str(key),
+            &JsValue::from_str("2-digit"),
+        );
+    }
+    date.to_locale_time_string_with_options(locale, &options)
+        .into()
+}
+
+/// A Unix-millisecond timestamp in ISO 8601 (UTC), for `<time datetime>`.
+pub fn iso_time(ts_ms: u64) -> String {
+    js_sys::Date::new(&JsValue::from_f64(ts_ms as f64))
+        .to_iso_string()
+        .into()
 }

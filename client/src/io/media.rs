@@ -161,16 +161,13 @@ pub async fn list_devices() -> Result<(Vec<Device>, Vec<Device>), MediaProblem> 
         let Ok(info) = info.dyn_into::<MediaDeviceInfo>() else {
             continue;
         };
-        let (list, generic) = match info.kind() {
-            MediaDeviceKind::Videoinput => (&mut cameras, "Camera"),
-            MediaDeviceKind::Audioinput => (&mut microphones, "Microphone"),
+        let list = match info.kind() {
+            MediaDeviceKind::Videoinput => &mut cameras,
+            MediaDeviceKind::Audioinput => &mut microphones,
             _ => continue,
         };
-        let label = if info.label().is_empty() {
-            format!("{generic} {}", list.len() + 1)
-        } else {
-            info.label()
-        };
+        // Empty until the browser tells names (after a permission): the picker numbers them.
+        let label = info.label();
         list.push(Device {
             id: info.device_id(),
             label,

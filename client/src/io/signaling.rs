@@ -24,6 +24,7 @@ use treff_shared::{
 };
 
 use super::js;
+use crate::core::notice::LostReason;
 use crate::core::ServerEvent;
 
 /// First retry delay; doubled per failed attempt.
@@ -36,32 +37,26 @@ const DEFAULT_PING_MS: u64 = 10_000;
 const SILENT_INTERVALS: u64 = 3;
 
 /// Why one connection ended.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Ended {
     /// The socket could not be opened, closed, or went silent: retry.
-    #[error("{0}")]
-    Lost(String),
+    Lost(LostReason),
     /// A probe went unanswered: the network changed under the socket while the server is
     /// most likely fine, so the first retry goes at once.
-    #[error("the connection went quiet")]
     Stale,
     /// The server refused the join: do not retry.
-    #[error("{message}")]
     Rejected {
         /// The server's code.
         code: ErrorCode,
-        /// The server's sentence.
+        /// The server's sentence (empty: the web app words the code itself).
         message: String,
     },
     /// Closed with [`close_code::REPLACED`]: do not retry.
-    #[error("replaced by another connection")]
     Replaced,
     /// `removed` arrived, or the close said so ([`close_code::KICKED`],
     /// [`close_code::ROOM_ENDED`]): do not retry.
-    #[error("removed from the room")]
     Removed(LeaveReason),
     /// [`Signaling::leave`] was called.
-    #[error("left")]
     Left,
 }
 
@@ -225,8 +220,10 @@ async fn run(inner: Rc<Inner>) {
                     attempt = 0;
                 }
                 attempt += 1;
-                let stale = ended == Ended::Stale;
-                let reason = ended.to_string();
+                let (stale, reason) = match ended {
+                    Ended::Lost(reason) => (false, reason),
+                    _ => (true, LostReason::Quiet),
+                };
                 let delay_ms = if stale && attempt == 1 {
                     0
                 } else {
@@ -295,17 +292,16 @@ fn final_close(code: u16) -> Option<Ended> {
         close_code::REPLACED => Some(Ended::Replaced),
         close_code::KICKED => Some(Ended::Removed(LeaveReason::Kicked)),
         close_code::ROOM_ENDED => Some(Ended::Removed(LeaveReason::RoomEnded)),
-        // Normally the `too-many-sessions` error arrives first and is the message shown.
+        // Normally the `too-many-sessions` error arrives first and is the message shown; here
+        // the web app words the code.
         close_code::TOO_MANY_SESSIONS => Some(Ended::Rejected {
             code: ErrorCode::TooManySessions,
-            message: "Too many connections from your address; close other treff tabs and try \
-                      again."
-                .into(),
+            message: String::new(),
         }),
         // Normally the `denied` error arrives first and is the message shown.
         close_code::DENIED => Some(Ended::Rejected {
             code: ErrorCode::Denied,
-            message: "You were not let in to the room.".into(),
+            message: String::new(),
         }),
         _ => None,
     }
@@ -322,12 +318,7 @@ enum Event {
 async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
     let mut ws = match WebSocket::open(&inner.url) {
         Ok(ws) => ws,
-        Err(err) => {
-            return (
-                Ended::Lost(format!("cannot open the connection: {err}")),
-                false,
-            )
-        }
+        Err(err) => return (Ended::Lost(LostReason::CannotOpen(err.to_string())), false),
     };
     let join = {
         let params = inner.join.borrow();
@@ -347,7 +338,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
         || !matches!(ws.state(), State::Open)
         || ws.send(Message::Text(join.encode())).await.is_err()
     {
-        return (Ended::Lost("the server is unreachable".into()), false);
+        return (Ended::Lost(LostReason::Unreachable), false);
     }
     let (tx, mut rx) = mpsc::unbounded::<Command>();
     // From here on `leave` reaches this connection, welcomed or not.
@@ -371,7 +362,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             if probe_deadline.is_some_and(|p| p < silent) {
                 return (Ended::Stale, welcomed);
             }
-            return (Ended::Lost("the server stopped answering".into()), welcomed);
+            return (Ended::Lost(LostReason::StoppedAnswering), welcomed);
         }
         let wait = (next_ping.min(deadline) - now).max(0.0) as u32;
         let event = {
@@ -394,7 +385,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
             }
             Event::Command(Some(Command::Send(text))) => {
                 if ws.send(Message::Text(text)).await.is_err() {
-                    return (Ended::Lost("sending failed".into()), welcomed);
+                    return (Ended::Lost(LostReason::SendingFailed), welcomed);
                 }
             }
             Event::Command(Some(Command::Probe)) => {
@@ -406,7 +397,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                         .await
                         .is_err()
                     {
-                        return (Ended::Lost("sending failed".into()), welcomed);
+                        return (Ended::Lost(LostReason::SendingFailed), welcomed);
                     }
                 }
             }
@@ -416,7 +407,7 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                 return (Ended::Left, welcomed);
             }
             Event::Incoming(None) => {
-                return (Ended::Lost("the connection closed".into()), welcomed);
+                return (Ended::Lost(LostReason::Closed), welcomed);
             }
             Event::Incoming(Some(Err(WebSocketError::ConnectionClose(close)))) => {
                 if inner.stopped.get() {
@@ -426,16 +417,9 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                     return (ended, welcomed);
                 }
                 return match close.code {
-                    close_code::SERVER_RESTART => {
-                        (Ended::Lost("the server is restarting".into()), welcomed)
-                    }
-                    1006 if !welcomed => {
-                        (Ended::Lost("the server is unreachable".into()), welcomed)
-                    }
-                    code => (
-                        Ended::Lost(format!("the connection closed (code {code})")),
-                        welcomed,
-                    ),
+                    close_code::SERVER_RESTART => (Ended::Lost(LostReason::Restarting), welcomed),
+                    1006 if !welcomed => (Ended::Lost(LostReason::Unreachable), welcomed),
+                    code => (Ended::Lost(LostReason::ClosedWithCode(code)), welcomed),
                 };
             }
             // An `error` event is followed by a `close` event that carries the details.
@@ -475,7 +459,13 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                         }
                         // The resume token may have expired with the server: join afresh.
                         inner.resume_token.borrow_mut().take();
-                        return (Ended::Lost(message.clone()), welcomed);
+                        return (
+                            Ended::Lost(LostReason::Server {
+                                code: *code,
+                                message: message.clone(),
+                            }),
+                            welcomed,
+                        );
                     }
                     _ => {}
                 }
