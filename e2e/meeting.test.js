@@ -209,3 +209,56 @@ eachBrowser('recording is announced to everyone before it starts, a late joiner 
   assert.ok(Number(bobSaved.connection) > 0, 'what Bob recorded is saved');
   await waitFor('nobody to be shown recording', async () => (await recordingIndicator(cem.page)) === null);
 });
+
+/** Whether `name`'s tile on `page` is highlighted as speaking. */
+const speakingTile = (page, name) => tileOf(page, name).evaluate((el) => el.classList.contains('tile-speaking'));
+
+eachBrowser('in the mesh the tile of whoever speaks is highlighted for everyone, and the participant list says so', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `speaking-${kind}`, args: ['--sfu', 'off'], browsers: [kind] });
+  const people = await joinAll(server, 'talk', [['Ada', browser], ['Bob', browser], ['Cem', browser]]);
+  const [ada, bob, cem] = people;
+  for (const { page } of people) await waitForPresented(page, `Video of ${page === ada.page ? 'Bob' : 'Ada'}`, { timeoutMs: 20000 });
+  // Only Bob's microphone is on: the fake microphone's tone is his voice.
+  for (const { page } of [ada, cem]) await button(page, 'Microphone').click();
+  for (const [{ page }, silent] of [[ada, 'Cem'], [cem, 'Ada']]) {
+    await waitFor('Bob to be highlighted', () => speakingTile(page, 'Bob'), 15000);
+    assert.equal(await speakingTile(page, silent), false, `${silent} is silent`);
+  }
+  await openPeople(ada.page);
+  await ada.page.getByRole('region', { name: 'Participants', exact: true }).getByText(/speaking/).waitFor();
+  assert.match(await ada.page.getByRole('region', { name: 'Participants', exact: true }).locator('li', { hasText: 'Bob' }).first().textContent(), /speaking/);
+
+  // Bob falls silent and Cem speaks: the highlight moves to Cem.
+  await button(bob.page, 'Microphone').click();
+  await button(cem.page, 'Microphone').click();
+  for (const { page } of [ada, bob]) await waitFor('Cem to be highlighted', () => speakingTile(page, 'Cem'), 15000);
+  assert.equal(await speakingTile(ada.page, 'Bob'), false);
+});
+
+eachBrowser('each remote tile shows how good the connection is, with the figures behind it one click away', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `quality-${kind}`, browsers: [kind] });
+  const [ada, bob] = await joinAll(server, 'quality', [['Ada', browser], ['Bob', browser]]);
+  await waitForPresented(ada.page, 'Video of Bob', { timeoutMs: 20000 });
+  // On loopback the connection is good (fair at worst, when two browsers share two cores).
+  const indicator = tileOf(ada.page, 'Bob').getByRole('button', { name: /^Connection to Bob: / });
+  await indicator.waitFor({ timeout: 15000 });
+  const level = (await indicator.getAttribute('aria-label')).replace('Connection to Bob: ', '');
+  assert.ok(['good', 'fair'].includes(level), `loopback is not poor: ${level}`);
+  // Our own tile has none.
+  assert.equal(await tileOf(ada.page, 'Ada (you)').getByRole('button', { name: /^Connection to/ }).count(), 0);
+  assert.equal(await indicator.getAttribute('aria-expanded'), 'false');
+  await indicator.click();
+  const details = ada.page.getByLabel('Connection details');
+  await details.waitFor();
+  const text = (await details.textContent()).replace(/\s+/g, ' ');
+  assert.match(text, /Resolution\s*\d+ × \d+/, text);
+  assert.match(text, /Frame rate\s*\d+ fps/, text);
+  assert.match(text, /Bit rate\s*[\d,]+ kbit\/s/, text);
+  assert.match(text, /Packet loss\s*\d+\.\d %/, text);
+  assert.match(text, /Round trip\s*(\d+ ms|not measured yet)/, text);
+  assert.match(text, /Path\s*direct/, text);
+  await indicator.click();
+  await waitFor('the details to close', async () => (await details.count()) === 0);
+  // Bob sees Ada's the same way.
+  await tileOf(bob.page, 'Ada').getByRole('button', { name: /^Connection to Ada: / }).waitFor({ timeout: 15000 });
+});

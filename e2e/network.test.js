@@ -388,3 +388,37 @@ eachBrowser('four people on 3 Mbit/s uplinks: each shares its upload among its p
   if (worstFreeze.ms > 1000) t.todo(FOUR_BROWSERS);
   assert.ok(worstFreeze.ms <= 1000, `no picture froze for over 1 s: ${worstFreeze.at} saw ${worstFreeze.name} stand still ${worstFreeze.ms} ms`);
 }, { browsers: ['chromium'], timeout: 180000 });
+
+eachBrowser('a person on a poor line shows as poor to the others, with the figures that say why', async (t) => {
+  const homes = [{ name: 'ada', nat: 'cone' }, { name: 'bob', nat: 'cone' }, { name: 'cem', nat: 'cone' }];
+  const { net, server, browsers } = await networksWithServer(t, 'net-quality', homes, 'embedded', ['--sfu', 'off']);
+  // Ada's line: 400 ms round trip and 10 % loss each way. Bob's and Cem's are clean.
+  impair(t, net.homes.ada, {
+    up: { delayMs: 200, lossPercent: 10 },
+    down: { delayMs: 200, lossPercent: 10 },
+  });
+  const people = [];
+  for (const [name, browser] of [['Ada', browsers[0]], ['Bob', browsers[1]], ['Cem', browsers[2]]]) {
+    const page = await newPage(browser, name.toLowerCase());
+    await joinRoom(page, server, 'net-quality', name);
+    people.push({ name, page });
+  }
+  const [a, b, c] = people;
+  const level = async (page, name) => {
+    const button = tileOf(page, name).getByRole('button', { name: new RegExp(`^Connection to ${name}: `) });
+    if (!(await button.count())) return null;
+    return (await button.getAttribute('aria-label')).replace(`Connection to ${name}: `, '');
+  };
+  // Cem sees Ada poor and Bob good; Ada sees both others poor (her own line loses their packets).
+  await waitFor('Cem to see Ada\'s poor line', async () => (await level(c.page, 'Ada')) === 'poor', 45000);
+  await waitFor('Cem to see Bob\'s good line', async () => (await level(c.page, 'Bob')) === 'good', 30000);
+  await waitFor('Ada to see her poor line', async () => (await level(a.page, 'Bob')) === 'poor', 30000);
+  assert.equal(await level(b.page, 'Cem'), 'good', 'Bob sees Cem good');
+  // The details say why: the loss and the round trip.
+  await tileOf(c.page, 'Ada').getByRole('button', { name: /^Connection to Ada: / }).click();
+  const text = (await c.page.getByLabel('Connection details').textContent()).replace(/\s+/g, ' ');
+  console.log(`Cem's details of Ada: ${text}`);
+  const loss = Number(text.match(/Packet loss\s*(\d+\.\d) %/)?.[1]);
+  const rtt = Number(text.match(/Round trip\s*(\d+) ms/)?.[1]);
+  assert.ok(loss >= 3 || rtt >= 300, `the loss (${loss} %) or the round trip (${rtt} ms) shows the line: ${text}`);
+}, { browsers: ['chromium'], timeout: 180000 });

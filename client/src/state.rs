@@ -14,6 +14,7 @@ use treff_shared::{
 };
 
 pub use crate::core::notice::{LostReason, Notice, NoticeAction, NoticeKind, Rejection};
+use crate::core::quality::Quality;
 use crate::i18n::Strings;
 use web_sys::MediaStream;
 use yew::Reducible;
@@ -103,6 +104,8 @@ pub struct PeerView {
     pub camera: Option<StreamHandle>,
     /// Their shared screen.
     pub screen: Option<StreamHandle>,
+    /// How good the connection to them is, once measured.
+    pub quality: Option<Quality>,
 }
 
 impl PeerView {
@@ -116,6 +119,7 @@ impl PeerView {
             link: LinkState::Connecting,
             camera: None,
             screen: None,
+            quality: None,
         }
     }
 }
@@ -270,7 +274,8 @@ pub struct AppState {
     pub recording: bool,
     /// How the room's media travel: peer to peer (end-to-end encrypted) or through the server.
     pub mode: MediaMode,
-    /// Who is speaking, as the media server hears it.
+    /// Who is speaking: from the audio levels in the mesh, as the media server hears it
+    /// otherwise.
     pub speaker: Option<PeerId>,
     /// Our current peer id.
     pub self_id: Option<PeerId>,
@@ -348,8 +353,10 @@ pub enum Action {
     Lobby(Vec<Waiter>),
     /// The room's media travel this way now.
     Mode(MediaMode),
-    /// Who speaks now (from the media server).
+    /// Who speaks now (from the audio levels, or the media server).
     ActiveSpeaker(Option<PeerId>),
+    /// How good the connection to someone is now.
+    Quality(PeerId, Quality),
     /// Someone entered.
     PeerJoined(Peer),
     /// Someone left for good.
@@ -654,6 +661,11 @@ impl AppState {
             Action::PeerStatus(id, status) => {
                 if let Some(peer) = self.peer_mut(&id) {
                     peer.status = status;
+                }
+            }
+            Action::Quality(id, quality) => {
+                if let Some(peer) = self.peer_mut(&id) {
+                    peer.quality = Some(quality);
                 }
             }
             Action::PeerMedia(id, media) => {

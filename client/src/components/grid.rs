@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use super::icons::{Icon, IconKind};
 use super::video::Video;
+use crate::core::quality::{Level, Quality};
 use crate::i18n::{use_strings, Strings};
 use crate::state::StreamHandle;
 
@@ -33,12 +34,77 @@ pub struct TileData {
     pub role: Role,
     /// The other participant's id; `None` for our own tiles.
     pub peer: Option<String>,
-    /// They are speaking (the media server says so): the tile is highlighted.
+    /// They are speaking (from the audio levels in the mesh, as the media server says
+    /// otherwise): the tile is highlighted.
     pub speaking: bool,
     /// Their place in the queue of raised hands (1: first), if their hand is raised.
     pub hand: Option<usize>,
     /// The reaction on show on the tile, if any.
     pub reaction: Option<Reaction>,
+    /// How good the connection to them is (other people's cameras only), once measured.
+    pub quality: Option<Quality>,
+}
+
+/// Properties of [`QualityIndicator`].
+#[derive(Properties, PartialEq)]
+struct QualityProps {
+    /// Whose connection.
+    name: String,
+    /// The tile's key, for the details' id.
+    id: String,
+    quality: Quality,
+}
+
+/// Signal bars (one, two or three lit) whose button opens the figures behind them.
+#[component]
+fn QualityIndicator(props: &QualityProps) -> Html {
+    let s = use_strings();
+    let t = &s.tile;
+    let open = use_state(|| false);
+    let q = &props.quality;
+    let (class, lit) = match q.level {
+        Level::Good => ("quality-good", 3),
+        Level::Fair => ("quality-fair", 2),
+        Level::Poor => ("quality-poor", 1),
+    };
+    let toggle = {
+        let open = open.clone();
+        Callback::from(move |_| open.set(!*open))
+    };
+    let details = format!("quality-{}", props.id);
+    let name = (t.quality)(&props.name, q.level);
+    let unknown = || t.unknown.to_string();
+    html! {
+        <div class="tile-quality">
+            <button type="button" class={classes!("quality", class)} aria-label={name.clone()}
+                title={name} aria-expanded={if *open { "true" } else { "false" }}
+                aria-controls={details.clone()} onclick={toggle}>
+                <span class="bars" aria-hidden="true">
+                    { for (1..=3).map(|i| html! { <span class={classes!("bar", (i <= lit).then_some("lit"))}></span> }) }
+                </span>
+            </button>
+            if *open {
+                <dl id={details} class="quality-details" aria-label={t.quality_details}>
+                    <dt>{t.resolution}</dt>
+                    <dd>{q.size.map_or_else(unknown, |(w, h)| format!("{w} × {h}"))}</dd>
+                    <dt>{t.frame_rate_label}</dt>
+                    <dd>{q.fps.map_or_else(unknown, t.frame_rate)}</dd>
+                    <dt>{t.bit_rate_label}</dt>
+                    <dd>{(t.bit_rate)(q.kbps)}</dd>
+                    <dt>{t.loss_label}</dt>
+                    <dd>{(t.loss)(q.loss_percent)}</dd>
+                    <dt>{t.round_trip}</dt>
+                    <dd>{q.rtt_ms.map_or_else(unknown, |ms| format!("{ms:.0} ms"))}</dd>
+                    <dt>{t.path}</dt>
+                    <dd>{match q.relayed {
+                        Some(true) => t.path_relayed.to_string(),
+                        Some(false) => t.path_direct.to_string(),
+                        None => unknown(),
+                    }}</dd>
+                </dl>
+            }
+        </div>
+    }
 }
 
 /// The raised-hand mark: an image whose accessible name says whose hand it is and its place.
@@ -127,6 +193,9 @@ pub fn Tile(props: &TileProps) -> Html {
             }
             if let Some(status) = &tile.status {
                 <div class="tile-status" role="status">{status.clone()}</div>
+            }
+            if let Some(quality) = tile.quality.clone().filter(|_| !tile.is_self && !tile.is_screen) {
+                <QualityIndicator name={tile.name.clone()} id={tile.key.clone()} {quality} />
             }
             <figcaption class="tile-caption">
                 if !tile.is_screen {

@@ -29,6 +29,8 @@ pub struct Participant {
     pub status: Option<String>,
     /// Their place in the queue of raised hands, if raised.
     pub hand: Option<usize>,
+    /// They are speaking now.
+    pub speaking: bool,
 }
 
 /// Properties of [`ParticipantList`].
@@ -74,6 +76,9 @@ pub fn ParticipantList(props: &ParticipantListProps) -> Html {
                     ];
                     if p.screen {
                         states.push(tile.sharing_screen);
+                    }
+                    if p.speaking {
+                        states.push(t.speaking);
                     }
                     let actions = p.id.clone().filter(|_| props.can_moderate).map(|id| {
                         let ask = {

@@ -81,6 +81,7 @@ fn tiles(s: &Strings, state: &AppState) -> Vec<TileData> {
                 .as_ref()
                 .and_then(|me| state.hand_position(me)),
             reaction: state.self_id.as_ref().and_then(|me| state.reaction_of(me)),
+            quality: None,
         });
     }
     if local.screen.is_some() {
@@ -99,6 +100,7 @@ fn tiles(s: &Strings, state: &AppState) -> Vec<TileData> {
             speaking: false,
             hand: None,
             reaction: None,
+            quality: None,
         });
     }
     for peer in &state.peers {
@@ -118,6 +120,7 @@ fn tiles(s: &Strings, state: &AppState) -> Vec<TileData> {
             speaking,
             hand: state.hand_position(&peer.id),
             reaction: state.reaction_of(&peer.id),
+            quality: peer.quality.clone(),
         });
         if peer.media.screen && peer.screen.is_some() {
             tiles.push(TileData {
@@ -135,6 +138,7 @@ fn tiles(s: &Strings, state: &AppState) -> Vec<TileData> {
                 speaking: false,
                 hand: None,
                 reaction: None,
+                quality: None,
             });
         }
     }
@@ -155,6 +159,7 @@ fn participants(s: &Strings, state: &AppState) -> Vec<Participant> {
             .self_id
             .as_ref()
             .and_then(|me| state.hand_position(me)),
+        speaking: false,
     };
     std::iter::once(me)
         .chain(state.peers.iter().map(|p| Participant {
@@ -167,6 +172,7 @@ fn participants(s: &Strings, state: &AppState) -> Vec<Participant> {
             role: p.role,
             status: peer_status(s, p),
             hand: state.hand_position(&p.id),
+            speaking: state.speaker.as_ref() == Some(&p.id),
         }))
         .collect()
 }

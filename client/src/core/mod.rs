@@ -30,12 +30,13 @@ pub mod transport;
 mod tests;
 
 use treff_shared::{
-    ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaState, PeerId,
-    PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData, TileSize,
+    ClientFrameType, ClientMessage, ErrorCode, LeaveReason, MediaKind, MediaMode, MediaState,
+    PeerId, PeerStatus, Reaction, Role, RoomName, ServerMessage, SignalData, TileSize,
 };
 
 use self::notice::{LostReason, MediaProblem, Notice, Rejection};
 use self::paths::Paths;
+use self::quality::{LinkStats, Monitor, Sample};
 use self::reactions::Reactions;
 use self::recording::Recording;
 use self::transport::{LinkCommand, LinkId, LinkIds, SignalSource, TrackKind};
@@ -212,6 +213,8 @@ pub enum Input {
     Tick(u64),
     /// How large the page shows each remote picture now.
     TileSizes(Vec<TileSize>),
+    /// One read of a link's `getStats()`, every 500 ms.
+    Stats(LinkId, LinkStats),
     /// The recorder could not start, or stopped by itself; why.
     RecorderFailed(String),
 }
@@ -350,6 +353,8 @@ pub struct CallCore {
     /// Our role, as the room last said.
     role: Role,
     recording: Recording,
+    /// Everyone's connection quality, and who speaks in the mesh.
+    monitor: Monitor,
 }
 
 impl Default for CallCore {
@@ -375,6 +380,7 @@ impl CallCore {
             room_state: (false, false),
             role: Role::Participant,
             recording: Recording::default(),
+            monitor: Monitor::default(),
         }
     }
 
@@ -447,6 +453,7 @@ impl CallCore {
                 self.paths.tick(now_ms, self.connected, &mut out);
             }
             Input::TileSizes(tiles) => self.paths.tile_sizes(tiles, self.connected, &mut out),
+            Input::Stats(link, stats) => self.stats(link, stats, &mut out),
         }
         self.paths.share_upload(&mut out);
         out
@@ -765,6 +772,9 @@ impl CallCore {
                     welcome.everyone_may_record,
                     out,
                 );
+                for peer in &welcome.peers {
+                    self.monitor.camera(&peer.peer_id, peer.media.video);
+                }
                 self.paths.welcome(&welcome, keep, &mut self.ids, out);
                 if keep {
                     // Links that went down while we were away need new ICE credentials.
@@ -778,10 +788,12 @@ impl CallCore {
                 out.push(Command::Ui(Action::Welcome { welcome, keep }));
             }
             ServerMessage::PeerJoined { peer } => {
+                self.monitor.camera(&peer.peer_id, peer.media.video);
                 self.paths.peer_joined(&peer, &mut self.ids, out);
                 out.push(Command::Ui(Action::PeerJoined(peer)));
             }
             ServerMessage::PeerLeft { peer_id, .. } => {
+                self.monitor.forget(&peer_id);
                 self.paths.peer_left(&peer_id, out);
                 out.push(Command::Ui(Action::PeerLeft(peer_id)));
             }
@@ -817,7 +829,13 @@ impl CallCore {
                 }
             }
             ServerMessage::Mode { mode, epoch } => {
+                let before = self.paths.mode();
                 self.paths.switch(mode, epoch, &mut self.ids, out);
+                if self.paths.mode() != before {
+                    // The other judge of who speaks takes over, starting from nobody.
+                    self.monitor.stop_speaking();
+                    out.push(Command::Ui(Action::ActiveSpeaker(None)));
+                }
             }
             ServerMessage::Hands { raised } => out.push(Command::Ui(Action::Hands(raised))),
             ServerMessage::Reaction { peer_id, reaction } => {
@@ -828,6 +846,7 @@ impl CallCore {
             }
             ServerMessage::Chat(message) => out.push(Command::Ui(Action::Chat(message))),
             ServerMessage::Media { peer_id, media } => {
+                self.monitor.camera(&peer_id, media.video);
                 out.push(Command::Ui(Action::PeerMedia(peer_id, media)));
             }
             ServerMessage::Pong => {}
@@ -895,6 +914,50 @@ impl CallCore {
                     notify(out, Notice::Server { code, message })
                 }
             },
+        }
+    }
+
+    /// A read of a link's counters: its liveness, then the quality of each person it carries
+    /// and, in the mesh, who speaks.
+    fn stats(&mut self, link: LinkId, stats: LinkStats, out: &mut Vec<Command>) {
+        self.link_event(link, LinkEvent::Received { bytes: stats.bytes }, out);
+        let now = self.paths.now_ms();
+        let mut samples: Vec<(PeerId, Sample)> = Vec::new();
+        for stream in stats.streams {
+            let Some((peer, kind)) =
+                self.paths
+                    .shown_source(link, stream.mid.as_deref(), stream.track_id.as_deref())
+            else {
+                continue;
+            };
+            let index = match samples.iter().position(|(p, _)| *p == peer) {
+                Some(index) => index,
+                None => {
+                    samples.push((
+                        peer,
+                        Sample {
+                            at_ms: now,
+                            path: stats.path.clone(),
+                            ..Sample::default()
+                        },
+                    ));
+                    samples.len() - 1
+                }
+            };
+            let sample = &mut samples[index].1;
+            match kind {
+                MediaKind::Camera => sample.video = Some(stream.counters),
+                MediaKind::Audio => sample.audio = Some(stream.counters),
+                MediaKind::Screen => {}
+            }
+        }
+        let mesh = self.paths.mode() == MediaMode::Mesh;
+        let changes = self.monitor.read(samples, mesh, now);
+        for (peer, quality) in changes.quality {
+            out.push(Command::Ui(Action::Quality(peer, quality)));
+        }
+        if let Some(speaker) = changes.speaker {
+            out.push(Command::Ui(Action::ActiveSpeaker(speaker)));
         }
     }
 

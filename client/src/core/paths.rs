@@ -868,6 +868,43 @@ impl Paths {
         out.push(Command::Send(treff_shared::ClientMessage::Tiles { tiles }));
     }
 
+    /// Whose tile a stream that `link` receives feeds, and as what: matched by its track id or,
+    /// where the browser reports none, its line. Only streams on a tile count (a stream
+    /// being switched away from says nothing about what the person sees).
+    pub fn shown_source(
+        &self,
+        link: LinkId,
+        mid: Option<&str>,
+        track_id: Option<&str>,
+    ) -> Option<(PeerId, MediaKind)> {
+        self.members.iter().find_map(|(peer, member)| {
+            member
+                .shown
+                .iter()
+                .find_map(|(kind, (shown_link, shown_track))| {
+                    if *shown_link != link {
+                        return None;
+                    }
+                    let by_track = track_id == Some(shown_track.as_str());
+                    let by_mid = track_id.is_none()
+                        && mid.is_some()
+                        && member.tracks.get(kind).is_some_and(|tracks| {
+                            tracks.iter().any(|t| {
+                                t.link == link
+                                    && t.track_id == *shown_track
+                                    && t.mid.as_deref() == mid
+                            })
+                        });
+                    (by_track || by_mid).then(|| (peer.clone(), *kind))
+                })
+        })
+    }
+
+    /// The page's clock as of the last tick (ms).
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
     /// Whose tile of `kind` a link's track would feed (for tests and the test hook).
     #[cfg(test)]
     pub fn shown(&self, peer: &PeerId, kind: MediaKind) -> Option<LinkId> {

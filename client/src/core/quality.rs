@@ -41,6 +41,30 @@ pub struct PathCounters {
     pub relayed: Option<bool>,
 }
 
+/// One stream a link receives, as one read saw it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InboundStream {
+    /// The line it arrives on (`mid`).
+    pub mid: Option<String>,
+    /// The track it feeds (`trackIdentifier`).
+    pub track_id: Option<String>,
+    /// Audio rather than video.
+    pub audio: bool,
+    /// Its counters.
+    pub counters: StreamCounters,
+}
+
+/// One read of a link's `getStats()`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LinkStats {
+    /// Bytes received on all its candidate pairs (the liveness check uses this).
+    pub bytes: u64,
+    /// Its selected path.
+    pub path: PathCounters,
+    /// Every stream it receives.
+    pub streams: Vec<InboundStream>,
+}
+
 /// One person's streams as one read of their link saw them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
@@ -197,6 +221,85 @@ impl Meter {
     /// The latest quality, once two reads were made.
     pub fn quality(&self) -> Option<&Quality> {
         self.current.as_ref()
+    }
+}
+
+/// The quality of everyone's connection and who speaks, for one call: a [`Meter`] per person
+/// and one [`Speaking`], fed by each read of each link.
+#[derive(Debug, Default)]
+pub struct Monitor {
+    meters: BTreeMap<PeerId, Meter>,
+    cameras: BTreeMap<PeerId, bool>,
+    /// The last audio energy and duration per person, for a level between two reads.
+    energy: BTreeMap<PeerId, (f64, f64)>,
+    speaking: Speaking,
+}
+
+/// What one read changed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    /// People whose quality changed, with the new one.
+    pub quality: Vec<(PeerId, Quality)>,
+    /// The speaker changed (to nobody: `Some(None)`).
+    pub speaker: Option<Option<PeerId>>,
+}
+
+impl Monitor {
+    /// Whether a person's camera is on (a stopped picture is then a problem).
+    pub fn camera(&mut self, peer: &PeerId, on: bool) {
+        self.cameras.insert(peer.clone(), on);
+    }
+
+    /// Forgets a person who left.
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.meters.remove(peer);
+        self.cameras.remove(peer);
+        self.energy.remove(peer);
+        self.speaking.forget(peer);
+    }
+
+    /// Forgets everyone's voice (the media server announces the speaker from now on).
+    pub fn stop_speaking(&mut self) {
+        self.speaking = Speaking::default();
+        self.energy.clear();
+    }
+
+    /// One read of one link, per person it carries. `levels`: judge who speaks from the audio
+    /// levels (the mesh; the media server announces it otherwise).
+    pub fn read(&mut self, samples: Vec<(PeerId, Sample)>, levels: bool, now_ms: u64) -> Changes {
+        let mut changes = Changes::default();
+        for (peer, sample) in samples {
+            if levels {
+                if let Some(level) = self.level(&peer, sample.audio.as_ref()) {
+                    self.speaking.level(&peer, level, now_ms);
+                }
+            }
+            let video_on = self.cameras.get(&peer).copied().unwrap_or(true);
+            let meter = self.meters.entry(peer.clone()).or_default();
+            if let Some(quality) = meter.sample(sample, video_on) {
+                changes.quality.push((peer, quality.clone()));
+            }
+        }
+        if levels {
+            changes.speaker = self.speaking.update(now_ms);
+        }
+        changes
+    }
+
+    /// A voice's level since the last read: from the audio energy where the browser counts it
+    /// (an average over the interval), else its momentary `audioLevel`.
+    fn level(&mut self, peer: &PeerId, audio: Option<&StreamCounters>) -> Option<f64> {
+        let audio = audio?;
+        if let (Some(energy), Some(duration)) = (audio.audio_energy, audio.samples_duration) {
+            let before = self.energy.insert(peer.clone(), (energy, duration));
+            if let Some((e0, d0)) = before {
+                if duration > d0 {
+                    return Some(((energy - e0).max(0.0) / (duration - d0)).sqrt());
+                }
+            }
+            return None;
+        }
+        audio.audio_level
     }
 }
 
@@ -430,6 +533,47 @@ mod tests {
         }
         s.level(&bob, 0.0, 4500);
         assert_eq!(s.update(4500), Some(None));
+    }
+
+    #[test]
+    fn the_monitor_reports_changed_quality_and_the_speaker_from_audio_energy() {
+        let (ada, bob) = (peer("ada"), peer("bob"));
+        let mut m = Monitor::default();
+        let read = |at, frames, energy: f64| Sample {
+            at_ms: at,
+            video: Some(video(frames, frames * 10, 0, frames * 5000)),
+            audio: Some(StreamCounters {
+                audio_energy: Some(energy),
+                samples_duration: Some(at as f64 / 1000.0),
+                ..StreamCounters::default()
+            }),
+            path: PathCounters::default(),
+        };
+        let first = m.read(
+            vec![
+                (ada.clone(), read(0, 0, 0.0)),
+                (bob.clone(), read(0, 0, 0.0)),
+            ],
+            true,
+            0,
+        );
+        assert!(first.quality.is_empty());
+        // Ada talks (a level of 0.3 is an energy of 0.09 per second), Bob is silent.
+        let second = m.read(
+            vec![
+                (ada.clone(), read(1000, 20, 0.09)),
+                (bob.clone(), read(1000, 20, 0.0)),
+            ],
+            true,
+            1000,
+        );
+        assert_eq!(second.quality.len(), 2);
+        assert_eq!(second.speaker, Some(Some(ada.clone())));
+        // Bob's camera goes off: his picture stopping is no reason for a poor level.
+        m.camera(&bob, false);
+        let third = m.read(vec![(bob.clone(), read(2000, 20, 0.0))], false, 2000);
+        assert_eq!(third.quality[0].1.level, Level::Good);
+        assert_eq!(third.speaker, None);
     }
 
     #[test]

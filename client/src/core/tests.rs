@@ -690,6 +690,75 @@ fn sfu_offer(lines: &[(&str, MediaKind, &str)]) -> SignalData {
     SignalData::Description(description)
 }
 
+#[test]
+fn link_counters_give_each_person_a_quality_and_the_loudest_voice_the_highlight_in_the_mesh() {
+    use super::quality::{InboundStream, Level, LinkStats, PathCounters, StreamCounters};
+    let (mut core, out) = joined(vec![peer("a", true)]);
+    let link = opened(&out)[0].id;
+    track(&mut core, link, "0", TrackKind::Audio, "mic");
+    track(&mut core, link, "1", TrackKind::Video, "cam");
+    let read = |at: u64, frames: u64, energy: f64| LinkStats {
+        bytes: frames * 5000,
+        path: PathCounters {
+            rtt_ms: Some(30.0),
+            relayed: Some(true),
+        },
+        streams: vec![
+            InboundStream {
+                mid: Some("1".into()),
+                track_id: Some("cam".into()),
+                audio: false,
+                counters: StreamCounters {
+                    frames_decoded: frames,
+                    packets_received: frames * 4,
+                    bytes_received: frames * 4000,
+                    size: Some((640, 480)),
+                    ..StreamCounters::default()
+                },
+            },
+            InboundStream {
+                mid: Some("0".into()),
+                track_id: Some("mic".into()),
+                audio: true,
+                counters: StreamCounters {
+                    packets_received: at / 20,
+                    bytes_received: at * 4,
+                    audio_energy: Some(energy),
+                    samples_duration: Some(at as f64 / 1000.0),
+                    ..StreamCounters::default()
+                },
+            },
+            // A stream on no tile (say, one being switched away from) counts for nobody.
+            InboundStream {
+                mid: Some("9".into()),
+                track_id: Some("old".into()),
+                ..InboundStream::default()
+            },
+        ],
+    };
+    core.handle(Input::Tick(1000));
+    assert!(core
+        .handle(Input::Stats(link, read(1000, 0, 0.0)))
+        .iter()
+        .all(|c| !matches!(c, Command::Ui(_))));
+    core.handle(Input::Tick(2000));
+    let out = core.handle(Input::Stats(link, read(2000, 20, 0.09)));
+    let quality = out
+        .iter()
+        .find_map(|c| match c {
+            Command::Ui(Action::Quality(peer, q)) if *peer == id("a") => Some(q.clone()),
+            _ => None,
+        })
+        .expect("a quality for a");
+    assert_eq!(quality.level, Level::Good);
+    assert_eq!(quality.fps, Some(20.0));
+    assert_eq!(quality.relayed, Some(true));
+    assert!(
+        out.contains(&Command::Ui(Action::ActiveSpeaker(Some(id("a"))))),
+        "{out:?}"
+    );
+}
+
 fn track(core: &mut CallCore, link: LinkId, mid: &str, kind: TrackKind, id: &str) -> Vec<Command> {
     core.handle(Input::Link(
         link,

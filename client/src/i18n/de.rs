@@ -114,6 +114,27 @@ pub static STRINGS: Strings = Strings {
         camera_off: "Kamera aus",
         sharing_screen: "teilt den Bildschirm",
         speaking: ", spricht",
+        quality: |name, level| {
+            let level = match level {
+                Level::Good => "gut",
+                Level::Fair => "mittel",
+                Level::Poor => "schlecht",
+            };
+            format!("Verbindung zu {name}: {level}")
+        },
+        quality_details: "Verbindungsdetails",
+        resolution: "Auflösung",
+        frame_rate: |fps| format!("{fps:.0} Bilder/s"),
+        frame_rate_label: "Bildrate",
+        bit_rate: |kbps| format!("{} kbit/s", group_thousands(kbps.round() as u64, '.')),
+        bit_rate_label: "Datenrate",
+        loss: |percent| format!("{percent:.1} %").replace('.', ","),
+        loss_label: "Paketverlust",
+        round_trip: "Umlaufzeit",
+        path: "Weg",
+        path_direct: "direkt",
+        path_relayed: "über Relay (TURN)",
+        unknown: "noch nicht gemessen",
         reaction: |reaction| match reaction {
             Reaction::ThumbsUp => "Daumen hoch",
             Reaction::Clap => "Applaus",
@@ -164,6 +185,7 @@ pub static STRINGS: Strings = Strings {
         send: "Senden",
     },
     people: PeopleStrings {
+        speaking: "spricht",
         label: "Teilnehmende",
         title: |n| format!("Personen ({n})"),
         raised_hands: "Gehobene Hände",

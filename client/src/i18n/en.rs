@@ -113,6 +113,27 @@ pub static STRINGS: Strings = Strings {
         camera_off: "camera off",
         sharing_screen: "sharing screen",
         speaking: ", speaking",
+        quality: |name, level| {
+            let level = match level {
+                Level::Good => "good",
+                Level::Fair => "fair",
+                Level::Poor => "poor",
+            };
+            format!("Connection to {name}: {level}")
+        },
+        quality_details: "Connection details",
+        resolution: "Resolution",
+        frame_rate: |fps| format!("{fps:.0} fps"),
+        frame_rate_label: "Frame rate",
+        bit_rate: |kbps| format!("{} kbit/s", group_thousands(kbps.round() as u64, ',')),
+        bit_rate_label: "Bit rate",
+        loss: |percent| format!("{percent:.1} %"),
+        loss_label: "Packet loss",
+        round_trip: "Round trip",
+        path: "Path",
+        path_direct: "direct",
+        path_relayed: "relayed (TURN)",
+        unknown: "not measured yet",
         reaction: |reaction| match reaction {
             Reaction::ThumbsUp => "Thumbs up",
             Reaction::Clap => "Applause",
@@ -163,6 +184,7 @@ pub static STRINGS: Strings = Strings {
         send: "Send",
     },
     people: PeopleStrings {
+        speaking: "speaking",
         label: "Participants",
         title: |n| format!("People ({n})"),
         raised_hands: "Raised hands",

@@ -5,6 +5,21 @@
 
 use treff_shared::{ErrorCode, Reaction};
 
+pub use crate::core::quality::Level;
+
+/// `n` with its thousands set apart by `separator` ("1,250", "1.250").
+pub fn group_thousands(n: u64, separator: char) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(separator);
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Every text of the web app in one language.
 pub struct Strings {
     /// The page as a whole: its title and the language switch.
@@ -207,6 +222,35 @@ pub struct TileStrings {
     pub sharing_screen: &'static str,
     /// After a name, for screen readers: they are speaking.
     pub speaking: &'static str,
+    /// The connection indicator's accessible name: whose and how good ("Connection to Bob:
+    /// good").
+    pub quality: fn(&str, Level) -> String,
+    /// The details view's label.
+    pub quality_details: &'static str,
+    /// Details: the received picture's size.
+    pub resolution: &'static str,
+    /// Details: frames per second ("20 fps").
+    pub frame_rate: fn(f64) -> String,
+    /// Details: the frame rate's label.
+    pub frame_rate_label: &'static str,
+    /// Details: received bit rate ("1,250 kbit/s").
+    pub bit_rate: fn(f64) -> String,
+    /// Details: the bit rate's label.
+    pub bit_rate_label: &'static str,
+    /// Details: packet loss ("0.5 %").
+    pub loss: fn(f64) -> String,
+    /// Details: the loss's label.
+    pub loss_label: &'static str,
+    /// Details: the round-trip time's label.
+    pub round_trip: &'static str,
+    /// Details: the path's label.
+    pub path: &'static str,
+    /// Details: the media go straight between the browsers (or to the media server).
+    pub path_direct: &'static str,
+    /// Details: the media go through a relay (TURN).
+    pub path_relayed: &'static str,
+    /// Details: not measured yet.
+    pub unknown: &'static str,
     /// What a reaction is called (buttons, announcements).
     pub reaction: fn(Reaction) -> &'static str,
 }
@@ -287,6 +331,8 @@ pub struct ChatStrings {
 
 /// The participant list.
 pub struct PeopleStrings {
+    /// A state in the list: speaking now.
+    pub speaking: &'static str,
     /// Its accessible name.
     pub label: &'static str,
     /// Its heading, with how many are in the call.

@@ -197,7 +197,7 @@ impl Feed {
         }
     }
 
-    /// Tells the core what each link received so far ([`LinkEvent::Received`]).
+    /// Tells the core what each link's `getStats()` counts ([`Input::Stats`]).
     fn sample_links(&self) {
         let Some(inner) = self.0.upgrade() else {
             return;
@@ -211,8 +211,8 @@ impl Feed {
         let feed = Feed(self.0.clone());
         spawn_local(async move {
             for (id, link) in links {
-                if let Some(bytes) = link.bytes_received().await {
-                    feed.input(Input::Link(id, LinkEvent::Received { bytes }));
+                if let Some(stats) = link.stats().await {
+                    feed.input(Input::Stats(id, stats));
                 }
             }
         });

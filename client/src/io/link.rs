@@ -34,6 +34,7 @@ use web_sys::{
 
 use super::{hook, js};
 use crate::core::budget::VideoCap;
+use crate::core::quality::{InboundStream, LinkStats, PathCounters, StreamCounters};
 use crate::core::transport::{LinkRole, LinkSpec, TrackKind};
 use crate::core::{IceState, LinkEvent};
 use crate::state::LinkState;
@@ -417,6 +418,109 @@ impl Link {
             }
         }
         Some(false)
+    }
+
+    /// One read of this link's `getStats()`: bytes received on all its candidate pairs, its
+    /// selected path, and the counters of every stream it receives. `None` once the link is
+    /// closed.
+    pub async fn stats(&self) -> Option<LinkStats> {
+        if self.inner.closed.get() {
+            return None;
+        }
+        let report = JsFuture::from(self.inner.pc.get_stats()).await.ok()?;
+        let entries = js_sys::try_iter(&report).ok()??;
+        let number = |stats: &JsValue, key: &str| {
+            Reflect::get(stats, &JsValue::from_str(key))
+                .ok()
+                .and_then(|v| v.as_f64())
+        };
+        let mut out = LinkStats::default();
+        let mut bytes = 0.0;
+        // The selected pair and its candidates' types, matched up after the walk.
+        let mut selected: Option<(Option<f64>, Option<String>, Option<String>)> = None;
+        let mut candidates = std::collections::HashMap::new();
+        let mut remote_rtt: Option<f64> = None;
+        for entry in entries.flatten() {
+            let Ok(stats) = Reflect::get(&entry, &JsValue::from(1)) else {
+                continue;
+            };
+            match js::get_string(&stats, "type").as_deref() {
+                Some("candidate-pair") => {
+                    bytes += number(&stats, "bytesReceived").unwrap_or(0.0);
+                    let chosen = Reflect::get(&stats, &JsValue::from_str("selected"))
+                        .ok()
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false)
+                        || (Reflect::get(&stats, &JsValue::from_str("nominated"))
+                            .ok()
+                            .and_then(|v| v.as_bool())
+                            .unwrap_or(false)
+                            && js::get_string(&stats, "state").as_deref() == Some("succeeded"));
+                    if chosen {
+                        selected = Some((
+                            number(&stats, "currentRoundTripTime"),
+                            js::get_string(&stats, "localCandidateId"),
+                            js::get_string(&stats, "remoteCandidateId"),
+                        ));
+                    }
+                }
+                Some("local-candidate" | "remote-candidate") => {
+                    if let (Some(id), Some(kind)) = (
+                        js::get_string(&stats, "id"),
+                        js::get_string(&stats, "candidateType"),
+                    ) {
+                        candidates.insert(id, kind);
+                    }
+                }
+                Some("remote-inbound-rtp") => {
+                    if let Some(rtt) = number(&stats, "roundTripTime") {
+                        remote_rtt = Some(remote_rtt.map_or(rtt, |r: f64| r.max(rtt)));
+                    }
+                }
+                Some("inbound-rtp") => {
+                    let count = |key: &str| number(&stats, key).unwrap_or(0.0);
+                    let audio = js::get_string(&stats, "kind").as_deref() == Some("audio");
+                    let size = match (number(&stats, "frameWidth"), number(&stats, "frameHeight")) {
+                        (Some(w), Some(h)) => Some((w as u32, h as u32)),
+                        _ => None,
+                    };
+                    out.streams.push(InboundStream {
+                        mid: js::get_string(&stats, "mid"),
+                        track_id: js::get_string(&stats, "trackIdentifier"),
+                        audio,
+                        counters: StreamCounters {
+                            packets_received: count("packetsReceived") as u64,
+                            packets_lost: count("packetsLost") as i64,
+                            bytes_received: count("bytesReceived") as u64,
+                            frames_decoded: count("framesDecoded") as u64,
+                            size,
+                            freezes: count("freezeCount") as u64,
+                            audio_level: number(&stats, "audioLevel"),
+                            audio_energy: number(&stats, "totalAudioEnergy"),
+                            samples_duration: number(&stats, "totalSamplesDuration"),
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        out.bytes = bytes as u64;
+        if let Some((rtt, local, remote)) = selected {
+            let relay = |id: Option<String>| {
+                id.and_then(|id| candidates.get(&id).cloned())
+                    .map(|kind| kind == "relay")
+            };
+            out.path = PathCounters {
+                rtt_ms: rtt.or(remote_rtt).map(|s| s * 1000.0),
+                relayed: match (relay(local), relay(remote)) {
+                    (None, None) => None,
+                    (a, b) => Some(a.unwrap_or(false) || b.unwrap_or(false)),
+                },
+            };
+        } else {
+            out.path.rtt_ms = remote_rtt.map(|s| s * 1000.0);
+        }
+        Some(out)
     }
 
     /// Bytes received on all of this link's candidate pairs so far (`getStats()`); `None`
