@@ -88,12 +88,14 @@ wasm_bindgen_cli() {
     cargo install wasm-bindgen-cli --version "$want" --force
 }
 
-# npm packages in e2e/: binaryen (wasm-opt) always, playwright-core for the browser tests.
+# npm packages in e2e/: binaryen (wasm-opt) always, playwright-core and axe-core (the
+# accessibility audit) for the browser tests.
 # package-lock.json is committed, so `npm ci` installs exactly those versions.
 npm_packages() {
     local stamp="e2e/node_modules/.package-lock.json"
     if [[ -f "$stamp" && ! "e2e/package-lock.json" -nt "$stamp" \
-        && -x e2e/node_modules/.bin/wasm-opt && -d e2e/node_modules/playwright-core ]]; then
+        && -x e2e/node_modules/.bin/wasm-opt && -d e2e/node_modules/playwright-core \
+        && -d e2e/node_modules/axe-core ]]; then
         log "e2e/node_modules up to date"
         return 0
     fi

@@ -15,7 +15,7 @@ fi
 # The emulated networks' delay and loss (e2e/netem.js): this kernel has no netem qdisc.
 cargo build -q -p treff-netem
 bash scripts/build-web.sh
-if [[ ! -d e2e/node_modules/playwright-core ]]; then
+if [[ ! -d e2e/node_modules/playwright-core || ! -d e2e/node_modules/axe-core ]]; then
     echo "$NAME: e2e/node_modules missing; run scripts/install-deps.sh" >&2
     exit 1
 fi
