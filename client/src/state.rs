@@ -15,6 +15,7 @@ use treff_shared::{
 
 pub use crate::core::notice::{LostReason, Notice, NoticeAction, NoticeKind, Rejection};
 use crate::core::quality::Quality;
+use crate::core::AudioProcessing;
 use crate::i18n::Strings;
 use web_sys::MediaStream;
 use yew::Reducible;
@@ -172,6 +173,8 @@ pub struct Devices {
     pub camera: Option<String>,
     /// The microphone in use.
     pub microphone: Option<String>,
+    /// How the microphone's sound is processed.
+    pub processing: AudioProcessing,
 }
 
 /// A notice shown in the page until dismissed.

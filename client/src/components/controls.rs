@@ -2,15 +2,15 @@
 //! leave, and for moderators "End for all". A viewer gets no capture controls, only a note that
 //! it is watching (it may still raise its hand and react).
 
-use web_sys::HtmlSelectElement;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use treff_shared::Reaction;
 
 use super::icons::{Icon, IconKind};
 use super::UserAction;
-use crate::core::Intent;
-use crate::i18n::use_strings;
+use crate::core::{AudioProcessing, Intent};
+use crate::i18n::{use_strings, ControlStrings};
 use crate::state::{Device, Devices, Panel};
 
 /// Properties of [`Controls`].
@@ -95,6 +95,45 @@ fn picker(
     }
 }
 
+/// The microphone's processing: three checkboxes behind a disclosure, each reopening the
+/// microphone with the new constraints.
+fn processing(
+    c: &ControlStrings,
+    current: AudioProcessing,
+    has_audio: bool,
+    on_action: &Callback<UserAction>,
+) -> Html {
+    let option =
+        |id: &'static str, label: &'static str, on: bool, set: fn(&mut AudioProcessing, bool)| {
+            let on_action = on_action.clone();
+            let onchange = Callback::from(move |e: Event| {
+                let mut next = current;
+                set(
+                    &mut next,
+                    e.target_unchecked_into::<HtmlInputElement>().checked(),
+                );
+                on_action.emit(UserAction::Call(Intent::AudioProcessing(next)));
+            });
+            html! {
+                <label class="processing-option" for={id}>
+                    <input type="checkbox" {id} checked={on} disabled={!has_audio} {onchange} />
+                    {label}
+                </label>
+            }
+        };
+    html! {
+        <details class="processing">
+            <summary>{c.processing}</summary>
+            <fieldset class="processing-options">
+                <legend class="sr-only">{c.processing}</legend>
+                { option("processing-echo", c.echo_cancellation, current.echo_cancellation, |p, on| p.echo_cancellation = on) }
+                { option("processing-noise", c.noise_suppression, current.noise_suppression, |p, on| p.noise_suppression = on) }
+                { option("processing-gain", c.auto_gain, current.auto_gain, |p, on| p.auto_gain = on) }
+            </fieldset>
+        </details>
+    }
+}
+
 /// The control bar.
 #[component]
 pub fn Controls(props: &ControlsProps) -> Html {
@@ -138,6 +177,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <div class={classes!("device-pickers", settings_open.then_some("open"))} id="device-pickers">
                     { picker("pick-camera", c.camera_source, (c.none_found, c.camera_numbered), &props.devices.cameras, &props.devices.camera, on_action, Intent::SelectCamera) }
                     { picker("pick-mic", c.microphone_source, (c.none_found, c.microphone_numbered), &props.devices.microphones, &props.devices.microphone, on_action, Intent::SelectMicrophone) }
+                    { processing(c, props.devices.processing, props.has_audio, on_action) }
                 </div>
             }
             <div class="control-row">

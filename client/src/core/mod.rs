@@ -122,6 +122,28 @@ pub enum ServerEvent {
     Removed(LeaveReason),
 }
 
+/// What the browser does to the microphone's sound (`getUserMedia` constraints); all on by
+/// default, as browsers have them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioProcessing {
+    /// Remove the echo of the others' voices from the loudspeaker.
+    pub echo_cancellation: bool,
+    /// Filter out steady background noise.
+    pub noise_suppression: bool,
+    /// Even out how loud the voice is.
+    pub auto_gain: bool,
+}
+
+impl Default for AudioProcessing {
+    fn default() -> Self {
+        AudioProcessing {
+            echo_cancellation: true,
+            noise_suppression: true,
+            auto_gain: true,
+        }
+    }
+}
+
 /// What the person asked for during a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Intent {
@@ -135,6 +157,8 @@ pub enum Intent {
     SelectCamera(String),
     /// Switch to this microphone (device id).
     SelectMicrophone(String),
+    /// Open the microphone again with this processing.
+    AudioProcessing(AudioProcessing),
     /// Send a chat message.
     SendChat(String),
     /// Moderators: lock (true) or unlock the room.
@@ -262,8 +286,10 @@ pub enum Command {
     OpenDevice {
         /// A camera rather than a microphone.
         video: bool,
-        /// Its device id.
+        /// Its device id (empty: the browser's default).
         device_id: String,
+        /// How the microphone's sound is processed.
+        processing: AudioProcessing,
     },
     /// Ask the person to pick a screen; answer with [`Input::ScreenStarted`].
     StartScreen,
@@ -410,8 +436,12 @@ impl CallCore {
                 problem,
             } => self.captured(audio, video, problem, &mut out),
             Input::Devices(devices) => {
-                self.local.devices = devices.clone();
-                out.push(Command::Ui(Action::Devices(devices)));
+                let processing = self.local.devices.processing;
+                self.local.devices = Devices {
+                    processing,
+                    ..devices
+                };
+                out.push(Command::Ui(Action::Devices(self.local.devices.clone())));
             }
             Input::DeviceOpened {
                 video,
@@ -613,15 +643,31 @@ impl CallCore {
                     out.push(Command::StartScreen);
                 }
             }
-            Intent::SelectCamera(_) | Intent::SelectMicrophone(_) if self.viewer => {}
+            Intent::SelectCamera(_) | Intent::SelectMicrophone(_) | Intent::AudioProcessing(_)
+                if self.viewer => {}
             Intent::SelectCamera(device_id) => out.push(Command::OpenDevice {
                 video: true,
                 device_id,
+                processing: self.local.devices.processing,
             }),
             Intent::SelectMicrophone(device_id) => out.push(Command::OpenDevice {
                 video: false,
                 device_id,
+                processing: self.local.devices.processing,
             }),
+            Intent::AudioProcessing(processing) => {
+                self.local.devices.processing = processing;
+                out.push(Command::Ui(Action::Devices(self.local.devices.clone())));
+                // The browser applies processing when it opens the device: open it again, in
+                // place (the links keep sending, the call goes on).
+                if self.local.has_audio {
+                    out.push(Command::OpenDevice {
+                        video: false,
+                        device_id: self.local.devices.microphone.clone().unwrap_or_default(),
+                        processing,
+                    });
+                }
+            }
             Intent::SendChat(text) => {
                 if self.connected {
                     out.push(Command::SendAsked(ClientMessage::Chat { text }));

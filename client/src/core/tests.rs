@@ -759,6 +759,48 @@ fn link_counters_give_each_person_a_quality_and_the_loudest_voice_the_highlight_
     );
 }
 
+#[test]
+fn switching_sound_processing_reopens_the_microphone_in_place_and_is_kept() {
+    use super::AudioProcessing;
+    let (mut core, _) = joined(vec![peer("a", true)]);
+    core.handle(Input::Devices(Devices {
+        microphone: Some("mic-1".into()),
+        ..Devices::default()
+    }));
+    let off = AudioProcessing {
+        noise_suppression: false,
+        ..AudioProcessing::default()
+    };
+    let out = core.handle(Input::Intent(Intent::AudioProcessing(off)));
+    assert!(out.contains(&Command::OpenDevice {
+        video: false,
+        device_id: "mic-1".into(),
+        processing: off,
+    }));
+    assert!(closed(&out).is_empty(), "the call goes on");
+    // A later device list (a headset plugged in) keeps the choice, and so does a new microphone.
+    let out = core.handle(Input::Devices(Devices::default()));
+    assert!(out
+        .iter()
+        .any(|c| matches!(c, Command::Ui(Action::Devices(d)) if d.processing == off)));
+    let out = core.handle(Input::Intent(Intent::SelectMicrophone("mic-2".into())));
+    assert!(out.contains(&Command::OpenDevice {
+        video: false,
+        device_id: "mic-2".into(),
+        processing: off,
+    }));
+}
+
+#[test]
+fn a_viewer_has_no_microphone_to_process() {
+    let mut core = CallCore::default();
+    core.handle(Input::Start { viewer: true });
+    let out = core.handle(Input::Intent(Intent::AudioProcessing(
+        super::AudioProcessing::default(),
+    )));
+    assert!(out.iter().all(|c| !matches!(c, Command::OpenDevice { .. })));
+}
+
 fn track(core: &mut CallCore, link: LinkId, mid: &str, kind: TrackKind, id: &str) -> Vec<Command> {
     core.handle(Input::Link(
         link,

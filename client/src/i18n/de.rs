@@ -170,6 +170,10 @@ pub static STRINGS: Strings = Strings {
         reactions: "Reaktionen",
         send_reaction: "Eine Reaktion senden",
         chat: "Chat",
+        processing: "Tonverarbeitung",
+        echo_cancellation: "Echounterdrückung",
+        noise_suppression: "Rauschunterdrückung",
+        auto_gain: "Automatische Lautstärke",
         unread: |n| match n {
             1 => "1 ungelesene Nachricht".to_owned(),
             n => format!("{n} ungelesene Nachrichten"),

@@ -169,6 +169,10 @@ pub static STRINGS: Strings = Strings {
         reactions: "Reactions",
         send_reaction: "Send a reaction",
         chat: "Chat",
+        processing: "Sound processing",
+        echo_cancellation: "Echo cancellation",
+        noise_suppression: "Noise suppression",
+        auto_gain: "Automatic gain",
         unread: |n| match n {
             1 => "1 unread message".to_owned(),
             n => format!("{n} unread messages"),

@@ -307,6 +307,14 @@ pub struct ControlStrings {
     pub send_reaction: &'static str,
     /// The chat button.
     pub chat: &'static str,
+    /// The microphone processing options' disclosure.
+    pub processing: &'static str,
+    /// Processing option: echo cancellation.
+    pub echo_cancellation: &'static str,
+    /// Processing option: noise suppression.
+    pub noise_suppression: &'static str,
+    /// Processing option: automatic gain.
+    pub auto_gain: &'static str,
     /// How many chat messages are unread (at least one).
     pub unread: fn(usize) -> String,
     /// The participants button.

@@ -23,7 +23,7 @@ use super::media::{self, MediaError};
 use super::signaling::{Credentials, Signaling};
 use crate::core::table::Table;
 use crate::core::transport::{LinkCommand, LinkId};
-use crate::core::{CallCore, Command, Input, Intent, LinkEvent};
+use crate::core::{AudioProcessing, CallCore, Command, Input, Intent, LinkEvent};
 use crate::i18n::Lang;
 use crate::state::{Action, Devices, StreamHandle};
 use crate::token;
@@ -323,7 +323,11 @@ impl Inner {
                     track.set_enabled(on);
                 }
             }
-            Command::OpenDevice { video, device_id } => self.open_device(video, device_id),
+            Command::OpenDevice {
+                video,
+                device_id,
+                processing,
+            } => self.open_device(video, device_id, processing),
             Command::StartScreen => self.start_screen(),
             Command::StopScreen => {
                 self.screen_listener.borrow_mut().take();
@@ -493,6 +497,8 @@ impl Inner {
                         microphone: current(false),
                         cameras,
                         microphones,
+                        // The core keeps its own.
+                        processing: AudioProcessing::default(),
                     };
                     this.input(Input::Devices(devices));
                 }
@@ -520,10 +526,22 @@ impl Inner {
         *self.device_listener.borrow_mut() = Some(listener);
     }
 
-    fn open_device(self: &Rc<Self>, video: bool, device_id: String) {
+    fn open_device(self: &Rc<Self>, video: bool, device_id: String, processing: AudioProcessing) {
         let this = self.clone();
+        if !video {
+            // A browser shares one capture per microphone, so new processing settings (and on
+            // some systems a new device) apply only once the old track has stopped.
+            let local = self.local.borrow();
+            if let Some(old) = local
+                .camera
+                .as_ref()
+                .and_then(|s| media::first_track(s, false))
+            {
+                old.stop();
+            }
+        }
         spawn_local(async move {
-            let track = match media::open_device(video, &device_id).await {
+            let track = match media::open_device(video, &device_id, processing).await {
                 Ok(track) => track,
                 Err(problem) => {
                     this.input(Input::DeviceFailed(problem));
@@ -544,6 +562,8 @@ impl Inner {
                 local.revision += 1;
                 enabled
             };
+            // The default device (asked for by an empty id) names itself once open.
+            let device_id = media::track_device_id(&track).unwrap_or(device_id);
             this.input(Input::DeviceOpened {
                 video,
                 device_id,

@@ -12,6 +12,7 @@ use web_sys::{
 
 use super::js;
 use crate::core::notice::MediaProblem;
+use crate::core::AudioProcessing;
 use crate::state::Device;
 
 /// Why the browser did not give us a device: a [`MediaProblem`] the person is told about, or a
@@ -79,9 +80,18 @@ async fn get_user_media(
     audio: Option<Option<&str>>,
     video: Option<Option<&str>>,
 ) -> Result<MediaStream, MediaProblem> {
+    request(
+        audio.map_or(JsValue::FALSE, device_constraint),
+        video.map_or(JsValue::FALSE, device_constraint),
+    )
+    .await
+}
+
+/// `getUserMedia` with these `audio` and `video` constraints.
+async fn request(audio: JsValue, video: JsValue) -> Result<MediaStream, MediaProblem> {
     let constraints = MediaStreamConstraints::new();
-    constraints.set_audio(&audio.map_or(JsValue::FALSE, device_constraint));
-    constraints.set_video(&video.map_or(JsValue::FALSE, device_constraint));
+    constraints.set_audio(&audio);
+    constraints.set_video(&video);
     let promise = devices()?
         .get_user_media_with_constraints(&constraints)
         .map_err(|e| problem_from_js(&e))?;
@@ -133,12 +143,31 @@ pub fn empty_stream() -> MediaStream {
     MediaStream::new().unwrap_or_else(|_| JsValue::NULL.unchecked_into())
 }
 
-/// Opens one camera (`video`) or microphone (`!video`) by device id.
-pub async fn open_device(video: bool, device_id: &str) -> Result<MediaStreamTrack, MediaProblem> {
+/// Opens one camera (`video`) or microphone (`!video`) by device id (empty: the default one);
+/// a microphone with `processing`.
+pub async fn open_device(
+    video: bool,
+    device_id: &str,
+    processing: AudioProcessing,
+) -> Result<MediaStreamTrack, MediaProblem> {
+    let device = (!device_id.is_empty()).then_some(device_id);
     let stream = if video {
-        get_user_media(None, Some(Some(device_id))).await?
+        get_user_media(None, Some(device)).await?
     } else {
-        get_user_media(Some(Some(device_id)), None).await?
+        let constraints = device_constraint(device);
+        let constraints = if constraints.is_object() {
+            constraints
+        } else {
+            Object::new().into()
+        };
+        for (key, on) in [
+            ("echoCancellation", processing.echo_cancellation),
+            ("noiseSuppression", processing.noise_suppression),
+            ("autoGainControl", processing.auto_gain),
+        ] {
+            let _ = Reflect::set(&constraints, &key.into(), &JsValue::from_bool(on));
+        }
+        request(constraints, JsValue::FALSE).await?
     };
     let tracks = stream.get_tracks();
     tracks
