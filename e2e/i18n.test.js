@@ -5,8 +5,10 @@
 // is remembered across a reload, and an English browser, or one in a language treff does not
 // speak, gets English.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  eachBrowser, peerId, setUp, tileOf, waitFor,
+  RESULTS, SCREENSHOTS, eachBrowser, peerId, setUp, tileOf, waitFor,
 } from './helpers.js';
 
 const button = (page, name) => page.getByRole('button', { name, exact: true });
@@ -58,6 +60,14 @@ eachBrowser('a German browser gets the German UI: join form, call, the server\'s
     assert.equal(await ada.getByLabel(english).count(), 0, `no "${english}" on the German page`);
   }
   assert.equal(await button(ada, 'Join').count(), 0);
+  // The README's picture of the German join page is Chromium's.
+  const shots = kind === 'chromium' ? SCREENSHOTS : join(RESULTS, 'screenshots');
+  mkdirSync(shots, { recursive: true });
+  await ada.getByLabel('Raum', { exact: true }).fill('elternabend');
+  await ada.getByLabel('Dein Name', { exact: true }).fill('Ada');
+  await ada.screenshot({ path: join(shots, kind === 'chromium' ? 'join-de.png' : `join-de-${kind}.png`) });
+  await ada.getByLabel('Raum', { exact: true }).fill('');
+  await ada.getByLabel('Dein Name', { exact: true }).fill('');
 
   // The form's own check, in German.
   await beitreten(ada, { room: 'mein raum', name: 'Ada' });

@@ -104,10 +104,11 @@ npm_packages() {
 }
 
 # Headless Chromium and Firefox ESR with fake camera and microphone (Firefox is driven over
-# WebDriver BiDi; Playwright's own Firefox build cannot be downloaded here), and ffmpeg to make
-# test videos.
+# WebDriver BiDi; Playwright's own Firefox build cannot be downloaded here), ffmpeg to make
+# test videos, and an emoji font (raised hands and reactions are emoji; a fresh server has no
+# font for them, so the screenshots showed empty boxes).
 browser() {
-    apt_install chromium chromium-driver firefox-esr ffmpeg
+    apt_install chromium chromium-driver firefox-esr ffmpeg fonts-noto-color-emoji
 }
 
 # Tools the browser test script uses: unshare (util-linux) and ip (iproute2) for the private
