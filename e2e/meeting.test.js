@@ -259,6 +259,11 @@ eachBrowser('each remote tile shows how good the connection is, with the figures
   await indicator.click();
   const details = ada.page.getByLabel('Connection details');
   await details.waitFor();
+  // The figures fill in as reads come (a picture's frame rate needs two of them).
+  await waitFor('the frame rate and the path to be measured', async () => {
+    const t = await details.textContent();
+    return /Frame rate\s*\d+ fps/.test(t) && !/Path\s*not measured/.test(t);
+  }, 10000);
   const text = (await details.textContent()).replace(/\s+/g, ' ');
   assert.match(text, /Resolution\s*\d+ × \d+/, text);
   assert.match(text, /Frame rate\s*\d+ fps/, text);
