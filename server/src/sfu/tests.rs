@@ -375,6 +375,17 @@ fn connected(world: &World) -> bool {
 /// Runs until every publish link is connected (the server learns of published tracks then),
 /// then answers the offers that follow, until every link is connected. Returns the lines each
 /// member was offered.
+/// The line a subscriber receives a camera on.
+fn camera_line(lines: &[MediaLine]) -> Mid {
+    lines
+        .iter()
+        .find(|l| l.kind == MediaKind::Camera)
+        .unwrap()
+        .mid
+        .as_str()
+        .into()
+}
+
 fn connect_all(world: &mut World) -> BTreeMap<PeerId, Vec<MediaLine>> {
     for _ in 0..300 {
         world.run(10);
@@ -554,14 +565,7 @@ fn a_thumbnail_gets_the_low_layer_and_a_large_tile_the_high_one() {
     let mut world = World::new();
     let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
     let (bob, _, _) = publisher(&mut world, "bob", 51_010);
-    let lines = connect_all(&mut world)[&bob].clone();
-    let camera: Mid = lines
-        .iter()
-        .find(|l| l.kind == MediaKind::Camera)
-        .unwrap()
-        .mid
-        .as_str()
-        .into();
+    let camera = camera_line(&connect_all(&mut world)[&bob]);
     let last_layer = |world: &mut World| {
         let sub = world.browser(&bob, MediaLink::Subscribe);
         sub.media_data(camera).last().map(|f| f.data[6])
@@ -601,14 +605,7 @@ fn a_keyframe_request_the_publisher_ignores_is_asked_again() {
     let mut world = World::new();
     let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
     let (bob, _, _) = publisher(&mut world, "bob", 51_010);
-    let lines = connect_all(&mut world)[&bob].clone();
-    let camera: Mid = lines
-        .iter()
-        .find(|l| l.kind == MediaKind::Camera)
-        .unwrap()
-        .mid
-        .as_str()
-        .into();
+    let camera = camera_line(&connect_all(&mut world)[&bob]);
     let last_layer = |world: &mut World| {
         let sub = world.browser(&bob, MediaLink::Subscribe);
         sub.media_data(camera).last().map(|f| f.data[6])
