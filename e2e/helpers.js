@@ -403,7 +403,13 @@ export async function newPage(browser, label, viewport = { width: 1280, height: 
 
 /** Opens a page at a room and joins it; resolves once the server welcomed it. */
 export async function joinRoom(page, server, room, name) {
-  await page.goto(`${server.url}/room/${room}`);
+  const url = `${server.url}/room/${room}`;
+  // A browser started just as its line was shaped (tc, a namespace's routes) may see the network
+  // change under its first page load (net::ERR_NETWORK_CHANGED); once more is enough.
+  await page.goto(url).catch(async (err) => {
+    if (!/ERR_NETWORK_CHANGED/.test(err.message)) throw err;
+    await page.goto(url);
+  });
   await joinAs(page, name);
   await waitFor(`${name} to be welcomed`, () => peerId(page));
 }

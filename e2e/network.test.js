@@ -400,12 +400,7 @@ eachBrowser('a person on a poor line shows as poor to the others, with the figur
   const people = [];
   for (const [name, browser] of [['Ada', browsers[0]], ['Bob', browsers[1]], ['Cem', browsers[2]]]) {
     const page = await newPage(browser, name.toLowerCase());
-    // A browser started just as the line was shaped may see the network change under its first
-    // page load (net::ERR_NETWORK_CHANGED); once more is enough.
-    await joinRoom(page, server, 'net-quality', name).catch(async (err) => {
-      if (!/ERR_NETWORK_CHANGED/.test(err.message)) throw err;
-      await joinRoom(page, server, 'net-quality', name);
-    });
+    await joinRoom(page, server, 'net-quality', name);
     people.push({ name, page });
   }
   const [a, b, c] = people;
