@@ -43,6 +43,8 @@ pub const STALL_MS: u64 = 1_000;
 /// A stall at least this long has cost the other side's decoder its reference frames: once
 /// traffic comes back, our video starts over with a keyframe.
 const REFRESH_AFTER_MS: u64 = 2_000;
+/// After a path came back, how long until the second keyframe.
+const REFRESH_AGAIN_MS: u64 = 1_000;
 
 /// Tile sizes are sent again, unchanged, this often.
 const TILES_REFRESH_MS: u64 = 5_000;
@@ -58,6 +60,8 @@ struct Liveness {
     changed_ms: u64,
     busy: u8,
     stalled: bool,
+    /// After a path came back: when to send a keyframe once more.
+    refresh_again_ms: Option<u64>,
 }
 
 /// A remote track and where it came from.
@@ -814,14 +818,25 @@ impl Paths {
         let live = self.liveness.get_mut(&link).expect("inserted above");
         if bytes != live.bytes {
             let long_stall = live.stalled && now >= live.changed_ms + REFRESH_AFTER_MS;
+            let again = if long_stall {
+                Some(now + REFRESH_AGAIN_MS)
+            } else {
+                live.refresh_again_ms
+            };
             *live = Liveness {
                 bytes,
                 changed_ms: now,
                 busy: live.busy.saturating_add(1).min(BUSY_SAMPLES),
                 stalled: false,
+                refresh_again_ms: again,
             };
             if long_stall {
                 // The path is back; the other side's decoder needs a keyframe to go on.
+                out.push(Command::RefreshVideo(link));
+            } else if again.is_some_and(|at| now >= at) {
+                // The first keyframe can go out before the other side takes media on the new
+                // path again; one more, once traffic has flowed for a while, settles it.
+                live.refresh_again_ms = None;
                 out.push(Command::RefreshVideo(link));
             }
             return;
