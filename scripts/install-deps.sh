@@ -124,9 +124,10 @@ server_build() {
 }
 
 # The deployment test validates compose.yaml with docker-compose (no container engine needed);
-# the TURN tests run Debian's coturn on loopback.
+# the TURN tests run Debian's coturn on loopback; the cluster tests run Debian's redis-server on
+# loopback (the server itself needs Redis only when started with --redis-url).
 server_test_tools() {
-    apt_install docker-compose coturn
+    apt_install docker-compose coturn redis-server
 }
 
 server_build

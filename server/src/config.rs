@@ -146,6 +146,15 @@ pub struct Config {
     #[arg(long, env = "TREFF_MAX_ROOMS", default_value_t = 1000)]
     pub max_rooms: usize,
 
+    /// Redis to share rooms with other treff nodes through, e.g. redis://10.0.0.5:6379/0.
+    /// Without it this process is a cluster of one and needs no Redis.
+    #[arg(long, env = "TREFF_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// This node's name in the cluster, its logs and metrics; default: host name and port.
+    #[arg(long, env = "TREFF_NODE_ID")]
+    pub node_id: Option<String>,
+
     /// Largest WebSocket text frame accepted, in bytes; larger ones get an error frame.
     #[arg(long, env = "TREFF_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
     pub max_frame_bytes: usize,
@@ -354,6 +363,24 @@ impl Config {
             mesh_upload_kbps: self.mesh_upload_kbps,
             ..RoomConfig::default()
         }
+    }
+
+    /// This node's name: `--node-id`, or the host name and the HTTP port.
+    pub fn node_id(&self) -> String {
+        if let Some(id) = self
+            .node_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+        {
+            return id.to_owned();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "treff".to_owned());
+        format!("{host}:{}", self.listen.port())
     }
 
     /// Whether rooms may use the media server.

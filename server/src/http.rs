@@ -35,6 +35,8 @@ pub struct AppState {
     pub next_conn: AtomicU64,
     /// Open sessions per client address.
     pub addresses: Arc<AddressLimiter>,
+    /// In a cluster: the node's connection to it.
+    pub cluster: Option<Arc<crate::cluster::node::Health>>,
 }
 
 /// The content security policy of the web app: its own scripts and WebAssembly only, no inline
@@ -157,13 +159,26 @@ pub fn origin_allowed(origin: &str, host: &str, allowed: &[String]) -> bool {
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+    let mut body = serde_json::json!({
+        "status": "ok",
+        "sessions": state.stats.sessions(),
+        "rooms": state.stats.rooms(),
+    });
+    let mut response = HttpResponse::Ok();
+    if let Some(cluster) = &state.cluster {
+        let up = cluster.up();
+        body["node"] = cluster.node.clone().into();
+        body["redis"] = if up { "up" } else { "down" }.into();
+        body["rooms_owned"] = cluster.rooms_owned().into();
+        if !up {
+            // A load balancer sends no one here while the node cannot take joins.
+            body["status"] = "unavailable".into();
+            response = HttpResponse::ServiceUnavailable();
+        }
+    }
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "status": "ok",
-            "sessions": state.stats.sessions(),
-            "rooms": state.stats.rooms(),
-        }))
+        .json(body)
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -24,6 +24,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod ice;
@@ -68,6 +69,9 @@ pub enum ServerError {
     /// The media server's UDP port could not start.
     #[error(transparent)]
     Media(#[from] sfu::media::MediaPortError),
+    /// `--redis-url` is not a Redis URL.
+    #[error("--redis-url: {0}")]
+    Redis(String),
 }
 
 /// Starts the server on `listener`. Must be called inside an actix system; the returned
@@ -117,9 +121,23 @@ pub fn run(
     } else {
         None
     };
-    let registry =
-        registry::Registry::new(room_config, media, config.max_rooms, stats.clone(), guesses)
-            .start();
+    let (cluster, cluster_health) = match &config.redis_url {
+        Some(url) => {
+            let (node, health) = cluster::node::Node::start(url, config.node_id(), stats.clone())
+                .map_err(|err| ServerError::Redis(err.to_string()))?;
+            (Some(node), Some(health))
+        }
+        None => (None, None),
+    };
+    let registry = registry::Registry::new(
+        room_config,
+        media,
+        config.max_rooms,
+        stats.clone(),
+        guesses,
+        cluster,
+    )
+    .start();
     let tokens = config.tokens()?.map(Arc::new);
     let state = web::Data::new(http::AppState {
         registry: registry.clone(),
@@ -138,7 +156,14 @@ pub fn run(
         }),
         stats,
         allowed_origins: config.allowed_origins.clone(),
-        next_conn: AtomicU64::new(1),
+        // Connection ids are unique in a cluster: each process starts at a random point of a
+        // 2^63 range, so two nodes' ids do not meet in any realistic lifetime.
+        next_conn: AtomicU64::new(if cluster_health.is_some() {
+            (rand::random::<u64>() >> 1).max(1)
+        } else {
+            1
+        }),
+        cluster: cluster_health,
         addresses: limits::AddressLimiter::new(config.max_sessions_per_ip),
     });
     let routes = http::configure(config.static_dir.clone());

@@ -8,18 +8,27 @@
 //! | [`FromSession`] | session | room | a frame or event of a joined connection |
 //! | [`ToSession`] | room | session | a frame to write, or close the connection |
 //! | [`RoomStopped`] | room | registry | an empty room stopped; forget it |
-//! | [`Shutdown`] | the shutdown task in `run`; the registry | the registry; every room | the server stops: close every member with 1012 |
+//! | [`Shutdown`] | the shutdown task in `run`; the registry | the registry; every room; the node | the server stops: close every member with 1012 |
+//! | [`Place`] | registry | node | in a cluster: who owns this room (taking it if nobody does) |
+//! | [`Owned`] | registry | node | this node now runs a room it took |
+//! | [`Visit`] | registry | node | join a room another node owns; answered with [`Membership`] |
+//! | [`SaveState`] | room | node | store the room's state for the next owner |
+//! | [`Disowned`] | room | node | the room stopped: give up its lease |
+//! | [`Fenced`] | node | room | the lease is lost: close every member with 1012 and stop |
+//! | [`Reseated`] | node | room | Redis had lost the lease and the node took it back: a new value |
 //!
 //! The actors hold [`Recipient`]s of these messages rather than addresses of each other, so a
 //! room does not depend on the session type and the session does not depend on the room actor.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use actix::prelude::*;
 use bytestring::ByteString;
 use treff_shared::{DisplayName, ErrorCode, MediaState, Role, RoomName};
 
-use crate::room::{ConnId, Input, JoinError, Joined};
+use crate::cluster::store::Lease;
+use crate::room::{ConnId, Input, JoinError, Joined, RoomState};
 
 /// What a room (or the server) tells one session.
 #[derive(Debug, Clone, Message)]
@@ -32,7 +41,7 @@ pub enum ToSession {
         /// WebSocket close code.
         code: u16,
         /// Close reason.
-        reason: &'static str,
+        reason: Cow<'static, str>,
     },
 }
 
@@ -132,4 +141,97 @@ impl From<JoinError> for JoinRefused {
             message: err.to_string(),
         }
     }
+}
+
+/// In a cluster: where a room lives. The node answers from Redis, taking the room's lease if
+/// nobody holds it.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Placement, JoinRefused>")]
+pub struct Place {
+    /// The room's name.
+    pub room: RoomName,
+}
+
+/// Where a room lives, as [`Place`] found it.
+#[derive(Debug)]
+pub enum Placement {
+    /// This node holds the lease: run the room here, carrying on `state` if another owner
+    /// left one.
+    Local {
+        /// The lease this node holds.
+        lease: Lease,
+        /// The previous owner's state of the room.
+        state: Option<RoomState>,
+    },
+    /// Another node owns the room.
+    Remote(Lease),
+}
+
+/// The registry started the room of a lease this node took.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Owned {
+    /// The room's name.
+    pub room: RoomName,
+    /// The lease the room runs under.
+    pub lease: Lease,
+    /// Where joins of members on other nodes go.
+    pub join: Recipient<Join>,
+    /// Where their frames go.
+    pub input: Recipient<FromSession>,
+    /// Where the node says the lease is lost.
+    pub fence: Recipient<Fenced>,
+    /// Where the node says the lease was taken back under a new value.
+    pub reseat: Recipient<Reseated>,
+}
+
+/// Join a room another node owns, on the session's behalf.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<Membership, JoinRefused>")]
+pub struct Visit {
+    /// The room's name.
+    pub room: RoomName,
+    /// The owner's lease.
+    pub lease: Lease,
+    /// The join.
+    pub join: Join,
+}
+
+/// Store a room's state for whoever owns it next.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct SaveState {
+    /// The room's name.
+    pub room: RoomName,
+    /// The lease value the room runs under.
+    pub lease: String,
+    /// [`RoomState`] as JSON.
+    pub state: String,
+}
+
+/// A room of this node stopped.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Disowned {
+    /// The room's name.
+    pub room: RoomName,
+    /// The lease value it ran under.
+    pub lease: String,
+    /// It stopped because it was empty: forget its state too.
+    pub empty: bool,
+}
+
+/// The node can no longer prove it owns the room: close every member with 1012 (they resume
+/// wherever the room is next) and stop.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Fenced;
+
+/// Redis had lost the room's lease (it restarted without its data) and the node took it back
+/// with a new epoch: the room saves its state under the new value from now on.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Reseated {
+    /// The new lease value.
+    pub lease: String,
 }

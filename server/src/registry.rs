@@ -9,6 +9,10 @@
 //!
 //! Map updates happen only in the registry's own context (also after an awaited reply), so two
 //! joins for one name never create two rooms.
+//!
+//! In a cluster (`--redis-url`) a room this node does not run is first placed by the node actor
+//! ([`crate::cluster::node`]): either this node takes its lease and runs it here (carrying on
+//! the state a previous owner left), or the join is forwarded to the owner.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,9 +21,13 @@ use actix::prelude::*;
 use treff_shared::{ErrorCode, RoomName};
 
 use crate::auth::GuessLimiter;
-use crate::messages::{Join, JoinRefused, JoinRoom, Membership, RoomStopped, Shutdown};
-use crate::room::{Joined, RoomConfig};
-use crate::room_actor::RoomActor;
+use crate::cluster::node::Node;
+use crate::cluster::store::Lease;
+use crate::messages::{
+    Join, JoinRefused, JoinRoom, Membership, Owned, Place, Placement, RoomStopped, Shutdown, Visit,
+};
+use crate::room::{Joined, RoomConfig, RoomState};
+use crate::room_actor::{RoomActor, Seat};
 use crate::sfu::media::MediaPort;
 use crate::stats::Stats;
 
@@ -34,6 +42,8 @@ pub struct Registry {
     stats: Arc<Stats>,
     guesses: Arc<GuessLimiter>,
     shutting_down: bool,
+    /// This node's seat in a cluster, if there is one.
+    cluster: Option<Addr<Node>>,
 }
 
 impl Registry {
@@ -44,8 +54,10 @@ impl Registry {
         max_rooms: usize,
         stats: Arc<Stats>,
         guesses: Arc<GuessLimiter>,
+        cluster: Option<Addr<Node>>,
     ) -> Registry {
         Registry {
+            cluster,
             rooms: HashMap::new(),
             next_instance: 1,
             room_config,
@@ -72,6 +84,18 @@ impl Registry {
         stale: Option<u64>,
         ctx: &mut Context<Self>,
     ) -> Result<(u64, Addr<RoomActor>), JoinRefused> {
+        if let Some(found) = self.live_room(name, stale)? {
+            return Ok(found);
+        }
+        self.start_room(name, None, ctx)
+    }
+
+    /// The running room of this name, unless it is `stale`.
+    fn live_room(
+        &mut self,
+        name: &RoomName,
+        stale: Option<u64>,
+    ) -> Result<Option<(u64, Addr<RoomActor>)>, JoinRefused> {
         if self.shutting_down {
             return Err(JoinRefused {
                 code: ErrorCode::Unavailable,
@@ -80,10 +104,20 @@ impl Registry {
         }
         if let Some((instance, addr)) = self.rooms.get(name) {
             if addr.connected() && stale != Some(*instance) {
-                return Ok((*instance, addr.clone()));
+                return Ok(Some((*instance, addr.clone())));
             }
             self.rooms.remove(name);
         }
+        Ok(None)
+    }
+
+    /// Starts the room `name`; in a cluster under `lease`, carrying on `state`.
+    fn start_room(
+        &mut self,
+        name: &RoomName,
+        placed: Option<(Lease, Option<RoomState>)>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(u64, Addr<RoomActor>), JoinRefused> {
         if self.rooms.len() >= self.max_rooms {
             return Err(JoinRefused {
                 code: ErrorCode::TooManyRooms,
@@ -95,6 +129,15 @@ impl Registry {
         }
         let instance = self.next_instance;
         self.next_instance += 1;
+        let (lease, state) = placed.unzip();
+        let seat = match (&self.cluster, &lease) {
+            (Some(node), Some(lease)) => Some(Seat {
+                lease: lease.value.clone(),
+                save: node.clone().recipient(),
+                disowned: node.clone().recipient(),
+            }),
+            _ => None,
+        };
         let addr = RoomActor::new(
             name.clone(),
             self.room_config.clone(),
@@ -103,8 +146,20 @@ impl Registry {
             self.stats.clone(),
             self.guesses.clone(),
             self.media.clone(),
+            seat,
+            state.flatten(),
         )
         .start();
+        if let (Some(node), Some(lease)) = (&self.cluster, lease) {
+            node.do_send(Owned {
+                room: name.clone(),
+                lease,
+                join: addr.clone().recipient(),
+                input: addr.clone().recipient(),
+                fence: addr.clone().recipient(),
+                reseat: addr.clone().recipient(),
+            });
+        }
         self.rooms.insert(name.clone(), (instance, addr.clone()));
         Ok((instance, addr))
     }
@@ -126,10 +181,74 @@ impl Handler<JoinRoom> for Registry {
 
     fn handle(&mut self, msg: JoinRoom, ctx: &mut Self::Context) -> Self::Result {
         let JoinRoom { room: name, join } = msg;
+        if let Some(node) = self.cluster.clone() {
+            match self.live_room(&name, None) {
+                Ok(Some((instance, room))) => return self.join_local(name, instance, room, join),
+                Ok(None) => return self.join_placed(node, name, join),
+                Err(refused) => return Box::pin(fut::ready(Err(refused))),
+            }
+        }
         let (instance, room) = match self.room_for(&name, None, ctx) {
             Ok(found) => found,
             Err(refused) => return Box::pin(fut::ready(Err(refused))),
         };
+        self.join_local(name, instance, room, join)
+    }
+}
+
+impl Registry {
+    /// In a cluster: asks the node where the room lives, then joins it here or there.
+    fn join_placed(
+        &mut self,
+        node: Addr<Node>,
+        name: RoomName,
+        join: Join,
+    ) -> ResponseActFuture<Self, Result<Membership, JoinRefused>> {
+        let place = node.send(Place { room: name.clone() });
+        Box::pin(place.into_actor(self).then(
+            move |placed, act, ctx| -> ResponseActFuture<Self, _> {
+                let placement = match placed {
+                    Ok(Ok(placement)) => placement,
+                    Ok(Err(refused)) => return Box::pin(fut::ready(Err(refused))),
+                    Err(_) => return Box::pin(fut::ready(Err(JoinRefused::unavailable()))),
+                };
+                match placement {
+                    Placement::Remote(lease) => Box::pin(
+                        node.send(Visit {
+                            room: name,
+                            lease,
+                            join,
+                        })
+                        .into_actor(act)
+                        .map(|answer, _act, _ctx| {
+                            answer.unwrap_or_else(|_| Err(JoinRefused::unavailable()))
+                        }),
+                    ),
+                    Placement::Local { lease, state } => {
+                        // Another join may have started the room while this one was placed.
+                        let found = match act.live_room(&name, None) {
+                            Ok(Some(found)) => Ok(found),
+                            Ok(None) => act.start_room(&name, Some((lease, state)), ctx),
+                            Err(refused) => Err(refused),
+                        };
+                        match found {
+                            Ok((instance, room)) => act.join_local(name, instance, room, join),
+                            Err(refused) => Box::pin(fut::ready(Err(refused))),
+                        }
+                    }
+                }
+            },
+        ))
+    }
+
+    /// Forwards `join` to the room running here, replacing it once if it just stopped.
+    fn join_local(
+        &mut self,
+        name: RoomName,
+        instance: u64,
+        room: Addr<RoomActor>,
+        join: Join,
+    ) -> ResponseActFuture<Self, Result<Membership, JoinRefused>> {
         // Kept for the one forward to a replacement room; a join is a few small fields.
         let again: Join = join.clone();
         // Not atomic: the registry keeps serving other joins while this room decides (a room
@@ -141,6 +260,12 @@ impl Handler<JoinRoom> for Registry {
                     Err(closed) => closed,
                 };
                 tracing::debug!(room = %name, instance, error = %closed, "room stopped before the join arrived; replacing it");
+                if let Some(node) = act.cluster.clone() {
+                    if act.rooms.get(&name).is_some_and(|(i, _)| *i == instance) {
+                        act.rooms.remove(&name);
+                    }
+                    return act.join_placed(node, name, again);
+                }
                 let fresh = match act.room_for(&name, Some(instance), ctx) {
                     Ok((_, fresh)) => fresh,
                     Err(refused) => return Box::pin(fut::ready(Err(refused))),
@@ -183,6 +308,9 @@ impl Handler<Shutdown> for Registry {
         );
         for (_, room) in self.rooms.values() {
             room.do_send(Shutdown);
+        }
+        if let Some(node) = &self.cluster {
+            node.do_send(Shutdown);
         }
     }
 }

@@ -246,7 +246,9 @@ impl Output {
 }
 
 /// What a session reports after it joined.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializable: a node that does not own the room forwards it to the owner.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Input {
     /// `signal` to another member.
     Signal {
@@ -297,7 +299,9 @@ pub enum Input {
 }
 
 /// What only a moderator may do.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializable: a node that does not own the room forwards it to the owner.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ModeratorAction {
     /// Lock (`true`) or unlock the room; a locked room admits resumes only.
     Lock(bool),
@@ -350,7 +354,7 @@ impl JoinError {
 }
 
 /// The result of a successful join.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Joined {
     /// The member's peer id (the old one when resumed).
     pub peer_id: PeerId,
@@ -419,6 +423,46 @@ pub enum Admission {
     Password(String),
     /// Nothing to verify.
     Open,
+}
+
+/// A room's lasting state, as kept for another node to carry it on ([`Room::state`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RoomState {
+    /// Members in join order.
+    pub members: Vec<MemberState>,
+    /// Chat history, oldest first.
+    pub history: Vec<ChatMessage>,
+    /// The id the next chat message gets.
+    pub next_chat_id: u64,
+    /// PHC string of the room's password.
+    pub password_hash: Option<String>,
+    /// The room admits resumes only.
+    pub locked: bool,
+    /// Raised hands in the order they were raised.
+    pub hands: Vec<PeerId>,
+    /// Newcomers wait for a moderator.
+    pub waiting_room: bool,
+    /// Every member may record.
+    pub everyone_may_record: bool,
+    /// How the media travelled.
+    pub mode: MediaMode,
+    /// The epoch of that mode.
+    pub mode_epoch: u32,
+}
+
+/// One member in a [`RoomState`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberState {
+    /// The member's peer id, kept across nodes.
+    pub peer_id: PeerId,
+    /// Display name.
+    pub name: DisplayName,
+    /// The token its client resumes with.
+    pub resume_token: String,
+    /// Media state.
+    pub media: MediaState,
+    /// Role.
+    pub role: Role,
 }
 
 /// Someone in the waiting room: what a member needs, without being one yet.
@@ -513,6 +557,82 @@ impl Room {
             below_since: None,
             rng,
         }
+    }
+
+    /// What another node needs to carry the room on: members with their resume tokens, chat
+    /// history and settings. Connections, outboxes, waiting joiners (their connection is on the
+    /// node that dies with the room) and recordings in progress are not part of it.
+    pub fn state(&self) -> RoomState {
+        RoomState {
+            members: self
+                .members
+                .iter()
+                .map(|m| MemberState {
+                    peer_id: m.peer_id.clone(),
+                    name: m.name.clone(),
+                    resume_token: m.resume_token.clone(),
+                    media: m.media,
+                    role: m.role,
+                })
+                .collect(),
+            history: self.history.iter().cloned().collect(),
+            next_chat_id: self.next_chat_id,
+            password_hash: self.password_hash.clone(),
+            locked: self.locked,
+            hands: self.hands.clone(),
+            waiting_room: self.waiting_room,
+            everyone_may_record: self.everyone_may_record,
+            mode: self.mode,
+            mode_epoch: self.mode_epoch,
+        }
+    }
+
+    /// The room carried on from `state` (another node's [`Room::state`]): every member waits to
+    /// resume, with the full grace period from `now`, and keeps its peer id, role and place in
+    /// the join order. A room that used the media server starts a new one at once (a new mode
+    /// epoch), so members resuming find it ready. Returns the outputs for the shell.
+    pub fn restore(
+        name: RoomName,
+        config: RoomConfig,
+        rng: StdRng,
+        state: RoomState,
+        now: Instant,
+    ) -> (Room, Vec<Output>) {
+        let mut room = Room::new(name, config, rng);
+        let capacity = room.config.history_len;
+        room.members = state
+            .members
+            .into_iter()
+            .map(|m| Member {
+                peer_id: m.peer_id,
+                name: m.name,
+                resume_token: m.resume_token,
+                media: m.media,
+                role: m.role,
+                conn: None,
+                lost_at: Some(now),
+                outbox: VecDeque::new(),
+                reactions: TokenBucket::new(REACTION_RATE.0, REACTION_RATE.1, now),
+            })
+            .collect();
+        let skip = state.history.len().saturating_sub(capacity);
+        room.history = state.history.into_iter().skip(skip).collect();
+        room.next_chat_id = state.next_chat_id;
+        room.password_hash = state.password_hash;
+        room.locked = state.locked;
+        let present = |p: &PeerId| room.members.iter().any(|m| &m.peer_id == p);
+        room.hands = state.hands.into_iter().filter(|p| present(p)).collect();
+        room.waiting_room = state.waiting_room;
+        room.everyone_may_record = state.everyone_may_record;
+        room.mode_epoch = state.mode_epoch;
+        let mut out = Vec::new();
+        if state.mode == MediaMode::Sfu && room.config.sfu.enabled {
+            room.switch(MediaMode::Sfu, None, &mut out);
+        } else if state.mode == MediaMode::Sfu {
+            // Carried on by a node without a media server: the members learn it on resume.
+            room.mode_epoch += 1;
+        }
+        (room, out)
     }
 
     /// How the room's media travel now, and the epoch of that mode.
@@ -1949,6 +2069,112 @@ mod tests {
         r.handle(2, Input::Leave, clock());
         join(&mut r, 3, "Cy");
         assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn a_room_carried_on_from_its_state_keeps_members_history_and_settings() {
+        let mut r = room(8, 10);
+        let (a, out) = join(&mut r, 1, "Ada");
+        let ada_token = welcome_of(&out, 1).resume_token;
+        let (b, out) = join(&mut r, 2, "Bob");
+        let bob_token = welcome_of(&out, 2).resume_token;
+        r.handle(
+            2,
+            Input::Chat {
+                text: "hallo".into(),
+            },
+            clock(),
+        );
+        r.handle(2, Input::Hand(true), clock());
+        r.handle(1, Input::Moderate(ModeratorAction::Lock(true)), clock());
+        let state = r.state();
+        // Through JSON, as it is kept in Redis.
+        let state: RoomState =
+            serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+
+        let t0 = Instant::now();
+        let (mut carried, out) = Room::restore(
+            RoomName::new("team").unwrap(),
+            r.config.clone(),
+            StdRng::seed_from_u64(SEED + 1),
+            state,
+            t0,
+        );
+        assert!(out.is_empty(), "a mesh room starts nothing: {out:?}");
+        assert_eq!(
+            carried.member_ids(),
+            vec![a.peer_id.clone(), b.peer_id.clone()]
+        );
+        // Everyone waits to resume, with the full grace from the takeover.
+        assert_eq!(carried.poll_timeout(), Some(t0 + r.config.resume_grace));
+        // A locked room still takes its members back; they keep ids, role and join order.
+        let (joined, out) = carried
+            .join(
+                JoinRequest {
+                    resume_token: Some(bob_token),
+                    ..request(12, "Bob")
+                },
+                at(t0),
+            )
+            .unwrap();
+        assert!(joined.resumed);
+        assert_eq!(joined.peer_id, b.peer_id);
+        let welcome = welcome_of(&out, 12);
+        assert!(welcome.locked);
+        assert_eq!(welcome.history.len(), 1);
+        assert_eq!(welcome.history[0].text, "hallo");
+        assert_eq!(welcome.peers[0].peer_id, a.peer_id);
+        assert_eq!(welcome.peers[0].status, PeerStatus::Reconnecting);
+        assert!(
+            welcome.peers[0].offer,
+            "Bob joined later: he still offers to Ada"
+        );
+        let (joined, out) = carried
+            .join(
+                JoinRequest {
+                    resume_token: Some(ada_token),
+                    ..request(11, "Ada")
+                },
+                at(t0),
+            )
+            .unwrap();
+        assert!(joined.resumed);
+        assert_eq!(welcome_of(&out, 11).role, Role::Moderator);
+        // A newcomer is still kept out by the lock.
+        assert!(carried.join(request(13, "Cem"), at(t0)).is_err());
+    }
+
+    #[test]
+    fn a_room_carried_on_from_the_media_server_starts_a_new_one() {
+        let mut r = room_with(RoomConfig {
+            sfu: SfuPolicy {
+                enabled: true,
+                threshold: 2,
+                ..SfuPolicy::default()
+            },
+            ..RoomConfig::default()
+        });
+        join(&mut r, 1, "Ada");
+        join(&mut r, 2, "Bob");
+        assert_eq!(r.mode(), (MediaMode::Sfu, 1));
+        let (carried, out) = Room::restore(
+            RoomName::new("team").unwrap(),
+            r.config.clone(),
+            StdRng::seed_from_u64(SEED),
+            r.state(),
+            Instant::now(),
+        );
+        assert_eq!(carried.mode(), (MediaMode::Sfu, 2));
+        assert!(
+            matches!(out[0], Output::Media(MediaCommand::Start { epoch: 2 })),
+            "{out:?}"
+        );
+        assert_eq!(
+            out.iter()
+                .filter(|o| matches!(o, Output::Media(MediaCommand::Join { .. })))
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -20,10 +20,13 @@ use rand::SeedableRng;
 use treff_shared::{close_code, ErrorCode, RoomName, ServerMessage};
 
 use crate::auth::{self, GuessLimiter};
-use crate::messages::{FromSession, Join, JoinRefused, RoomStopped, Shutdown, ToSession};
+use crate::messages::{
+    Disowned, Fenced, FromSession, Join, JoinRefused, Reseated, RoomStopped, SaveState, Shutdown,
+    ToSession,
+};
 use crate::room::{
     Admission, Clock, ConnId, Input, JoinError, JoinRequest, Joined, MediaCommand, ModeratorAction,
-    Output, Password, Room, RoomConfig,
+    Output, Password, Room, RoomConfig, RoomState,
 };
 use crate::sfu::media::{Control, FromMedia, MediaActor, MediaPort};
 use crate::stats::Stats;
@@ -47,10 +50,30 @@ pub struct RoomActor {
     sfu: Option<Addr<MediaActor>>,
     /// This actor, for the media server to report to.
     me: Option<Addr<RoomActor>>,
+    /// In a cluster: the lease the room runs under, and where its state goes.
+    seat: Option<Seat>,
+    /// What restoring the room asked the shell to do, done once the actor runs.
+    restored: Vec<Output>,
+    /// The lasting state changed since it was last saved.
+    dirty: bool,
+    /// The lease is lost: the room stops although it has members.
+    fenced: bool,
+}
+
+/// A room's place in a cluster.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// The lease value the room runs under.
+    pub lease: String,
+    /// Where the room's state is saved.
+    pub save: Recipient<SaveState>,
+    /// Told when the room stops.
+    pub disowned: Recipient<Disowned>,
 }
 
 impl RoomActor {
-    /// A new, empty room.
+    /// A new room: empty, or carried on from `state` another node left (in a cluster, `seat`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: RoomName,
         config: RoomConfig,
@@ -59,9 +82,20 @@ impl RoomActor {
         stats: Arc<Stats>,
         guesses: Arc<GuessLimiter>,
         media: Option<MediaPort>,
+        seat: Option<Seat>,
+        state: Option<RoomState>,
     ) -> RoomActor {
+        let rng = StdRng::from_os_rng();
+        let (room, restored) = match state {
+            Some(state) => Room::restore(name, config, rng, state, Instant::now()),
+            None => (Room::new(name, config, rng), Vec::new()),
+        };
         RoomActor {
-            room: Room::new(name, config, StdRng::from_os_rng()),
+            room,
+            seat,
+            restored,
+            dirty: false,
+            fenced: false,
             instance,
             sessions: HashMap::new(),
             registry,
@@ -118,7 +152,10 @@ impl RoomActor {
                 }
                 Output::Close { conn, code, reason } => {
                     if let Some(session) = self.sessions.remove(&conn) {
-                        session.do_send(ToSession::Close { code, reason });
+                        session.do_send(ToSession::Close {
+                            code,
+                            reason: reason.into(),
+                        });
                     }
                 }
                 Output::Media(command) => self.media(command),
@@ -136,9 +173,35 @@ impl RoomActor {
         }
     }
 
+    /// In a cluster: the room's lasting state may have changed; save it now, so a node that
+    /// dies a moment later loses at most what was still on its way to Redis.
+    fn changed(&mut self, _ctx: &mut Context<Self>) {
+        if self.seat.is_none() || self.fenced {
+            return;
+        }
+        self.dirty = true;
+        self.save();
+    }
+
+    fn save(&mut self) {
+        let Some(seat) = &self.seat else { return };
+        if !self.dirty || self.fenced || self.room.is_empty() {
+            return;
+        }
+        self.dirty = false;
+        // unwrap: the state is strings, numbers and enums.
+        let state = serde_json::to_string(&self.room.state()).unwrap();
+        seat.save.do_send(SaveState {
+            room: self.room.name().clone(),
+            lease: seat.lease.clone(),
+            state,
+        });
+    }
+
     /// Re-arms the single timer for the earliest resume deadline, and stops an empty room
     /// (`stopping` keeps it while a join is still being decided).
     fn after_change(&mut self, ctx: &mut Context<Self>) {
+        self.changed(ctx);
         if let Some(handle) = self.timer.take() {
             ctx.cancel_future(handle);
         }
@@ -167,13 +230,21 @@ impl Actor for RoomActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.me = Some(ctx.address());
         self.stats.rooms_open(1);
-        tracing::info!(room = %self.room.name(), "room opened");
+        if self.room.is_empty() {
+            tracing::info!(room = %self.room.name(), "room opened");
+        } else {
+            tracing::info!(room = %self.room.name(), members = self.room.len(), "room carried on from another node");
+            self.stats.participants(self.room.len() as i64);
+            let restored = std::mem::take(&mut self.restored);
+            self.deliver(restored);
+            self.after_change(ctx);
+        }
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
         // A join may have been accepted after the room asked to stop, or may still wait for its
         // password: then the room lives on, and the registry's address of it stays good.
-        if self.room.is_empty() && self.joins_in_flight == 0 {
+        if self.fenced || (self.room.is_empty() && self.joins_in_flight == 0) {
             Running::Stop
         } else {
             Running::Continue
@@ -187,6 +258,19 @@ impl Actor for RoomActor {
             }));
         }
         self.stats.rooms_open(-1);
+        if self.fenced {
+            self.stats.participants(-(self.room.len() as i64));
+        }
+        if !self.fenced {
+            self.save();
+        }
+        if let Some(seat) = &self.seat {
+            seat.disowned.do_send(Disowned {
+                room: self.room.name().clone(),
+                lease: seat.lease.clone(),
+                empty: self.room.is_empty(),
+            });
+        }
         tracing::info!(room = %self.room.name(), "room closed");
         self.registry.do_send(RoomStopped {
             name: self.room.name().clone(),
@@ -305,6 +389,10 @@ impl Handler<FromSession> for RoomActor {
                 tracing::info!(room = %self.room.name(), peer = %peer, event = ?msg.input, "connection ended");
             }
         }
+        let lasting = !matches!(
+            msg.input,
+            Input::Signal { .. } | Input::MediaSignal { .. } | Input::Tiles(_) | Input::React(_)
+        );
         let before = self.room.len();
         let outputs = self.room.handle(msg.conn, msg.input, clock());
         self.stats
@@ -315,6 +403,8 @@ impl Handler<FromSession> for RoomActor {
         self.deliver(outputs);
         if may_empty {
             self.after_change(ctx);
+        } else if lasting {
+            self.changed(ctx);
         }
     }
 }
@@ -335,8 +425,37 @@ impl Handler<Shutdown> for RoomActor {
         for (_, session) in self.sessions.drain() {
             session.do_send(ToSession::Close {
                 code: close_code::SERVER_RESTART,
-                reason: "server restarting",
+                reason: "server restarting".into(),
             });
+        }
+    }
+}
+
+impl Handler<Fenced> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Fenced, ctx: &mut Self::Context) {
+        self.fenced = true;
+        for (_, session) in self.sessions.drain() {
+            session.do_send(ToSession::Close {
+                code: close_code::SERVER_RESTART,
+                reason: "the room moved to another server".into(),
+            });
+        }
+        ctx.stop();
+    }
+}
+
+impl Handler<Reseated> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reseated, ctx: &mut Self::Context) {
+        if let Some(seat) = &mut self.seat {
+            seat.lease = msg.lease;
+            // Redis lost the state with the lease: store it again at once.
+            self.dirty = true;
+            self.save();
+            let _ = ctx;
         }
     }
 }

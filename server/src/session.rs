@@ -406,7 +406,7 @@ impl Handler<ToSession> for WsSession {
             ToSession::Close { code, reason } => {
                 // The room already dropped this connection: do not report it lost.
                 self.state = State::Closed;
-                self.close(ctx, code, reason);
+                self.close(ctx, code, &reason);
             }
         }
     }

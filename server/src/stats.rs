@@ -73,6 +73,19 @@ pub struct Stats {
     media_unrouted: Family<Labels, Counter>,
     /// Connections between members that failed with no relay, by cause.
     no_path: Family<Labels, Counter>,
+    cluster: ClusterMetrics,
+}
+
+/// The node's part in a cluster (all zero without `--redis-url`).
+#[derive(Default)]
+struct ClusterMetrics {
+    node: Family<Vec<(&'static str, String)>, Gauge>,
+    redis_up: Gauge,
+    rooms_owned: Gauge,
+    forwarded: Family<Labels, Counter>,
+    lease_renewals: Counter,
+    takeovers: Counter,
+    resyncs: Counter,
 }
 
 impl std::fmt::Debug for Stats {
@@ -202,7 +215,44 @@ impl Default for Stats {
              (no-relay: no TURN configured; relay-unreachable: TURN gave no relay address)",
             no_path.clone(),
         );
+        let cluster = ClusterMetrics::default();
+        registry.register(
+            "cluster_node",
+            "This node's id in the cluster (1 while it runs with --redis-url)",
+            cluster.node.clone(),
+        );
+        registry.register(
+            "cluster_redis_up",
+            "1 while Redis answers and this node's channel is subscribed",
+            cluster.redis_up.clone(),
+        );
+        registry.register(
+            "cluster_rooms_owned",
+            "Rooms whose lease this node holds",
+            cluster.rooms_owned.clone(),
+        );
+        registry.register(
+            "cluster_frames_forwarded",
+            "Messages to (out) and from (in) other nodes",
+            cluster.forwarded.clone(),
+        );
+        registry.register(
+            "cluster_lease_renewals",
+            "Room leases renewed",
+            cluster.lease_renewals.clone(),
+        );
+        registry.register(
+            "cluster_takeovers",
+            "Rooms this node carried on from the state another owner left",
+            cluster.takeovers.clone(),
+        );
+        registry.register(
+            "cluster_resyncs",
+            "Times members were asked to resume because messages between nodes were lost",
+            cluster.resyncs.clone(),
+        );
         Stats {
+            cluster,
             registry,
             sessions,
             rooms,
@@ -270,6 +320,47 @@ impl Stats {
         self.no_path
             .get_or_create(&vec![("cause", cause.as_str())])
             .inc();
+    }
+
+    /// Names this node in the metrics.
+    pub fn cluster_node(&self, id: &str) {
+        self.cluster
+            .node
+            .get_or_create(&vec![("node", id.to_owned())])
+            .set(1);
+    }
+
+    /// Whether the node is connected to the cluster.
+    pub fn cluster_redis_up(&self, up: bool) {
+        self.cluster.redis_up.set(i64::from(up));
+    }
+
+    /// How many rooms this node owns.
+    pub fn cluster_rooms_owned(&self, rooms: i64) {
+        self.cluster.rooms_owned.set(rooms);
+    }
+
+    /// Counts a message to (`"out"`) or from (`"in"`) another node.
+    pub fn cluster_forwarded(&self, direction: &'static str) {
+        self.cluster
+            .forwarded
+            .get_or_create(&vec![("direction", direction)])
+            .inc();
+    }
+
+    /// Counts a renewed lease.
+    pub fn cluster_lease_renewal(&self) {
+        self.cluster.lease_renewals.inc();
+    }
+
+    /// Counts a room taken over from another owner's state.
+    pub fn cluster_takeover(&self) {
+        self.cluster.takeovers.inc();
+    }
+
+    /// Counts a resync.
+    pub fn cluster_resync(&self) {
+        self.cluster.resyncs.inc();
     }
 
     /// Adds `delta` to the number of open WebSocket sessions.
