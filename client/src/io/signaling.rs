@@ -457,8 +457,13 @@ async fn connect_once(inner: &Rc<Inner>) -> (Ended, bool) {
                                 welcomed,
                             );
                         }
-                        // The resume token may have expired with the server: join afresh.
-                        inner.resume_token.borrow_mut().take();
+                        // The resume token may have expired with the server: join afresh. Not
+                        // when the server only cannot take the join right now (a cluster node
+                        // waiting for a dead owner's lease to lapse): the member is still held
+                        // for its resume grace, and only the token gets its peer id back.
+                        if *code != ErrorCode::Unavailable {
+                            inner.resume_token.borrow_mut().take();
+                        }
                         return (
                             Ended::Lost(LostReason::Server {
                                 code: *code,
