@@ -4,7 +4,7 @@
 // report (the same question asked of either browser).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import net, { createServer } from 'node:net';
 import { mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,7 +135,88 @@ export async function startServer({ port, args = [], name = 'server', host = '12
     await stop();
     throw err;
   }
-  return { url, port, stop };
+  // SIGKILL: the node dies without a word, as a crashed machine would.
+  const kill = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return { url, port, stop, kill };
+}
+
+/**
+ * Debian's redis-server on a free loopback port, without persistence. Returns
+ * `{ url, port, stop() }`.
+ */
+export async function startRedis({ name = 'redis' } = {}) {
+  mkdirSync(RESULTS, { recursive: true });
+  const port = await freePort();
+  const log = openSync(join(RESULTS, `${name}.log`), 'a');
+  const child = spawn('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+  ], { stdio: ['ignore', log, log] });
+  const exited = new Promise((r) => child.once('exit', r));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await waitFor('redis-server', () => new Promise((resolve) => {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  }));
+  return { url: `redis://127.0.0.1:${port}/0`, port, stop };
+}
+
+/**
+ * One address in front of several treff nodes, as a TCP load balancer would be: each new
+ * connection goes to the preferred node (`prefer(i)`), or, when that one refuses, to the next
+ * that accepts. Returns `{ url, prefer(i), stop() }`.
+ */
+export async function startFront(ports) {
+  let preferred = 0;
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    const order = [preferred, ...ports.keys()].filter((v, i, all) => all.indexOf(v) === i);
+    const attempt = (k) => {
+      if (k >= order.length) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(ports[order[k]], '127.0.0.1');
+      let connected = false;
+      upstream.once('connect', () => {
+        connected = true;
+        sockets.add(upstream);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      upstream.on('error', () => {
+        if (!connected) attempt(k + 1);
+        else client.destroy();
+      });
+      upstream.once('close', () => {
+        sockets.delete(upstream);
+        if (connected) client.destroy();
+      });
+      client.once('close', () => upstream.destroy());
+    };
+    attempt(0);
+  });
+  const port = await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    prefer: (i) => { preferred = i; },
+    stop: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 /**
