@@ -440,6 +440,17 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_named_by_its_flag_or_by_host_and_port() {
+        let mut c = Config::with_defaults("127.0.0.1:8123".parse().unwrap());
+        assert!(c.redis_url.is_none(), "a single process needs no Redis");
+        assert!(c.node_id().ends_with(":8123"), "{}", c.node_id());
+        c.node_id = Some(" school-1 ".into());
+        assert_eq!(c.node_id(), "school-1");
+        c.node_id = Some("  ".into());
+        assert!(c.node_id().ends_with(":8123"));
+    }
+
+    #[test]
     fn flags_parse() {
         let c = Config::try_parse_from([
             "treff",

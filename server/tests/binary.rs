@@ -28,7 +28,10 @@ fn help_explains_every_flag() {
         "--join-timeout",
         "--resume-grace",
         "--log",
+        "--redis-url",
+        "--node-id",
         "TREFF_LISTEN",
+        "TREFF_REDIS_URL",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

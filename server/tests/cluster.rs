@@ -6,6 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ use treff_shared::{
 struct Redis {
     port: u16,
     child: Child,
+    /// Where a persistent Redis keeps its append-only file.
+    dir: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -31,21 +34,46 @@ fn free_port() -> u16 {
 
 impl Redis {
     fn start() -> Redis {
-        Redis::on_port(free_port())
+        Redis::on_port(free_port(), None)
     }
 
-    fn on_port(port: u16) -> Redis {
+    /// A Redis that keeps its data across restarts (an append-only file, synced on every write).
+    fn start_persistent() -> Redis {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("treff-redis-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Redis::on_port(port, Some(dir))
+    }
+
+    fn on_port(port: u16, dir: Option<PathBuf>) -> Redis {
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        match &dir {
+            Some(dir) => args.extend(
+                [
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                    "--dir",
+                    dir.to_str().unwrap(),
+                ]
+                .map(String::from),
+            ),
+            None => args.extend(["--appendonly", "no"].map(String::from)),
+        }
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -58,7 +86,7 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Redis { port, child }
+        Redis { port, child, dir }
     }
 
     fn url(&self) -> String {
@@ -70,7 +98,8 @@ impl Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::thread::sleep(down);
-        *self = Redis::on_port(self.port);
+        let (port, dir) = (self.port, self.dir.take());
+        *self = Redis::on_port(port, dir);
     }
 
     fn stop(&mut self) {
@@ -82,6 +111,9 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -595,4 +627,61 @@ async fn two_nodes_racing_to_create_a_room_make_one_room() {
         ada.close_normally().await;
         bob.close_normally().await;
     }
+}
+
+#[tokio::test]
+async fn a_node_cut_off_from_redis_stops_its_rooms_and_everyone_resumes_when_it_is_back() {
+    let mut redis = Redis::start_persistent();
+    let a = Node::start(&redis, "node-a");
+    let b = Node::start(&redis, "node-b");
+    let mut ada = a.client().await;
+    let ada_w = ada.join("school", "Ada").await;
+    let mut bob = b.client().await;
+    let bob_w = bob.join("school", "Bob").await;
+    chat(&mut bob, "before").await;
+    expect_chat(&mut ada, "before").await;
+
+    // Redis is gone for longer than a lease: the owner cannot prove it owns the room any more
+    // and stops it (its own member is asked to resume) before the lease could lapse.
+    let cut = Instant::now();
+    redis.stop();
+    let stopped = expect_resume_request(&mut ada, Duration::from_secs(8)).await;
+    assert!(
+        stopped < Duration::from_secs(5),
+        "stopped before the lease lapsed: {stopped:?}"
+    );
+    assert_eq!(metric(&a.metrics(), "treff_cluster_rooms_owned"), 0.0);
+    // Meanwhile nobody gets in: a clear "try again".
+    let mut cem = a.client().await;
+    cem.send_join("school", "Cem", None, None, None).await;
+    common::expect_error(&mut cem, ErrorCode::Unavailable).await;
+
+    redis.restart(Duration::from_millis(100));
+    eprintln!("Redis away for {:?}", cut.elapsed());
+    let (mut ada, ada_again, _) = join_until_welcome(
+        a.addr,
+        "school",
+        "Ada",
+        Some(ada_w.resume_token.clone()),
+        Duration::from_secs(15),
+    )
+    .await;
+    expect_resume_request(&mut bob, Duration::from_secs(10)).await;
+    let (mut bob, bob_again, _) = join_until_welcome(
+        b.addr,
+        "school",
+        "Bob",
+        Some(bob_w.resume_token.clone()),
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(ada_again.resumed && bob_again.resumed);
+    assert_eq!(
+        (ada_again.peer_id, bob_again.peer_id),
+        (ada_w.peer_id, bob_w.peer_id)
+    );
+    chat(&mut bob, "after").await;
+    expect_chat(&mut ada, "after").await;
+    let texts: Vec<&str> = bob_again.history.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["before"]);
 }

@@ -433,6 +433,19 @@ impl Node {
 
     /// Renews this node's leases and checks the owners of the rooms its visitors are in.
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        // Checked on every tick, also while a renewal hangs: the rooms stop before the lease
+        // can lapse (at most a tick after FENCE_AFTER, well within LEASE).
+        if !self.owned.is_empty() && self.renewed_at.elapsed() >= FENCE_AFTER {
+            tracing::warn!(node = %self.id, "cannot renew leases; stopping this node's rooms");
+            let leases: Vec<(String, String)> = self
+                .owned
+                .iter()
+                .map(|(name, o)| (name.to_string(), o.lease.value.clone()))
+                .collect();
+            for (room, value) in &leases {
+                self.fence(room, value, "lost contact with Redis");
+            }
+        }
         if self.renewing {
             return;
         }
@@ -460,8 +473,12 @@ impl Node {
         let store = self.store.clone();
         async move {
             let renewed = store.renew(&leases).await;
-            let owners = store.owners(&visited).await;
-            let alive = store.alive(&edges).await;
+            // Without Redis the rest would only time out too.
+            let (owners, alive) = if renewed.is_ok() {
+                (store.owners(&visited).await, store.alive(&edges).await)
+            } else {
+                (Ok(Vec::new()), Ok(Vec::new()))
+            };
             (renewed, owners, alive, leases, visited, edges)
         }
         .into_actor(self)
@@ -481,13 +498,8 @@ impl Node {
                     }
                 }
                 Err(err) => {
+                    tracing::debug!(error = %err, "cannot renew leases");
                     act.redis_up(false);
-                    if sent.duration_since(act.renewed_at) >= FENCE_AFTER {
-                        tracing::warn!(error = %err, "cannot renew leases; stopping this node's rooms");
-                        for (room, value) in &leases {
-                            act.fence(room, value, "lost contact with Redis");
-                        }
-                    }
                 }
             }
             if let Ok(owners) = owners {
