@@ -9,7 +9,7 @@ import {
 import { longestFreeze, restartWatch, watchFrames } from './frames.js';
 
 /** Redis, two nodes and the address in front of them, all stopped when the test ends. */
-async function cluster(t) {
+async function cluster(t, extra = []) {
   const redis = await startRedis();
   const nodes = [];
   t.after(async () => {
@@ -17,7 +17,7 @@ async function cluster(t) {
     await redis.stop();
   });
   for (const id of ['node-a', 'node-b']) {
-    nodes.push(await startServer({ name: `cluster-${id}`, args: ['--redis-url', redis.url, '--node-id', id] }));
+    nodes.push(await startServer({ name: `cluster-${id}`, args: ['--redis-url', redis.url, '--node-id', id, ...extra] }));
   }
   const front = await startFront(nodes.map((n) => n.port));
   t.after(() => front.stop());
@@ -69,4 +69,42 @@ eachBrowser('two people on two nodes: one node dies, the call goes on and both p
   for (const page of [ada, bob]) {
     assert.equal(await page.getByText(/left the room/i).count(), 0, 'nobody was shown leaving');
   }
+});
+
+eachBrowser('on the media server: its node dies, and the room comes back on the other node with nobody pressing anything', async (t, name) => {
+  const { nodes: [a, b], front } = await cluster(t, ['--sfu-threshold', '2']);
+  const browser = await launchBrowser({ browser: name });
+  t.after(() => browser.close());
+  const ada = await newPage(browser, 'ada');
+  const bob = await newPage(browser, 'bob');
+  front.prefer(0);
+  await joinRoom(ada, front, 'cluster-sfu', 'Ada');
+  front.prefer(1);
+  await joinRoom(bob, front, 'cluster-sfu', 'Bob');
+  const [adaId, bobId] = [await peerId(ada), await peerId(bob)];
+  await Promise.all([waitForMediaFrom('Ada', ada, [bobId]), waitForMediaFrom('Bob', bob, [adaId])]);
+  const sfuLinks = async (page) => (await page.evaluate(() => [...window.__treff.connections().keys()])).filter((l) => l.startsWith('sfu/'));
+  assert.ok((await sfuLinks(ada)).length > 0, 'the room is on the media server');
+  assert.equal(await roomsOwned(a), 1);
+
+  const epochOf = (label) => Number(label.split('/')[1]);
+  const before = Math.max(...(await sfuLinks(ada)).map(epochOf));
+  await a.kill();
+  const killed = Date.now();
+  // The media server died with its node: the new owner starts one (a new mode epoch), and both
+  // pages publish and subscribe there again by themselves.
+  await waitFor('both pages on the new media server', async () => {
+    const epochs = await Promise.all([ada, bob].map(async (p) => (await sfuLinks(p)).map(epochOf)));
+    return epochs.every((e) => e.some((n) => n > before));
+  }, 30000, 200);
+  await Promise.all([
+    waitForMediaFrom('Ada', ada, [bobId], { timeoutMs: 30000 }),
+    waitForMediaFrom('Bob', bob, [adaId], { timeoutMs: 30000 }),
+  ]);
+  const back = Date.now() - killed;
+  console.log(`media server's node killed: both pages see each other again after ${back} ms`);
+  assert.equal(await peerId(ada), adaId, 'Ada keeps her peer id');
+  assert.equal(await peerId(bob), bobId, 'Bob keeps his peer id');
+  assert.equal(await roomsOwned(b), 1, 'the other node took the room over');
+  assert.ok(back < 20000, `pictures back within 20 s: ${back} ms`);
 });
