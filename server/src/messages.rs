@@ -31,7 +31,7 @@ use crate::cluster::store::Lease;
 use crate::room::{ConnId, Input, JoinError, Joined, RoomState};
 
 /// What a room (or the server) tells one session.
-#[derive(Debug, Clone, Message)]
+#[derive(Debug, Clone, PartialEq, Message)]
 #[rtype(result = "()")]
 pub enum ToSession {
     /// A serialized frame to write to the WebSocket.

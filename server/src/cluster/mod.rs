@@ -15,5 +15,6 @@
 
 pub mod link;
 pub mod node;
+pub mod relay;
 pub mod store;
 pub mod wire;

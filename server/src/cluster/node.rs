@@ -1,42 +1,36 @@
-//! The node actor: this process's seat in the cluster.
+//! The node actor: this process's seat in the cluster, the IO around [`Relay`].
 //!
-//! It answers the registry where a room lives ([`Place`]), holds and renews the leases of the
-//! rooms this node owns, and relays between the two sides of every member whose connection and
-//! room are on different nodes:
-//!
-//! - as the **edge** (the member's WebSocket is here, the room elsewhere) it forwards the
-//!   member's join and inputs to the owner and writes the owner's frames to the session;
-//! - as the **owner** it gives each such member a stand-in mailbox ([`GuestSession`]) that
-//!   sends the room's frames back to the edge.
-//!
-//! Whenever this node cannot be sure it has every message (a gap in a sender's numbers, its
-//! own subscription broke, a sender restarted, an owner's lease changed hands) it closes the
-//! affected connections with 1012: the clients resume by their tokens and get a fresh
-//! `welcome`, which is the resync. Peer-to-peer media never pass through the server, so a call
-//! keeps flowing while its signaling reconnects.
+//! It answers the registry where a room lives ([`Place`]), renews the leases of the rooms this
+//! node owns (and says every second that the node is alive), watches the owners of the rooms
+//! its visitors are in and whether the nodes of its guests are alive, and carries messages
+//! between nodes through Redis. What each event means for the members is decided by the
+//! sans-IO [`Relay`]; this actor carries out its [`Effect`]s. A guest of a room here gets a
+//! stand-in mailbox ([`GuestSession`]) that sends the room's frames back to its edge.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use bytestring::ByteString;
 use tokio::sync::{mpsc, oneshot};
-use treff_shared::{close_code, ErrorCode, RoomName};
+use treff_shared::ErrorCode;
 
-use super::link::{Arrival, Incoming, Outgoing};
-use super::store::{self, Lease, Store, Subscription, FENCE_AFTER, RENEW_EVERY};
+use super::relay::{Effect, Relay};
+use super::store::{self, Store, Subscription, FENCE_AFTER, RENEW_EVERY};
 use super::wire::{Body, Envelope, RemoteJoin};
 use crate::messages::{
     Disowned, Fenced, FromSession, Join, JoinRefused, Membership, Owned, Place, Placement,
     Reseated, SaveState, Shutdown, ToSession, Visit,
 };
-use crate::room::{ConnId, Input, Joined, RoomState};
+use crate::room::{ConnId, Joined, RoomState};
 use crate::stats::Stats;
 
 /// How long an edge waits for the owner to answer a join.
 const JOIN_ANSWER: Duration = Duration::from_secs(3);
+
+/// How long a guest's join waits for a room this node is still starting.
+const STARTING: Duration = Duration::from_secs(1);
 
 /// What `/healthz` reads of the node, without asking the actor.
 #[derive(Debug)]
@@ -69,37 +63,13 @@ impl Health {
     }
 }
 
-/// A room this node owns.
-struct OwnedRoom {
-    lease: Lease,
+/// How the node reaches a room it owns.
+#[derive(Debug, Clone)]
+pub struct RoomHandle {
     join: Recipient<Join>,
     input: Recipient<FromSession>,
     fence: Recipient<Fenced>,
     reseat: Recipient<Reseated>,
-}
-
-/// A member of a room this node owns, connected to another node.
-struct Guest {
-    edge: String,
-    input: Recipient<FromSession>,
-}
-
-/// A join from another node, as it arrived.
-struct GuestJoin {
-    edge: String,
-    req: u64,
-    epoch: u64,
-    join: RemoteJoin,
-}
-
-/// How long a guest's join waits for a room this node is still starting.
-const STARTING: Duration = Duration::from_secs(1);
-
-/// A connection of this node joined to a room another node owns.
-struct Visitor {
-    room: RoomName,
-    lease: Lease,
-    session: Recipient<ToSession>,
 }
 
 /// The node actor (see the module docs).
@@ -108,18 +78,11 @@ pub struct Node {
     run: u64,
     store: Store,
     outbox: mpsc::UnboundedSender<(String, String)>,
-    out: Outgoing,
-    incoming: Incoming,
+    relay: Relay<RoomHandle, Recipient<ToSession>>,
     health: Arc<Health>,
     stats: Arc<Stats>,
-    owned: HashMap<RoomName, OwnedRoom>,
-    guests: HashMap<ConnId, Guest>,
-    visitors: HashMap<ConnId, Visitor>,
+    /// Local joins waiting for a room's owner to answer, by request number.
     pending: HashMap<u64, oneshot::Sender<Result<Joined, JoinRefused>>>,
-    next_req: u64,
-    /// Joins from other nodes for a room whose lease this node took a moment ago, while the
-    /// registry is still starting it.
-    deferred: HashMap<RoomName, Vec<GuestJoin>>,
     /// When the last renewal that succeeded was sent.
     renewed_at: Instant,
     renewing: bool,
@@ -146,20 +109,14 @@ impl Node {
         let health = Arc::new(Health::new(id.clone()));
         stats.cluster_node(&id);
         let node = Node {
+            relay: Relay::new(id.clone(), run),
             id,
             run,
             store,
             outbox,
-            out: Outgoing::default(),
-            incoming: Incoming::default(),
             health: health.clone(),
             stats,
-            owned: HashMap::new(),
-            guests: HashMap::new(),
-            visitors: HashMap::new(),
             pending: HashMap::new(),
-            next_req: 1,
-            deferred: HashMap::new(),
             renewed_at: Instant::now(),
             renewing: false,
             was_subscribed: false,
@@ -172,193 +129,68 @@ impl Node {
         Ok((addr, health))
     }
 
-    fn send(&mut self, to: &str, body: Body) {
-        let envelope = Envelope {
-            from: self.id.clone(),
-            run: self.run,
-            seq: self.out.stamp(to),
-            body,
-        };
-        self.stats.cluster_forwarded("out");
-        let _ = self.outbox.send((store::channel(to), envelope.encode()));
-    }
-
-    /// Closes this node's connections to rooms that `owner` owns (all when `None`), so their
-    /// clients resume and get a fresh welcome.
-    fn drop_visitors(&mut self, owner: Option<&str>, reason: &'static str) {
-        let gone: Vec<ConnId> = self
-            .visitors
-            .iter()
-            .filter(|(_, v)| owner.is_none_or(|o| v.lease.node == o))
-            .map(|(conn, _)| *conn)
-            .collect();
-        if !gone.is_empty() {
-            tracing::info!(
-                owner = owner.unwrap_or("any"),
-                connections = gone.len(),
-                reason,
-                "resynchronising members"
-            );
-            self.stats.cluster_resync();
-        }
-        for conn in gone {
-            if let Some(visitor) = self.visitors.remove(&conn) {
-                visitor.session.do_send(ToSession::Close {
-                    code: close_code::SERVER_RESTART,
-                    reason: reason.into(),
-                });
-            }
-        }
-    }
-
-    /// Members on `edge` are gone (it restarted): the rooms hold them for their resume grace.
-    fn drop_guests(&mut self, edge: &str) {
-        let gone: Vec<ConnId> = self
-            .guests
-            .iter()
-            .filter(|(_, g)| g.edge == edge)
-            .map(|(conn, _)| *conn)
-            .collect();
-        for conn in gone {
-            self.guest_lost(conn);
-        }
-    }
-
-    fn guest_lost(&mut self, conn: ConnId) {
-        if let Some(guest) = self.guests.remove(&conn) {
-            guest.input.do_send(FromSession {
-                conn,
-                input: Input::Lost,
-            });
-        }
-    }
-
-    fn inbound(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
-        self.stats.cluster_forwarded("in");
-        let Envelope {
-            from,
-            run,
-            seq,
-            body,
-        } = envelope;
-        match self.incoming.arrive(&from, run, seq) {
-            Arrival::InOrder => {}
-            Arrival::Stale => return,
-            Arrival::NewRun => {
-                tracing::info!(node = %from, "node restarted");
-                self.drop_visitors(Some(&from), "the room's server restarted");
-                self.drop_guests(&from);
-            }
-            Arrival::Gap { missed } => {
-                tracing::warn!(node = %from, missed, "messages from a node were lost");
-                self.drop_visitors(Some(&from), "messages were lost between servers");
-                self.send(&from, Body::Resync);
-            }
-        }
-        match body {
-            Body::Join {
-                req,
-                room,
-                epoch,
-                join,
-            } => self.guest_joins(from, req, room, epoch, join, ctx),
-            Body::Joined { req, answer } => {
-                if let Some(waiting) = self.pending.remove(&req) {
-                    let _ = waiting.send(answer.map_err(JoinRefused::from));
-                }
-            }
-            Body::Input {
-                room,
-                epoch,
-                conn,
-                input,
-            } => {
-                let current = self
-                    .owned
-                    .get(&room)
-                    .is_some_and(|o| o.lease.epoch == epoch);
-                match self.guests.get(&conn) {
-                    Some(guest) if current && guest.edge == from => {
-                        let ends = matches!(input, Input::Leave | Input::Lost);
-                        guest.input.do_send(FromSession { conn, input });
-                        if ends {
-                            self.guests.remove(&conn);
-                        }
-                    }
-                    _ => self.send(&from, Body::NotOwner { conns: vec![conn] }),
-                }
-            }
-            Body::Frame { conns, frame } => {
-                let frame = ByteString::from(frame);
-                let mut unknown = Vec::new();
-                for conn in conns {
-                    match self.visitors.get(&conn) {
-                        Some(v) => v.session.do_send(ToSession::Frame(frame.clone())),
-                        None => unknown.push(conn),
-                    }
-                }
-                if !unknown.is_empty() {
-                    self.send(&from, Body::Gone { conns: unknown });
-                }
-            }
-            Body::Close { conn, code, reason } => {
-                if let Some(v) = self.visitors.remove(&conn) {
-                    v.session.do_send(ToSession::Close { code, reason });
-                }
-            }
-            Body::NotOwner { conns } => {
-                for conn in conns {
-                    if let Some(v) = self.visitors.remove(&conn) {
-                        v.session.do_send(ToSession::Close {
-                            code: close_code::SERVER_RESTART,
-                            reason: "the room moved to another server".into(),
-                        });
-                    }
-                }
-            }
-            Body::Gone { conns } => {
-                for conn in conns {
-                    self.guest_lost(conn);
-                }
-            }
-            Body::Resync => self.drop_visitors(Some(&from), "messages were lost between servers"),
-        }
-    }
-
-    fn guest_joins(
+    /// Carries out what the relay decided.
+    fn apply(
         &mut self,
+        effects: Vec<Effect<RoomHandle, Recipient<ToSession>>>,
+        ctx: &mut Context<Self>,
+    ) {
+        for effect in effects {
+            match effect {
+                Effect::Publish { to, envelope } => {
+                    self.stats.cluster_forwarded("out");
+                    let _ = self.outbox.send((store::channel(&to), envelope.encode()));
+                }
+                Effect::Input { room, conn, input } => {
+                    room.input.do_send(FromSession { conn, input })
+                }
+                Effect::Session { session, msg } => session.do_send(msg),
+                Effect::Answer { req, answer } => {
+                    if let Some(waiting) = self.pending.remove(&req) {
+                        let _ = waiting.send(answer);
+                    }
+                }
+                Effect::Admit {
+                    room,
+                    edge,
+                    req,
+                    join,
+                } => self.admit(room, edge, req, join, ctx),
+                Effect::WaitForRoom(room) => {
+                    ctx.run_later(STARTING, move |act, ctx| {
+                        let effects = act.relay.starting_over(room);
+                        act.apply(effects, ctx);
+                    });
+                }
+                Effect::Fence(room) => {
+                    tracing::warn!(node = %self.id, "a room stopped: this node can no longer prove it owns it");
+                    room.fence.do_send(Fenced);
+                }
+                Effect::Reseat { room, lease } => {
+                    tracing::warn!(node = %self.id, lease, "Redis had lost a room's lease; took it back");
+                    room.reseat.do_send(Reseated { lease });
+                }
+                Effect::Resynced {
+                    connections,
+                    reason,
+                } => {
+                    tracing::info!(node = %self.id, connections, reason, "members asked to resume");
+                    self.stats.cluster_resync();
+                }
+            }
+        }
+        self.owned_changed();
+    }
+
+    /// Asks a room of this node to admit a guest from `edge`.
+    fn admit(
+        &mut self,
+        room: RoomHandle,
         edge: String,
         req: u64,
-        room: RoomName,
-        epoch: u64,
         join: RemoteJoin,
         ctx: &mut Context<Self>,
     ) {
-        let Some(owned) = self.owned.get(&room).filter(|o| o.lease.epoch == epoch) else {
-            if !self.owned.contains_key(&room) {
-                // The edge found this node's lease in Redis: the room may be starting here.
-                let waiting = self.deferred.entry(room.clone()).or_default();
-                if waiting.is_empty() {
-                    let later = room.clone();
-                    ctx.run_later(STARTING, move |act, ctx| act.run_deferred(later, ctx));
-                }
-                waiting.push(GuestJoin {
-                    edge,
-                    req,
-                    epoch,
-                    join,
-                });
-                return;
-            }
-            let answer = Err(JoinRefused {
-                code: ErrorCode::Unavailable,
-                message: "The room just moved to another server; try again.".into(),
-            }
-            .into());
-            self.send(&edge, Body::Joined { req, answer });
-            return;
-        };
-        let (room_join, input) = (owned.join.clone(), owned.input.clone());
         let conn = join.conn;
         let stand_in = GuestSession {
             conn,
@@ -377,144 +209,82 @@ impl Node {
             ip: join.ip,
             skip_waiting_room: join.skip_waiting_room,
         };
-        // The guest is known before the room answers: frames it sends right after its welcome
-        // must not be refused.
-        self.guests.insert(
-            conn,
-            Guest {
-                edge: edge.clone(),
-                input,
-            },
-        );
-        room_join
+        room.join
             .send(join)
             .into_actor(self)
-            .map(move |answer, act, _ctx| {
+            .map(move |answer, act, ctx| {
                 let answer = answer.unwrap_or_else(|_| Err(JoinRefused::unavailable()));
-                if answer.is_err() {
-                    act.guests.remove(&conn);
-                }
-                act.send(
-                    &edge,
-                    Body::Joined {
-                        req,
-                        answer: answer.map_err(Into::into),
-                    },
-                );
+                let effects = act.relay.admitted(&edge, req, conn, answer);
+                act.apply(effects, ctx);
             })
             .spawn(ctx);
     }
 
-    /// Answers the joins that waited for `room` to start: admitted if it runs now, refused
-    /// otherwise (the client tries again).
-    fn run_deferred(&mut self, room: RoomName, ctx: &mut Context<Self>) {
-        let Some(waiting) = self.deferred.remove(&room) else {
-            return;
-        };
-        for GuestJoin {
-            edge,
-            req,
-            epoch,
-            join,
-        } in waiting
-        {
-            if self.owned.contains_key(&room) {
-                self.guest_joins(edge, req, room.clone(), epoch, join, ctx);
-            } else {
-                let answer = Err(JoinRefused {
-                    code: ErrorCode::Unavailable,
-                    message: "The room just moved to another server; try again.".into(),
-                }
-                .into());
-                self.send(&edge, Body::Joined { req, answer });
-            }
-        }
-    }
-
-    /// Renews this node's leases and checks the owners of the rooms its visitors are in.
+    /// Renews this node's leases and checks the owners of the rooms its visitors are in and
+    /// the nodes its guests are on.
     fn tick(&mut self, ctx: &mut Context<Self>) {
         // Checked on every tick, also while a renewal hangs: the rooms stop before the lease
         // can lapse (at most a tick after FENCE_AFTER, well within LEASE).
-        if !self.owned.is_empty() && self.renewed_at.elapsed() >= FENCE_AFTER {
+        if self.relay.rooms_owned() > 0 && self.renewed_at.elapsed() >= FENCE_AFTER {
             tracing::warn!(node = %self.id, "cannot renew leases; stopping this node's rooms");
-            let leases: Vec<(String, String)> = self
-                .owned
-                .iter()
-                .map(|(name, o)| (name.to_string(), o.lease.value.clone()))
-                .collect();
-            for (room, value) in &leases {
-                self.fence(room, value, "lost contact with Redis");
-            }
+            let effects = self.relay.fence_all();
+            self.apply(effects, ctx);
         }
         if self.renewing {
             return;
         }
         self.renewing = true;
         let sent = Instant::now();
-        let leases: Vec<(String, String)> = self
-            .owned
-            .iter()
-            .map(|(name, o)| (name.to_string(), o.lease.value.clone()))
-            .collect();
-        let visited: Vec<String> = self
-            .visitors
-            .values()
-            .map(|v| v.room.to_string())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let edges: Vec<String> = self
-            .guests
-            .values()
-            .map(|g| g.edge.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
+        let leases = self.relay.leases();
+        let visited = self.relay.visited_rooms();
+        let edges = self.relay.edges();
         let store = self.store.clone();
         async move {
-            let renewed = store.renew(&leases).await;
+            let names: Vec<(String, String)> =
+                leases.iter().map(|(r, v)| (r.to_string(), v.clone())).collect();
+            let renewed = store.renew(&names).await;
             // Without Redis the rest would only time out too.
             let (owners, alive) = if renewed.is_ok() {
-                (store.owners(&visited).await, store.alive(&edges).await)
+                let rooms: Vec<String> = visited.iter().map(|r| r.to_string()).collect();
+                (store.owners(&rooms).await, store.alive(&edges).await)
             } else {
                 (Ok(Vec::new()), Ok(Vec::new()))
             };
             (renewed, owners, alive, leases, visited, edges)
         }
         .into_actor(self)
-        .map(move |(renewed, owners, alive, leases, visited, edges), act, _ctx| {
+        .map(move |(renewed, owners, alive, leases, visited, edges), act, ctx| {
             act.renewing = false;
+            let mut effects = Vec::new();
             match renewed {
                 Ok(renewed) => {
                     act.redis_up(true);
                     act.renewed_at = sent;
-                    for ((room, value), now) in leases.iter().zip(renewed) {
+                    for _ in &renewed {
                         act.stats.cluster_lease_renewal();
-                        match now {
-                            None => act.fence(room, value, "the room's lease passed to another node"),
-                            Some(now) if &now != value => act.reseat(room, value, now),
-                            Some(_) => {}
-                        }
                     }
+                    let results = leases
+                        .into_iter()
+                        .zip(renewed)
+                        .map(|((room, was), now)| (room, was, now))
+                        .collect();
+                    effects.extend(act.relay.renewed(results));
                 }
                 Err(err) => {
                     tracing::debug!(error = %err, "cannot renew leases");
                     act.redis_up(false);
                 }
             }
-            if let Ok(owners) = owners {
-                for (room, owner) in visited.iter().zip(owners) {
-                    act.check_owner(room, owner);
+            for (room, owner) in visited.iter().zip(owners.unwrap_or_default()) {
+                effects.extend(act.relay.owner_seen(room, owner.as_deref()));
+            }
+            for (edge, alive) in edges.iter().zip(alive.unwrap_or_default()) {
+                if !alive {
+                    tracing::warn!(node = %edge, "a node stopped saying it is alive; its members are held for their resume grace");
+                    effects.extend(act.relay.edge_gone(edge));
                 }
             }
-            if let Ok(alive) = alive {
-                for (edge, alive) in edges.iter().zip(alive) {
-                    if !alive {
-                        tracing::warn!(node = %edge, "a node stopped saying it is alive; its members are held for their resume grace");
-                        act.drop_guests(edge);
-                    }
-                }
-            }
+            act.apply(effects, ctx);
         })
         .spawn(ctx);
     }
@@ -526,75 +296,12 @@ impl Node {
         self.stats.cluster_redis_up(self.health.up());
     }
 
-    /// The owner of `room` is now `owner`: visitors who joined under another lease resume.
-    fn check_owner(&mut self, room: &str, owner: Option<String>) {
-        let moved: Vec<ConnId> = self
-            .visitors
-            .iter()
-            .filter(|(_, v)| v.room.as_str() == room && owner.as_deref() != Some(&v.lease.value))
-            .map(|(conn, _)| *conn)
-            .collect();
-        if moved.is_empty() {
-            return;
-        }
-        tracing::info!(
-            room,
-            connections = moved.len(),
-            "the room's owner changed; members resume"
-        );
-        for conn in moved {
-            if let Some(v) = self.visitors.remove(&conn) {
-                v.session.do_send(ToSession::Close {
-                    code: close_code::SERVER_RESTART,
-                    reason: "the room moved to another server".into(),
-                });
-            }
-        }
-    }
-
-    fn fence(&mut self, room: &str, value: &str, why: &'static str) {
-        let Some(name) = self
-            .owned
-            .iter()
-            .find(|(name, o)| name.as_str() == room && o.lease.value == value)
-            .map(|(name, _)| name.clone())
-        else {
-            return;
-        };
-        if let Some(owned) = self.owned.remove(&name) {
-            tracing::warn!(room, why, "room stopped: this node no longer owns it");
-            owned.fence.do_send(Fenced);
-            self.owned_changed();
-        }
-    }
-
-    /// Redis had lost the lease of `room` and this node took it back as `now`.
-    fn reseat(&mut self, room: &str, was: &str, now: String) {
-        let Some(lease) = Lease::parse(&now) else {
-            return;
-        };
-        let Some(owned) = self
-            .owned
-            .iter_mut()
-            .find(|(name, o)| name.as_str() == room && o.lease.value == was)
-            .map(|(_, o)| o)
-        else {
-            return;
-        };
-        tracing::warn!(
-            room,
-            epoch = lease.epoch,
-            "Redis had lost the room's lease; took it back"
-        );
-        owned.reseat.do_send(Reseated { lease: now });
-        owned.lease = lease;
-    }
-
     fn owned_changed(&mut self) {
+        let owned = self.relay.rooms_owned();
         self.health
             .rooms_owned
-            .store(self.owned.len() as u64, Ordering::Relaxed);
-        self.stats.cluster_rooms_owned(self.owned.len() as i64);
+            .store(owned as u64, Ordering::Relaxed);
+        self.stats.cluster_rooms_owned(owned as i64);
     }
 }
 
@@ -617,23 +324,20 @@ impl StreamHandler<Subscription> for Node {
     fn handle(&mut self, item: Subscription, ctx: &mut Self::Context) {
         match item {
             Subscription::Message(text) => match Envelope::decode(&text) {
-                Some(envelope) => self.inbound(envelope, ctx),
+                Some(envelope) => {
+                    self.stats.cluster_forwarded("in");
+                    let effects = self.relay.inbound(envelope);
+                    self.apply(effects, ctx);
+                }
                 None => tracing::warn!(len = text.len(), "ignoring a message that is not treff's"),
             },
             Subscription::Up => {
                 self.health.subscribed.store(true, Ordering::Relaxed);
                 self.stats.cluster_redis_up(self.health.up());
                 if self.was_subscribed {
-                    // Whatever was published to this node meanwhile is lost: resynchronise
-                    // with every node it shares a room with.
                     tracing::warn!(node = %self.id, "resubscribed after a break; resynchronising");
-                    self.incoming.forget_all();
-                    self.drop_visitors(None, "messages were lost between servers");
-                    let edges: HashSet<String> =
-                        self.guests.values().map(|g| g.edge.clone()).collect();
-                    for edge in edges {
-                        self.send(&edge, Body::Resync);
-                    }
+                    let effects = self.relay.resubscribed();
+                    self.apply(effects, ctx);
                 }
                 self.was_subscribed = true;
             }
@@ -730,19 +434,14 @@ impl Handler<Owned> for Node {
     type Result = ();
 
     fn handle(&mut self, msg: Owned, ctx: &mut Self::Context) {
-        let room = msg.room.clone();
-        self.owned.insert(
-            msg.room,
-            OwnedRoom {
-                lease: msg.lease,
-                join: msg.join,
-                input: msg.input,
-                fence: msg.fence,
-                reseat: msg.reseat,
-            },
-        );
-        self.owned_changed();
-        self.run_deferred(room, ctx);
+        let handle = RoomHandle {
+            join: msg.join,
+            input: msg.input,
+            fence: msg.fence,
+            reseat: msg.reseat,
+        };
+        let effects = self.relay.owned(msg.room, msg.lease, handle);
+        self.apply(effects, ctx);
     }
 }
 
@@ -750,14 +449,8 @@ impl Handler<Disowned> for Node {
     type Result = ();
 
     fn handle(&mut self, msg: Disowned, ctx: &mut Self::Context) {
-        if self
-            .owned
-            .get(&msg.room)
-            .is_some_and(|o| o.lease.value == msg.lease)
-        {
-            self.owned.remove(&msg.room);
-            self.owned_changed();
-        }
+        self.relay.disowned(&msg.room, &msg.lease);
+        self.owned_changed();
         let store = self.store.clone();
         async move {
             if let Err(err) = store.release(msg.room.as_str(), &msg.lease, msg.empty).await {
@@ -801,56 +494,28 @@ impl Handler<Visit> for Node {
     fn handle(&mut self, msg: Visit, ctx: &mut Self::Context) -> Self::Result {
         let Visit { room, lease, join } = msg;
         let conn = join.conn;
-        let req = self.next_req;
-        self.next_req += 1;
+        let owner = lease.node.clone();
+        let remote = RemoteJoin::from(&join);
+        let (req, effects) = self.relay.visit(room.clone(), lease, join.session, remote);
         let (answer_tx, answer_rx) = oneshot::channel();
         self.pending.insert(req, answer_tx);
-        self.visitors.insert(
-            conn,
-            Visitor {
-                room: room.clone(),
-                lease: lease.clone(),
-                session: join.session.clone(),
-            },
-        );
-        self.send(
-            &lease.node,
-            Body::Join {
-                req,
-                room: room.clone(),
-                epoch: lease.epoch,
-                join: RemoteJoin::from(&join),
-            },
-        );
+        self.apply(effects, ctx);
         let me = ctx.address().recipient();
         Box::pin(
             async move { tokio::time::timeout(JOIN_ANSWER, answer_rx).await }
                 .into_actor(self)
-                .map(move |answer, act, _ctx| {
-                    act.pending.remove(&req);
-                    let answer = match answer {
-                        Ok(Ok(answer)) => answer,
-                        _ => {
-                            tracing::warn!(room = %room, owner = %lease.node, "the room's owner did not answer a join");
-                            Err(JoinRefused {
-                                code: ErrorCode::Unavailable,
-                                message: "The room's server did not answer; try again.".into(),
-                            })
-                        }
-                    };
-                    match answer {
-                        // Unless a resync closed the connection meanwhile.
-                        Ok(joined) if act.visitors.contains_key(&conn) => {
-                            Ok(Membership { room: me, joined })
-                        }
-                        Ok(_) => Err(JoinRefused::unavailable()),
-                        Err(refused) => {
-                            if let Some(v) = act.visitors.remove(&conn) {
-                                // The owner may still have admitted it after all.
-                                act.send(&v.lease.node, Body::Gone { conns: vec![conn] });
-                            }
-                            Err(refused)
-                        }
+                .map(move |answer, act, ctx| match answer {
+                    Ok(Ok(Ok(joined))) => Ok(Membership { room: me, joined }),
+                    Ok(Ok(Err(refused))) => Err(refused),
+                    _ => {
+                        act.pending.remove(&req);
+                        tracing::warn!(room = %room, owner = %owner, "the room's owner did not answer a join");
+                        let effects = act.relay.visit_timed_out(req, conn);
+                        act.apply(effects, ctx);
+                        Err(JoinRefused {
+                            code: ErrorCode::Unavailable,
+                            message: "The room's server did not answer; try again.".into(),
+                        })
                     }
                 }),
         )
@@ -860,28 +525,9 @@ impl Handler<Visit> for Node {
 impl Handler<FromSession> for Node {
     type Result = ();
 
-    fn handle(&mut self, msg: FromSession, _ctx: &mut Self::Context) {
-        let ends = matches!(msg.input, Input::Leave | Input::Lost);
-        let Some(visitor) = self.visitors.get(&msg.conn) else {
-            return;
-        };
-        let (owner, room, epoch) = (
-            visitor.lease.node.clone(),
-            visitor.room.clone(),
-            visitor.lease.epoch,
-        );
-        if ends {
-            self.visitors.remove(&msg.conn);
-        }
-        self.send(
-            &owner,
-            Body::Input {
-                room,
-                epoch,
-                conn: msg.conn,
-                input: msg.input,
-            },
-        );
+    fn handle(&mut self, msg: FromSession, ctx: &mut Self::Context) {
+        let effects = self.relay.from_visitor(msg.conn, msg.input);
+        self.apply(effects, ctx);
     }
 }
 
@@ -896,11 +542,9 @@ struct ToEdge {
 impl Handler<ToEdge> for Node {
     type Result = ();
 
-    fn handle(&mut self, msg: ToEdge, _ctx: &mut Self::Context) {
-        if let Body::Close { conn, .. } = &msg.body {
-            self.guests.remove(conn);
-        }
-        self.send(&msg.edge, msg.body);
+    fn handle(&mut self, msg: ToEdge, ctx: &mut Self::Context) {
+        let effects = self.relay.to_guest(&msg.edge, msg.body);
+        self.apply(effects, ctx);
     }
 }
 
@@ -911,11 +555,7 @@ impl Handler<Shutdown> for Node {
         // The rooms closed their members with 1012; give their leases up at once (keeping their
         // state), so the members find the rooms on another node without waiting for a lapse.
         self.shutting_down = true;
-        let leases: Vec<(RoomName, String)> = self
-            .owned
-            .drain()
-            .map(|(name, o)| (name, o.lease.value))
-            .collect();
+        let leases = self.relay.give_up_all();
         self.owned_changed();
         let store = self.store.clone();
         async move {
