@@ -201,3 +201,21 @@ eachBrowser('an English browser gets the English UI, and so does one in a langua
   await dai.getByLabel('Dein Name', { exact: true }).waitFor();
   assert.equal(await htmlLang(dai), 'de');
 });
+
+eachBrowser('before the app runs, the page speaks the browser\'s language too, also when the app cannot start', async (t, kind) => {
+  const { server, browser } = await setUp(t, { name: `i18n-boot-${kind}`, browsers: [kind] });
+  for (const [locale, lang, failed] of [
+    ['de-DE', 'de', 'treff konnte in diesem Browser nicht starten: '],
+    ['en-US', 'en', 'treff could not start in this browser: '],
+  ]) {
+    const page = await localePage(browser, lang, locale);
+    // The web app's WebAssembly never arrives: the boot page's own words are all there is.
+    await page.route('**/pkg/treff_client_bg.wasm', (route) => route.abort());
+    await page.goto(server.url);
+    const notice = page.getByRole('alert');
+    await notice.waitFor();
+    assert.ok((await notice.textContent()).startsWith(failed), await notice.textContent());
+    assert.equal(await htmlLang(page), lang);
+    await page.context().close();
+  }
+});
