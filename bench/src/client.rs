@@ -50,10 +50,20 @@ pub fn frame(msg: &ClientMessage) -> Message {
 
 /// The `join` frame the web app sends.
 pub fn join_frame(room: &str, name: &str) -> anyhow::Result<Message> {
+    resume_frame(room, name, None)
+}
+
+/// The `join` frame with the `resume_token` of an earlier welcome, which takes its peer id
+/// back.
+pub fn resume_frame(
+    room: &str,
+    name: &str,
+    resume_token: Option<String>,
+) -> anyhow::Result<Message> {
     Ok(frame(&ClientMessage::Join {
         room: RoomName::new(room)?,
         name: DisplayName::new(name)?,
-        resume_token: None,
+        resume_token,
         media: MediaState {
             audio: true,
             video: true,

@@ -94,13 +94,17 @@ pub struct CpuUse {
     /// How busy each core was, all processes together, in percent (from `/proc/stat`): the
     /// part not explained by server and generator is other load that disturbed the figures.
     pub cores_busy_pct: Vec<f64>,
+    /// A server of several processes: each one's id and CPU as a percentage of one core.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_process_pct: Vec<(u32, f64)>,
 }
 
 /// Takes CPU readings at the start of a scenario.
 pub struct CpuMeter {
-    pid: Option<u32>,
+    pids: Vec<u32>,
     ticks: f64,
     server0: Option<f64>,
+    each0: Vec<Option<f64>>,
     server0_stat: Option<f64>,
     self0: Option<f64>,
     cores0: Vec<(u64, u64)>,
@@ -126,14 +130,33 @@ fn core_times() -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The sum of `read` over `pids`; `None` without pids or when one cannot be read.
+fn sum_over(pids: &[u32], read: impl Fn(u32) -> Option<f64>) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| read(p)).sum()
+}
+
 impl CpuMeter {
     /// Starts measuring the server `pid` (if known) and this process.
     pub fn start(pid: Option<u32>, ticks: f64) -> CpuMeter {
+        CpuMeter::start_all(pid.into_iter().collect(), ticks)
+    }
+
+    /// Starts measuring this process and a server made of several processes (the nodes of a
+    /// cluster and its Redis), whose CPU times are added up.
+    pub fn start_all(pids: Vec<u32>, ticks: f64) -> CpuMeter {
         CpuMeter {
-            pid,
+            server0: sum_over(&pids, |p| cpu_seconds(Some(p), ticks)),
+            each0: if pids.len() > 1 {
+                pids.iter().map(|&p| cpu_seconds(Some(p), ticks)).collect()
+            } else {
+                Vec::new()
+            },
+            server0_stat: sum_over(&pids, |p| stat_cpu_seconds(&format!("/proc/{p}"), ticks)),
+            pids,
             ticks,
-            server0: pid.and_then(|p| cpu_seconds(Some(p), ticks)),
-            server0_stat: pid.and_then(|p| stat_cpu_seconds(&format!("/proc/{p}"), ticks)),
             self0: cpu_seconds(None, ticks),
             cores0: core_times(),
             t0: Instant::now(),
@@ -143,16 +166,14 @@ impl CpuMeter {
     /// CPU use since [`CpuMeter::start`].
     pub fn read(&self) -> CpuUse {
         let wall_s = self.t0.elapsed().as_secs_f64();
-        let server = self
-            .pid
-            .and_then(|p| cpu_seconds(Some(p), self.ticks))
+        let server = sum_over(&self.pids, |p| cpu_seconds(Some(p), self.ticks))
             .zip(self.server0)
             .map(|(now, before)| now - before);
-        let server_stat = self
-            .pid
-            .and_then(|p| stat_cpu_seconds(&format!("/proc/{p}"), self.ticks))
-            .zip(self.server0_stat)
-            .map(|(now, before)| now - before);
+        let server_stat = sum_over(&self.pids, |p| {
+            stat_cpu_seconds(&format!("/proc/{p}"), self.ticks)
+        })
+        .zip(self.server0_stat)
+        .map(|(now, before)| now - before);
         let generator = cpu_seconds(None, self.ticks)
             .zip(self.self0)
             .map(|(now, before)| now - before);
@@ -167,6 +188,15 @@ impl CpuMeter {
                 )
             })
             .collect();
+        let per_process_pct = self
+            .pids
+            .iter()
+            .zip(&self.each0)
+            .filter_map(|(&p, &before)| {
+                let now = cpu_seconds(Some(p), self.ticks)?;
+                Some((p, pct(now - before?)))
+            })
+            .collect();
         CpuUse {
             wall_s: round(wall_s, 3),
             server_cpu_s: server.map(|s| round(s, 3)),
@@ -174,6 +204,7 @@ impl CpuMeter {
             server_pct: server.map(pct),
             generator_pct: generator.map(pct),
             cores_busy_pct,
+            per_process_pct,
         }
     }
 }
@@ -184,8 +215,8 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// The server's open sessions and rooms, from `/healthz`.
-pub async fn healthz(addr: SocketAddr) -> anyhow::Result<(i64, i64)> {
+/// The HTTP status and JSON body of the server's `/healthz`.
+pub async fn healthz_json(addr: SocketAddr) -> anyhow::Result<(u16, serde_json::Value)> {
     let fetch = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -198,15 +229,23 @@ pub async fn healthz(addr: SocketAddr) -> anyhow::Result<(i64, i64)> {
         .await
         .context("/healthz timed out")??;
     let raw = String::from_utf8_lossy(&raw);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body)
-        .context("no HTTP body")?;
-    let value: serde_json::Value = serde_json::from_str(body.trim()).context("healthz body")?;
+    let (head, body) = raw.split_once("\r\n\r\n").context("no HTTP body")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    let value = serde_json::from_str(body.trim()).context("healthz body")?;
+    Ok((status, value))
+}
+
+/// The server's open sessions and rooms, from `/healthz`.
+pub async fn healthz(addr: SocketAddr) -> anyhow::Result<(i64, i64)> {
+    let (_, value) = healthz_json(addr).await?;
     let get = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
     match (get("sessions"), get("rooms")) {
         (Some(sessions), Some(rooms)) => Ok((sessions, rooms)),
-        _ => bail!("healthz without sessions and rooms: {body}"),
+        _ => bail!("healthz without sessions and rooms: {value}"),
     }
 }
 

@@ -1,9 +1,11 @@
-//! The four scenarios. Each is bounded in connections and in time, and returns what it measured.
+//! The scenarios: four on one server, and the takeover of a cluster. Each is bounded in
+//! connections and in time, and returns what it measured.
 
 pub mod chat;
 pub mod idle;
 pub mod presence;
 pub mod relay;
+pub mod takeover;
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -16,8 +18,15 @@ pub struct Ctx {
     pub addr: SocketAddr,
     /// `ws://<addr>/ws`.
     pub url: String,
+    /// Where the second member of each pair in presence and relay connects: `url` on one
+    /// server, another node's in a cluster (the first member's node owns the room).
+    pub second_url: String,
+    /// Prepended to room names, so runs sharing a cluster never meet in one room.
+    pub rooms: String,
     /// The server's process id, for RSS and CPU; `None` leaves those figures out.
     pub server_pid: Option<u32>,
+    /// Further processes that serve with it (the other nodes and Redis), counted in its CPU.
+    pub also_pids: Vec<u32>,
     /// Clock ticks per second of `/proc/<pid>/stat`.
     pub ticks: f64,
     /// Origin of the send stamps written into frames.
@@ -27,7 +36,11 @@ pub struct Ctx {
 impl Ctx {
     /// Starts measuring CPU use.
     pub fn cpu(&self) -> CpuMeter {
-        CpuMeter::start(self.server_pid, self.ticks)
+        let pids = self
+            .server_pid
+            .into_iter()
+            .chain(self.also_pids.iter().copied());
+        CpuMeter::start_all(pids.collect(), self.ticks)
     }
 
     /// Nanoseconds since [`Ctx::base`], the stamp written into frames.

@@ -1,6 +1,8 @@
 //! Relay: pairs bounce ~1 KB `signal` offers through the server. The caller stamps each offer
 //! with its send time, the callee sends the same payload straight back as its own `signal`, and
-//! the caller measures the round trip (caller → server → callee → server → caller).
+//! the caller measures the round trip (caller → server → callee → server → caller). In a
+//! cluster the callee connects to another node than the caller, whose node owns the room, so
+//! each round trip crosses between the nodes twice.
 //!
 //! Sending is open-loop: each caller sends on a fixed schedule whatever the answers do, so a
 //! server that falls behind shows as growing latency and loss rather than as a slower sender.
@@ -110,12 +112,12 @@ pub async fn run(ctx: &Ctx, plan: &RelayPlan) -> anyhow::Result<Relay> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut setups = Vec::new();
     for i in 0..plan.pairs {
-        let url = ctx.url.clone();
+        let (url, second_url) = (ctx.url.clone(), ctx.second_url.clone());
         let stop = stop_rx.clone();
+        let room = format!("{}relay-{i}", ctx.rooms);
         setups.push(tokio::task::spawn_local(async move {
-            let room = format!("relay-{i}");
             let (mut caller, _) = client::connect_and_join(&url, &room, "Caller").await?;
-            let (callee, _) = client::connect_and_join(&url, &room, "Callee").await?;
+            let (callee, _) = client::connect_and_join(&second_url, &room, "Callee").await?;
             let callee_id = client::wait_peer_joined(&mut caller).await?;
             let echo = tokio::task::spawn_local(echo(callee, stop));
             let (tx, rx) = caller.split();
