@@ -486,9 +486,12 @@ export async function newPage(browser, label, viewport = { width: 1280, height: 
 export async function joinRoom(page, server, room, name) {
   const url = `${server.url}/room/${room}`;
   // A browser started just as its line was shaped (tc, a namespace's routes) may see the network
-  // change under its first page load (net::ERR_NETWORK_CHANGED); once more is enough.
+  // change under its first page load: net::ERR_NETWORK_CHANGED, or Chromium's error page taking
+  // over the navigation (chrome-error://). Once more, a moment later, is enough.
   await page.goto(url).catch(async (err) => {
-    if (!/ERR_NETWORK_CHANGED/.test(err.message)) throw err;
+    if (!/ERR_NETWORK_CHANGED|chrome-error:|net::ERR_|NS_ERROR_NET/.test(err.message)) throw err;
+    console.error(`${name}'s first page load failed (${err.message.split('\n')[0]}); loading again`);
+    await page.waitForTimeout(500);
     await page.goto(url);
   });
   await joinAs(page, name);
