@@ -99,7 +99,11 @@ impl Node {
         id: String,
         stats: Arc<Stats>,
     ) -> redis::RedisResult<(Addr<Node>, Arc<Health>)> {
-        let client = redis::Client::open(redis_url)?;
+        // Nagle's algorithm would hold a small publish back while an earlier write (a renewal,
+        // a saved state) waits for its acknowledgement: every relayed frame is small and urgent.
+        let info = redis::IntoConnectionInfo::into_connection_info(redis_url)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info)?;
         let run = rand::random::<u64>() >> 12;
         let store = Store::new(client.clone(), id.clone(), run)?;
         let (outbox, queued) = mpsc::unbounded_channel();
