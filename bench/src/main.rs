@@ -254,27 +254,15 @@ async fn run(args: &Args, addr: SocketAddr, scenarios: &[Scenario]) -> anyhow::R
         .await
         .context("the server is not up, or not idle")?;
 
-    let mut report = Report {
-        finished_unix_s: 0,
-        machine: procfs::Machine::read(),
-        server: ServerInfo {
-            addr: addr.to_string(),
-            pid: args.server_pid,
-            cpus_allowed: args
-                .server_pid
-                .map_or("?".into(), |pid| procfs::cpus_allowed(Some(pid))),
-            flags_raised: args.raised.clone(),
-            scheduling: args.scheduling.clone(),
-        },
-        generator_cpus_allowed: procfs::cpus_allowed(None),
-        presence: None,
-        relay: None,
-        chat: None,
-        idle: None,
-        cluster: None,
-        targets: Vec::new(),
-        errors: Vec::new(),
-    };
+    let mut report = Report::new(ServerInfo {
+        addr: addr.to_string(),
+        pid: args.server_pid,
+        cpus_allowed: args
+            .server_pid
+            .map_or("?".into(), |pid| procfs::cpus_allowed(Some(pid))),
+        flags_raised: args.raised.clone(),
+        scheduling: args.scheduling.clone(),
+    });
 
     for &scenario in scenarios {
         eprintln!("== {scenario:?}");
@@ -473,32 +461,20 @@ async fn run_cluster(args: &Args, scenarios: &[Scenario]) -> anyhow::Result<Repo
         .await
         .context("the single node is not up, or not idle")?;
 
-    let mut report = Report {
-        finished_unix_s: 0,
-        machine: procfs::Machine::read(),
-        server: ServerInfo {
-            addr: single_addr.to_string(),
-            pid: single_pid,
-            cpus_allowed: single_pid.map_or("?".into(), |pid| procfs::cpus_allowed(Some(pid))),
-            flags_raised: if args.addr.is_some() {
-                args.raised.clone()
-            } else {
-                NODE_FLAGS
-                    .iter()
-                    .map(|(flags, why)| format!("{flags} ({why})"))
-                    .collect()
-            },
-            scheduling: args.scheduling.clone(),
+    let mut report = Report::new(ServerInfo {
+        addr: single_addr.to_string(),
+        pid: single_pid,
+        cpus_allowed: single_pid.map_or("?".into(), |pid| procfs::cpus_allowed(Some(pid))),
+        flags_raised: if args.addr.is_some() {
+            args.raised.clone()
+        } else {
+            NODE_FLAGS
+                .iter()
+                .map(|(flags, why)| format!("{flags} ({why})"))
+                .collect()
         },
-        generator_cpus_allowed: procfs::cpus_allowed(None),
-        presence: None,
-        relay: None,
-        chat: None,
-        idle: None,
-        cluster: None,
-        targets: Vec::new(),
-        errors: Vec::new(),
-    };
+        scheduling: args.scheduling.clone(),
+    });
     let mut cluster = ClusterReport {
         processes,
         node_flags: launch.flags.clone(),

@@ -211,6 +211,23 @@ fn kib(bytes: f64) -> String {
 }
 
 impl Report {
+    /// A report of this machine for `server`, with no figures yet.
+    pub fn new(server: ServerInfo) -> Report {
+        Report {
+            finished_unix_s: 0,
+            machine: Machine::read(),
+            server,
+            generator_cpus_allowed: crate::procfs::cpus_allowed(None),
+            presence: None,
+            relay: None,
+            chat: None,
+            idle: None,
+            cluster: None,
+            targets: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
     /// Fills in [`Report::targets`] from the scenario results.
     pub fn compare(&mut self) {
         let mut rows = Vec::new();

@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Client;
@@ -40,24 +39,11 @@ fn help_explains_every_flag() {
 
 #[tokio::test]
 async fn sigterm_tells_members_to_reconnect_and_exits() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_treff"))
-        .args(["--listen", "127.0.0.1:0", "--static-dir", "/nonexistent"])
-        .env("TREFF_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // The startup log names the bound address.
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines.next().expect("server logs its address").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (mut child, addr) = common::spawn_treff(
+        &["--listen", "127.0.0.1:0", "--static-dir", "/nonexistent"],
+        "treff",
+    );
 
     let url = format!("ws://{addr}/ws");
     let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();

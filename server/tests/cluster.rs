@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -125,42 +124,18 @@ struct Node {
 
 impl Node {
     fn start(redis: &Redis, id: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_treff"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--static-dir",
-                "/nonexistent",
-                "--redis-url",
-                &redis.url(),
-                "--node-id",
-                id,
-            ])
-            .env(
-                "TREFF_LOG",
-                std::env::var("TREFF_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
-            let line = lines.next().expect("node logs its address").unwrap();
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        let label = id.to_owned();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                if std::env::var_os("TREFF_TEST_LOG").is_some() {
-                    eprintln!("[{label}] {line}");
-                }
-            }
-        });
+        let url = redis.url();
+        let args = [
+            "--listen",
+            "127.0.0.1:0",
+            "--static-dir",
+            "/nonexistent",
+            "--redis-url",
+            &url,
+            "--node-id",
+            id,
+        ];
+        let (child, addr) = common::spawn_treff(&args, id);
         let node = Node { addr, child };
         node.wait_until_healthy();
         node

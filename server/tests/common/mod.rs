@@ -292,6 +292,43 @@ pub enum Event {
     Closed(Option<u16>),
 }
 
+/// Starts the `treff` binary with `args` (its log at info, or `TREFF_TEST_LOG`) and returns
+/// the process and the address its startup log names. The rest of its log is read on a thread
+/// of its own, printed with `label` when `TREFF_TEST_LOG` is set.
+pub fn spawn_treff(args: &[&str], label: &str) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_treff"))
+        .args(args)
+        .env(
+            "TREFF_LOG",
+            std::env::var("TREFF_TEST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("treff logs its address").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let label = label.to_owned();
+    std::thread::spawn(move || {
+        let echo = std::env::var_os("TREFF_TEST_LOG").is_some();
+        for line in lines.map_while(Result::ok) {
+            if echo {
+                eprintln!("[{label}] {line}");
+            }
+        }
+    });
+    (child, addr)
+}
+
 /// The repository root (for scripts).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
