@@ -28,18 +28,27 @@ async function roomsOwned(node) {
   return (await (await fetch(`${node.url}/healthz`)).json()).rooms_owned;
 }
 
-eachBrowser('two people on two nodes: one node dies, the call goes on and both pages reconnect by themselves', async (t, name) => {
-  const { nodes: [a, b], front } = await cluster(t);
+/**
+ * A browser with Ada's page joined through the front to node A (so that node A owns `room`) and
+ * Bob's to node B; resolves once each receives the other's picture and sound.
+ */
+async function callAcrossNodes(t, name, front, room) {
   const browser = await launchBrowser({ browser: name });
   t.after(() => browser.close());
   const ada = await newPage(browser, 'ada');
   const bob = await newPage(browser, 'bob');
   front.prefer(0);
-  await joinRoom(ada, front, 'cluster', 'Ada');
+  await joinRoom(ada, front, room, 'Ada');
   front.prefer(1);
-  await joinRoom(bob, front, 'cluster', 'Bob');
+  await joinRoom(bob, front, room, 'Bob');
   const [adaId, bobId] = [await peerId(ada), await peerId(bob)];
   await Promise.all([waitForMediaFrom('Ada', ada, [bobId]), waitForMediaFrom('Bob', bob, [adaId])]);
+  return { ada, bob, adaId, bobId };
+}
+
+eachBrowser('two people on two nodes: one node dies, the call goes on and both pages reconnect by themselves', async (t, name) => {
+  const { nodes: [a, b], front } = await cluster(t);
+  const { ada, bob, adaId, bobId } = await callAcrossNodes(t, name, front, 'cluster');
   assert.deepEqual([await roomsOwned(a), await roomsOwned(b)], [1, 0], "Ada's node owns the room");
   for (const page of [ada, bob]) {
     await watchFrames(page);
@@ -73,16 +82,7 @@ eachBrowser('two people on two nodes: one node dies, the call goes on and both p
 
 eachBrowser('on the media server: its node dies, and the room comes back on the other node with nobody pressing anything', async (t, name) => {
   const { nodes: [a, b], front } = await cluster(t, ['--sfu-threshold', '2']);
-  const browser = await launchBrowser({ browser: name });
-  t.after(() => browser.close());
-  const ada = await newPage(browser, 'ada');
-  const bob = await newPage(browser, 'bob');
-  front.prefer(0);
-  await joinRoom(ada, front, 'cluster-sfu', 'Ada');
-  front.prefer(1);
-  await joinRoom(bob, front, 'cluster-sfu', 'Bob');
-  const [adaId, bobId] = [await peerId(ada), await peerId(bob)];
-  await Promise.all([waitForMediaFrom('Ada', ada, [bobId]), waitForMediaFrom('Bob', bob, [adaId])]);
+  const { ada, bob, adaId, bobId } = await callAcrossNodes(t, name, front, 'cluster-sfu');
   const sfuLinks = async (page) => (await page.evaluate(() => [...window.__treff.connections().keys()])).filter((l) => l.startsWith('sfu/'));
   assert.ok((await sfuLinks(ada)).length > 0, 'the room is on the media server');
   assert.equal(await roomsOwned(a), 1);
