@@ -256,10 +256,12 @@ export async function startCoturn({ port, secret, ip = '127.0.0.1' }) {
 export function launchBrowser({
   browser = 'chromium', grantMedia = true, cameras = 1, videoFile, netns, secureOrigin,
 } = {}) {
-  if (netns && browser !== 'chromium') throw new Error('only Chromium runs in an emulated network yet');
   if (browser === 'firefox') {
     if (videoFile) throw new Error('Firefox cannot feed a video file to its fake camera');
-    return launchFirefox(grantMedia ? FIREFOX_PREFS : { ...FIREFOX_PREFS, ...FIREFOX_DENY_PREFS });
+    let prefs = grantMedia ? FIREFOX_PREFS : { ...FIREFOX_PREFS, ...FIREFOX_DENY_PREFS };
+    // A page from a plain-HTTP address other than loopback is no secure context (no camera).
+    if (secureOrigin) prefs = { ...prefs, 'dom.securecontext.allowlist': new URL(secureOrigin).hostname };
+    return launchFirefox(prefs, netns);
   }
   if (browser !== 'chromium') throw new Error(`unknown browser "${browser}"`);
   // Without a media permission Chromium hides host addresses behind mDNS names, which nothing
@@ -291,6 +293,18 @@ function inNamespace(netns, program) {
   return path;
 }
 
+/**
+ * The same for Firefox, which Playwright drives over a WebSocket on loopback rather than a pipe:
+ * netns-firefox.js carries that WebSocket into the namespace.
+ */
+function firefoxInNamespace(netns) {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, `in-${netns}-firefox.sh`);
+  const bridge = fileURLToPath(new URL('./netns-firefox.js', import.meta.url));
+  writeFileSync(path, `#!/bin/sh\nexec ${process.execPath} ${bridge} ${netns} ${FIREFOX} "$@"\n`, { mode: 0o755 });
+  return path;
+}
+
 /** The id of the browser process of each launched Firefox (Playwright does not report it). */
 const firefoxPids = new WeakMap();
 let firefoxLaunches = Promise.resolve();
@@ -299,16 +313,19 @@ let firefoxLaunches = Promise.resolve();
  * Launches Firefox and notes its process: the one child of ours named firefox-esr that was not
  * there before. Launches take turns, so that two at once cannot be confused.
  */
-function launchFirefox(prefs) {
+function launchFirefox(prefs, netns) {
   const launch = firefoxLaunches.then(async () => {
     const before = new Set(childProcesses(process.pid));
     const browser = await firefox.launch({
       channel: 'moz-firefox',
-      executablePath: FIREFOX,
+      executablePath: netns ? firefoxInNamespace(netns) : FIREFOX,
       headless: true,
       firefoxUserPrefs: prefs,
     });
-    const pid = childProcesses(process.pid).find((p) => !before.has(p) && processName(p).startsWith('firefox'));
+    // In a namespace, Firefox is a grandchild: below netns-firefox.js.
+    const launched = childProcesses(process.pid).filter((p) => !before.has(p));
+    const candidates = [...launched, ...launched.flatMap((p) => childProcesses(p))];
+    const pid = candidates.find((p) => processName(p).startsWith('firefox'));
     if (pid) firefoxPids.set(browser, pid);
     return browser;
   });
