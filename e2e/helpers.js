@@ -287,10 +287,7 @@ export function launchBrowser({
  * has that namespace's addresses.
  */
 function inNamespace(netns, program) {
-  mkdirSync(RESULTS, { recursive: true });
-  const path = join(RESULTS, `in-${netns}-${basename(program)}.sh`);
-  writeFileSync(path, `#!/bin/sh\nexec ip netns exec ${netns} ${program} "$@"\n`, { mode: 0o755 });
-  return path;
+  return wrapperScript(`in-${netns}-${basename(program)}.sh`, `ip netns exec ${netns} ${program}`);
 }
 
 /**
@@ -298,10 +295,15 @@ function inNamespace(netns, program) {
  * netns-firefox.js carries that WebSocket into the namespace.
  */
 function firefoxInNamespace(netns) {
-  mkdirSync(RESULTS, { recursive: true });
-  const path = join(RESULTS, `in-${netns}-firefox.sh`);
   const bridge = fileURLToPath(new URL('./netns-firefox.js', import.meta.url));
-  writeFileSync(path, `#!/bin/sh\nexec ${process.execPath} ${bridge} ${netns} ${FIREFOX} "$@"\n`, { mode: 0o755 });
+  return wrapperScript(`in-${netns}-firefox.sh`, `${process.execPath} ${bridge} ${netns} ${FIREFOX}`);
+}
+
+/** An executable script in the results folder that runs `command` with its own arguments. */
+function wrapperScript(name, command) {
+  mkdirSync(RESULTS, { recursive: true });
+  const path = join(RESULTS, name);
+  writeFileSync(path, `#!/bin/sh\nexec ${command} "$@"\n`, { mode: 0o755 });
   return path;
 }
 
