@@ -508,7 +508,7 @@ export async function joinRoom(page, server, room, name) {
   // change under its first page load: net::ERR_NETWORK_CHANGED, or Chromium's error page taking
   // over the navigation (chrome-error://). Once more, a moment later, is enough.
   await page.goto(url).catch(async (err) => {
-    if (!/ERR_NETWORK_CHANGED|chrome-error:|net::ERR_|NS_ERROR_NET/.test(err.message)) throw err;
+    if (!/net::ERR_|chrome-error:|NS_ERROR_NET/.test(err.message)) throw err;
     console.error(`${name}'s first page load failed (${err.message.split('\n')[0]}); loading again`);
     await page.waitForTimeout(500);
     await page.goto(url);
