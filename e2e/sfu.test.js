@@ -183,9 +183,15 @@ eachBrowser('a tile made small gets a lower simulcast layer, and the higher one 
       + `Bob sends ${JSON.stringify(await sentLayers(bob.page))}; server: ${metrics}`);
   });
   console.log(`layers: ${large} px wide, then ${small} px as a thumbnail`);
+  // Nobody needs Bob's top layer now: the server tells him to pause it, after a while.
+  await waitFor('the server pausing a layer nobody watches', async () => {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    return metrics.split('\n').some((l) => /^treff_sfu_publisher_layer_changes\S* [1-9]/.test(l));
+  }, 15000);
   await ada.page.evaluate(() => document.querySelectorAll('style').forEach((s) => {
     if (s.textContent.includes('video[data-peer]')) s.remove();
   }));
+  // It resumes when the tile grows, and Ada gets the large layer again.
   await waitFor('the large layer back', async () => (await decodedWidth(ada.page, bob.id)) >= large, 20000);
 }, { firefox: { todo: FIREFOX_LAYERS } });
 

@@ -1088,6 +1088,18 @@ impl Room {
                     ),
                 ));
             }
+            Input::MediaSignal {
+                data: SignalData::Layers { .. },
+                ..
+            } => {
+                out.push(Output::one(
+                    conn,
+                    ServerMessage::error(
+                        ErrorCode::InvalidMedia,
+                        "`layers` is the media server's word to a publisher, not a member's.",
+                    ),
+                ));
+            }
             Input::MediaSignal { link, data, .. } => {
                 out.push(Output::Media(MediaCommand::Signal { peer, link, data }));
             }
@@ -1459,6 +1471,16 @@ impl Room {
             ));
             return;
         }
+        if matches!(data, SignalData::Layers { .. }) {
+            out.push(Output::one(
+                conn,
+                ServerMessage::error(
+                    ErrorCode::InvalidMedia,
+                    "`layers` is the media server's word to a publisher; members do not send it.",
+                ),
+            ));
+            return;
+        }
         let msg = ServerMessage::Signal {
             from: self.members[from].peer_id.clone(),
             data,
@@ -1710,7 +1732,7 @@ fn sends_media(data: &SignalData) -> bool {
             .sdp
             .lines()
             .any(|line| matches!(line.trim_end(), "a=sendrecv" | "a=sendonly")),
-        SignalData::Candidate(_) | SignalData::Swapped { .. } => false,
+        SignalData::Candidate(_) | SignalData::Swapped { .. } | SignalData::Layers { .. } => false,
     }
 }
 
@@ -1997,6 +2019,21 @@ mod tests {
             clock(),
         );
         assert_eq!(code(out), ErrorCode::SignalToSelf);
+        // Which layers to send is the media server's word, not another member's.
+        let (b, _) = join(&mut r, 2, "Bob");
+        let out = r.handle(
+            1,
+            Input::Signal {
+                to: b.peer_id,
+                data: SignalData::Layers {
+                    mid: "1".into(),
+                    active: Vec::new(),
+                },
+            },
+            clock(),
+        );
+        assert!(frames_to(&out, 2).is_empty());
+        assert_eq!(code(out), ErrorCode::InvalidMedia);
     }
 
     #[test]
@@ -3429,6 +3466,31 @@ mod mode_tests {
                 epoch: 1,
                 link: MediaLink::Publish,
                 data: SignalData::Swapped { epoch: 1 },
+            },
+            at(t0),
+        );
+        assert!(media(&out).is_empty());
+        assert!(matches!(
+            &out[..],
+            [Output::Send {
+                msg: ServerMessage::Error {
+                    code: ErrorCode::InvalidMedia,
+                    ..
+                },
+                ..
+            }]
+        ));
+        // Nor does a member speak for the media server.
+        let layers = SignalData::Layers {
+            mid: "1".into(),
+            active: vec!["q".into()],
+        };
+        let out = r.handle(
+            1,
+            Input::MediaSignal {
+                epoch: 1,
+                link: MediaLink::Publish,
+                data: layers.clone(),
             },
             at(t0),
         );

@@ -26,6 +26,7 @@ struct SfuFamilies {
     frames: Family<RoomLabels, Counter>,
     layer_switches: Family<RoomLabels, Counter>,
     keyframe_requests: Family<RoomLabels, Counter>,
+    layer_pauses: Family<RoomLabels, Counter>,
     loss_permille: Family<RoomLabels, Gauge>,
     dropped: Family<RoomLabels, Counter>,
     connect_failures: Family<RoomLabels, Counter>,
@@ -47,6 +48,8 @@ pub struct SfuRoomStats {
     pub layer_switches: Counter,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: Counter,
+    /// Times a publisher was told to pause or resume simulcast layers nobody watches.
+    pub layer_pauses: Counter,
     /// Packet loss of what publishers send, in thousandths (the worst track).
     pub loss_permille: Gauge,
     /// Datagrams dropped by a member's rate limit or refused as malformed.
@@ -182,6 +185,11 @@ impl Default for Stats {
             sfu.keyframe_requests.clone(),
         );
         registry.register(
+            "sfu_publisher_layer_changes",
+            "Times a publisher was told to pause or resume simulcast layers nobody watches, by room",
+            sfu.layer_pauses.clone(),
+        );
+        registry.register(
             "sfu_loss_permille",
             "Packet loss of the worst published track, in thousandths, by room",
             sfu.loss_permille.clone(),
@@ -281,6 +289,7 @@ impl Stats {
             frames: f.frames.get_or_create(&labels).clone(),
             layer_switches: f.layer_switches.get_or_create(&labels).clone(),
             keyframe_requests: f.keyframe_requests.get_or_create(&labels).clone(),
+            layer_pauses: f.layer_pauses.get_or_create(&labels).clone(),
             loss_permille: f.loss_permille.get_or_create(&labels).clone(),
             dropped: f.dropped.get_or_create(&labels).clone(),
             connect_failures: f.connect_failures.get_or_create(&labels).clone(),
@@ -298,6 +307,7 @@ impl Stats {
         f.frames.remove(&room.labels);
         f.layer_switches.remove(&room.labels);
         f.keyframe_requests.remove(&room.labels);
+        f.layer_pauses.remove(&room.labels);
         f.loss_permille.remove(&room.labels);
         f.dropped.remove(&room.labels);
         f.connect_failures.remove(&room.labels);

@@ -1,5 +1,6 @@
 //! The payloads that `signal` frames carry between two peers: WebRTC negotiation, and the
-//! word that ends a switch between the mesh and the media server.
+//! word that ends a switch between the mesh and the media server; and the media server's word
+//! to a publisher on which simulcast layers anyone watches.
 //!
 //! The shapes mirror what the browser's own objects serialize to (`RTCSessionDescriptionInit`,
 //! `RTCIceCandidateInit`), so a JavaScript client can send `{description: pc.localDescription}`
@@ -23,6 +24,16 @@ pub enum SignalData {
     Swapped {
         /// The mode epoch the sender's pictures of the receiver moved to.
         epoch: u32,
+    },
+    /// From the media server to a publisher: of the camera on line `mid` of its publish link,
+    /// send only the simulcast layers named in `active` (by `rid`); nobody watches the others
+    /// at a size that needs them, so encoding them would only cost the publisher's CPU and
+    /// uplink. `{"layers":{"mid":"1","active":["q","h"]}}`.
+    Layers {
+        /// The publish link's line that carries the camera.
+        mid: String,
+        /// The layers to keep sending, lowest first; every other layer pauses.
+        active: Vec<String>,
     },
 }
 
@@ -166,6 +177,13 @@ mod tests {
         let json = serde_json::to_string(&swapped).unwrap();
         assert_eq!(json, r#"{"swapped":{"epoch":2}}"#);
         assert_eq!(serde_json::from_str::<SignalData>(&json).unwrap(), swapped);
+        let layers = SignalData::Layers {
+            mid: "1".into(),
+            active: vec!["q".into(), "h".into()],
+        };
+        let json = serde_json::to_string(&layers).unwrap();
+        assert_eq!(json, r#"{"layers":{"mid":"1","active":["q","h"]}}"#);
+        assert_eq!(serde_json::from_str::<SignalData>(&json).unwrap(), layers);
     }
 
     #[test]

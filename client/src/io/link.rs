@@ -15,7 +15,7 @@
 //! their `mid` ([`LinkEvent::Track`]); which tile they belong to is the call core's business.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use js_sys::Reflect;
@@ -96,6 +96,9 @@ struct Inner {
     senders: RefCell<Senders>,
     /// The camera's share of the upload budget, applied to its sender whenever there is one.
     video_cap: Cell<Option<VideoCap>>,
+    /// The simulcast layers the media server asked us to send, by the line (`mid`) of the
+    /// camera; a line not named sends all of its layers.
+    layers: RefCell<HashMap<String, Vec<String>>>,
     /// Signals from the remote side not handled yet, oldest first.
     incoming: RefCell<VecDeque<SignalData>>,
     /// A task is working through `incoming`.
@@ -187,6 +190,7 @@ impl Link {
                 local: RefCell::new(local),
                 senders: RefCell::new(Senders::default()),
                 video_cap: Cell::new(None),
+                layers: RefCell::new(HashMap::new()),
                 incoming: RefCell::new(VecDeque::new()),
                 draining: Cell::new(false),
                 on_event: Box::new(on_event),
@@ -324,6 +328,7 @@ impl Link {
                     SignalData::Candidate(candidate) => this.inner.on_candidate(candidate).await,
                     // The call core keeps this one; it never reaches a link.
                     SignalData::Swapped { .. } => Ok(()),
+                    SignalData::Layers { mid, active } => this.set_layers(mid, active).await,
                 };
                 if let Err(err) = result {
                     js::warn(&format!(
@@ -335,6 +340,27 @@ impl Link {
             }
             this.inner.draining.set(false);
         });
+    }
+
+    /// Sends only the `active` simulcast layers of the camera on line `mid` (the media server
+    /// found nobody watching the others at a size that needs them); the browser then stops
+    /// encoding the paused ones, which is most of a camera's encoding work.
+    async fn set_layers(&self, mid: String, active: Vec<String>) -> Result<(), JsValue> {
+        let Some(sender) = self
+            .inner
+            .transceivers()
+            .into_iter()
+            .find(|t| t.mid().as_deref() == Some(mid.as_str()))
+            .map(|t| t.sender())
+        else {
+            return Err(JsValue::from_str(&format!(
+                "no line {mid} to set layers on"
+            )));
+        };
+        self.inner
+            .mark(&format!("layers {mid} {}", active.join(",")));
+        self.inner.layers.borrow_mut().insert(mid, active.clone());
+        set_active_layers(&sender, Some(&active)).await
     }
 
     async fn on_description(&self, description: SessionDescription) -> Result<(), JsValue> {
@@ -557,8 +583,15 @@ impl Link {
         };
         self.inner.mark("video-refreshed");
         for sender in senders.into_iter().flatten() {
+            let active = self
+                .inner
+                .transceivers()
+                .into_iter()
+                .find(|t| t.sender() == sender)
+                .and_then(|t| t.mid())
+                .and_then(|mid| self.inner.layers.borrow().get(&mid).cloned());
             spawn_local(async move {
-                if let Err(err) = restart_encoder(&sender).await {
+                if let Err(err) = restart_encoder(&sender, active.as_deref()).await {
                     js::warn(&format!(
                         "treff: restarting the video encoder failed: {}",
                         js::describe(&err)
@@ -623,8 +656,8 @@ impl Link {
 /// Makes a sender's encoder start over with keyframes: it pauses and resumes its encodings
 /// and sends a picture a little smaller (a new size is always a keyframe), then, a second
 /// later, the old size again, a second keyframe in case the first went out on a path the
-/// other side no longer listens on.
-async fn restart_encoder(sender: &RtcRtpSender) -> Result<(), JsValue> {
+/// other side no longer listens on. Layers not in `active` (when given) stay paused.
+async fn restart_encoder(sender: &RtcRtpSender, active: Option<&[String]>) -> Result<(), JsValue> {
     let scales = encodings_of(&js::call(sender, "getParameters", &[])?)?
         .iter()
         .map(|e| {
@@ -641,7 +674,11 @@ async fn restart_encoder(sender: &RtcRtpSender) -> Result<(), JsValue> {
         }
         let params = js::call(sender, "getParameters", &[])?;
         for (encoding, scale) in encodings_of(&params)?.iter().zip(&scales) {
-            Reflect::set(&encoding, &JsValue::from_str("active"), &JsValue::TRUE)?;
+            Reflect::set(
+                &encoding,
+                &JsValue::from_str("active"),
+                &JsValue::from_bool(layer_active(&encoding, active)),
+            )?;
             Reflect::set(
                 &encoding,
                 &JsValue::from_str("scaleResolutionDownBy"),
@@ -650,6 +687,35 @@ async fn restart_encoder(sender: &RtcRtpSender) -> Result<(), JsValue> {
         }
         js::call_async(sender, "setParameters", &[params]).await?;
     }
+    Ok(())
+}
+
+/// Whether `encoding` is among the `active` layers (by its `rid`); every encoding is when no
+/// set is given, and an encoding without a `rid` (no simulcast) always is.
+fn layer_active(encoding: &JsValue, active: Option<&[String]>) -> bool {
+    let rid = Reflect::get(encoding, &JsValue::from_str("rid"))
+        .ok()
+        .and_then(|v| v.as_string());
+    match (rid, active) {
+        (Some(rid), Some(active)) => active.contains(&rid),
+        _ => true,
+    }
+}
+
+/// Pauses the simulcast layers of `sender` not in `active` and resumes those in it.
+async fn set_active_layers(
+    sender: &RtcRtpSender,
+    active: Option<&[String]>,
+) -> Result<(), JsValue> {
+    let params = js::call(sender, "getParameters", &[])?;
+    for encoding in encodings_of(&params)?.iter() {
+        Reflect::set(
+            &encoding,
+            &JsValue::from_str("active"),
+            &JsValue::from_bool(layer_active(&encoding, active)),
+        )?;
+    }
+    js::call_async(sender, "setParameters", &[params]).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! The media server's two judgements, as plain functions of what it measured: which simulcast
-//! layer each subscriber gets of each camera ([`choose_layers`]), and who is speaking
-//! ([`Speakers`]).
+//! The media server's judgements, as plain functions of what it measured: which simulcast
+//! layer each subscriber gets of each camera ([`choose_layers`]), which layers a publisher
+//! needs to send at all ([`layers_needed`]), and who is speaking ([`Speakers`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,6 +38,17 @@ fn wanted_step(width: Option<u16>, layers: usize) -> usize {
     };
     // With two layers, "middle" and "top" are both the upper one, except for a thumbnail.
     step.min(top)
+}
+
+/// The highest layer (index, lowest first) that any of a camera's subscribers needs for the
+/// size it shows the camera at (`None`: a subscriber that did not say yet); the lowest when
+/// nobody subscribes. A publisher need not send the layers above it.
+pub fn layers_needed(widths: impl IntoIterator<Item = Option<u16>>, layers: usize) -> usize {
+    widths
+        .into_iter()
+        .map(|width| wanted_step(width, layers))
+        .max()
+        .unwrap_or(0)
 }
 
 fn layer_bps(layers: &[(String, u64)], index: usize) -> u64 {
@@ -243,6 +254,23 @@ impl<P: Ord + Clone> Speakers<P> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_publisher_sends_the_layers_its_largest_picture_needs() {
+        // Nobody subscribes: the lowest layer is enough.
+        assert_eq!(layers_needed([], 3), 0);
+        // Thumbnails only: the lowest.
+        assert_eq!(layers_needed([Some(160), Some(120)], 3), 0);
+        // One middle-sized tile among thumbnails: the middle one.
+        assert_eq!(layers_needed([Some(160), Some(320)], 3), 1);
+        // A subscriber that did not say: the middle, until it does.
+        assert_eq!(layers_needed([Some(160), None], 3), 1);
+        // A large tile: the top one, of two as of three.
+        assert_eq!(layers_needed([Some(1280)], 3), 2);
+        assert_eq!(layers_needed([Some(1280)], 2), 1);
+        assert_eq!(layers_needed([Some(160)], 2), 0);
+    }
+
     use super::*;
 
     fn three() -> Vec<(String, u64)> {

@@ -33,7 +33,7 @@ use treff_shared::{
     MediaKind, MediaLine, MediaLink, PeerId, SdpType, SessionDescription, SignalData, TileSize,
 };
 
-use super::choice::{choose_layers, desired_bps, Speakers, Wanted};
+use super::choice::{choose_layers, desired_bps, layers_needed, Speakers, Wanted};
 use crate::limits::TokenBucket;
 
 /// Keyframe requests per published layer are at most this frequent.
@@ -41,6 +41,10 @@ pub const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How often layers, bitrates and the speaker are reconsidered.
 const REVIEW_INTERVAL: Duration = Duration::from_millis(300);
+
+/// How long fewer simulcast layers must have been enough for every subscriber of a camera
+/// before the publisher pauses the others (a layer someone needs resumes at once).
+pub const LAYER_PAUSE_AFTER: Duration = Duration::from_secs(3);
 
 /// How the media server of a room runs.
 #[derive(Clone)]
@@ -132,6 +136,8 @@ pub struct EngineCounters {
     pub layer_switches: u64,
     /// Keyframe requests sent to publishers.
     pub keyframe_requests: u64,
+    /// Times a publisher was told to pause or resume simulcast layers.
+    pub layer_pauses: u64,
     /// Datagrams dropped by a member's rate limit.
     pub flood_drops: u64,
     /// Datagrams str0m refused (malformed or not for the link).
@@ -192,6 +198,11 @@ struct Inbound {
     loss: f32,
     /// When each layer last brought a frame.
     last_frame: HashMap<Option<Rid>, Instant>,
+    /// How many layers (lowest first) the publisher was told to send; all of them at first.
+    sending: usize,
+    /// Fewer layers have been enough since then: they pause once that has lasted
+    /// [`LAYER_PAUSE_AFTER`].
+    fewer_since: Option<Instant>,
 }
 
 impl Inbound {
@@ -828,6 +839,7 @@ impl Engine {
         for peer in &peers {
             self.choose(peer, now);
         }
+        self.pause_layers(now);
         let deadline = self.config.connect_deadline;
         for (peer, member) in self.members.iter_mut() {
             let late = |leg: &Leg| {
@@ -944,6 +956,87 @@ impl Engine {
         }
     }
 
+    /// Tells each publisher which layers of its cameras anyone watches at a size that needs
+    /// them ([`layers_needed`]): the rest pause, so its browser does not encode pictures nobody
+    /// receives. More layers resume at once; fewer only after [`LAYER_PAUSE_AFTER`].
+    fn pause_layers(&mut self, now: Instant) {
+        let mut needed = Vec::new();
+        for (publisher, member) in &self.members {
+            for (mid, inbound) in &member.inbound {
+                if inbound.kind != MediaKind::Camera || inbound.rids.len() < 2 {
+                    continue;
+                }
+                let widths = self
+                    .members
+                    .values()
+                    .flat_map(|m| {
+                        m.outbound
+                            .iter()
+                            .filter(|o| {
+                                o.source == *publisher
+                                    && o.source_mid == *mid
+                                    && !matches!(
+                                        o.state,
+                                        OutState::ToStop(_) | OutState::NegotiatingStop(_)
+                                    )
+                            })
+                            .map(|_| {
+                                m.tiles
+                                    .get(&(publisher.clone(), MediaKind::Camera))
+                                    .copied()
+                            })
+                    })
+                    .collect::<Vec<_>>();
+                let count = layers_needed(widths, inbound.rids.len()) + 1;
+                needed.push((publisher.clone(), *mid, count));
+            }
+        }
+        for (publisher, mid, count) in needed {
+            let Some(inbound) = self
+                .members
+                .get_mut(&publisher)
+                .and_then(|m| m.inbound.get_mut(&mid))
+            else {
+                continue;
+            };
+            let change = if count > inbound.sending {
+                inbound.fewer_since = None;
+                true
+            } else if count < inbound.sending {
+                let since = *inbound.fewer_since.get_or_insert(now);
+                now.duration_since(since) >= LAYER_PAUSE_AFTER
+            } else {
+                inbound.fewer_since = None;
+                false
+            };
+            if !change {
+                continue;
+            }
+            inbound.sending = count;
+            inbound.fewer_since = None;
+            let active: Vec<String> = inbound.rids[..count]
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            tracing::debug!(
+                target: "treff_server::sfu::layers",
+                publisher = %publisher,
+                %mid,
+                ?active,
+                "layers sent"
+            );
+            self.counters.layer_pauses += 1;
+            self.out.push(EngineOutput::Signal {
+                peer: publisher,
+                link: MediaLink::Publish,
+                data: SignalData::Layers {
+                    mid: mid.to_string(),
+                    active,
+                },
+            });
+        }
+    }
+
     /// Drains one link's output to its next timeout, handling each event as it comes. A
     /// timeout that is already due (str0m packetizes written frames on its next timeout) is
     /// handled on the spot, so written media leave at once rather than when the actor's timer
@@ -1032,11 +1125,13 @@ impl Engine {
                     added.mid,
                     Inbound {
                         kind,
+                        sending: rids.len(),
                         rids,
                         bytes: HashMap::new(),
                         asked: HashMap::new(),
                         loss: 0.0,
                         last_frame: HashMap::new(),
+                        fewer_since: None,
                     },
                 );
                 let mid = added.mid;

@@ -341,6 +341,7 @@ impl MediaActor {
             .inc_by(now.layer_switches - was.layer_switches);
         s.keyframe_requests
             .inc_by(now.keyframe_requests - was.keyframe_requests);
+        s.layer_pauses.inc_by(now.layer_pauses - was.layer_pauses);
         s.dropped.inc_by(
             (now.flood_drops + now.rejected).saturating_sub(was.flood_drops + was.rejected),
         );

@@ -601,6 +601,70 @@ fn a_thumbnail_gets_the_low_layer_and_a_large_tile_the_high_one() {
 }
 
 #[test]
+fn a_layer_nobody_needs_pauses_after_a_while_and_resumes_at_once() {
+    let mut world = World::new();
+    let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
+    let (bob, _, _) = publisher(&mut world, "bob", 51_020);
+    connect_all(&mut world);
+    let layers_told = |world: &mut World| -> Vec<Vec<String>> {
+        world
+            .signals(&alice, MediaLink::Publish)
+            .into_iter()
+            .filter_map(|data| match data {
+                SignalData::Layers { mid, active } => {
+                    assert_eq!(mid, a_video.to_string());
+                    Some(active)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let tile = |width| TileSize {
+        peer_id: alice.clone(),
+        kind: MediaKind::Camera,
+        width,
+        height: width * 3 / 4,
+    };
+    let mut n = 0;
+    let mut publish_for = |world: &mut World, ms: u64| {
+        for _ in 0..ms / 33 {
+            publish_frame(world, &alice, a_audio, a_video, n, n % 10 == 0);
+            world.run(33);
+            n += 1;
+        }
+    };
+    // A subscriber that has not said how large it shows Alice may need the top layer.
+    publish_for(&mut world, 4_000);
+    assert_eq!(layers_told(&mut world), Vec::<Vec<String>>::new());
+    // Bob shows her as a thumbnail: her top layer pauses, but only once that has lasted.
+    let now = world.now;
+    let out = world.engine.tiles(&bob, vec![tile(160)], now);
+    world.take(out);
+    publish_for(&mut world, 2_000);
+    assert_eq!(layers_told(&mut world), Vec::<Vec<String>>::new());
+    publish_for(&mut world, 1_700);
+    assert_eq!(layers_told(&mut world), vec![vec!["q".to_string()]]);
+    // Bob enlarges her: the top layer resumes within one review.
+    let now = world.now;
+    let out = world.engine.tiles(&bob, vec![tile(1280)], now);
+    world.take(out);
+    publish_for(&mut world, 400);
+    assert_eq!(
+        layers_told(&mut world),
+        vec![vec!["q".to_string(), "f".to_string()]]
+    );
+    assert_eq!(world.engine.counters().layer_pauses, 2);
+    // A short dip to a thumbnail and back pauses nothing.
+    for width in [160, 1280] {
+        let now = world.now;
+        let out = world.engine.tiles(&bob, vec![tile(width)], now);
+        world.take(out);
+        publish_for(&mut world, 1_000);
+    }
+    assert_eq!(layers_told(&mut world), Vec::<Vec<String>>::new());
+}
+
+#[test]
 fn a_keyframe_request_the_publisher_ignores_is_asked_again() {
     let mut world = World::new();
     let (alice, a_audio, a_video) = publisher(&mut world, "alice", 51_000);
