@@ -1077,27 +1077,18 @@ impl Room {
                 ));
             }
             Input::MediaSignal {
-                data: SignalData::Swapped { .. },
+                data: data @ (SignalData::Swapped { .. } | SignalData::Layers { .. }),
                 ..
             } => {
+                let message = match data {
+                    SignalData::Swapped { .. } => {
+                        "`swapped` is a word between two members (a `signal`), not for the media server."
+                    }
+                    _ => "`layers` is the media server's word to a publisher, not a member's.",
+                };
                 out.push(Output::one(
                     conn,
-                    ServerMessage::error(
-                        ErrorCode::InvalidMedia,
-                        "`swapped` is a word between two members (a `signal`), not for the media server.",
-                    ),
-                ));
-            }
-            Input::MediaSignal {
-                data: SignalData::Layers { .. },
-                ..
-            } => {
-                out.push(Output::one(
-                    conn,
-                    ServerMessage::error(
-                        ErrorCode::InvalidMedia,
-                        "`layers` is the media server's word to a publisher, not a member's.",
-                    ),
+                    ServerMessage::error(ErrorCode::InvalidMedia, message),
                 ));
             }
             Input::MediaSignal { link, data, .. } => {
