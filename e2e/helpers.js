@@ -507,12 +507,27 @@ export async function joinRoom(page, server, room, name) {
   // A browser started just as its line was shaped (tc, a namespace's routes) may see the network
   // change under its first page load: net::ERR_NETWORK_CHANGED, or Chromium's error page taking
   // over the navigation (chrome-error://). Once more, a moment later, is enough.
+  // The change can also hit one of the app's own files after the page itself loaded: then the
+  // join form never shows, and the page is loaded once more.
+  const changed = [];
+  const onFailed = (request) => {
+    const reason = request.failure()?.errorText ?? '';
+    if (/ERR_NETWORK_CHANGED|NS_ERROR_NET/.test(reason)) changed.push(`${request.url()}: ${reason}`);
+  };
+  page.on('requestfailed', onFailed);
   await page.goto(url).catch(async (err) => {
     if (!/net::ERR_|chrome-error:|NS_ERROR_NET/.test(err.message)) throw err;
     console.error(`${name}'s first page load failed (${err.message.split('\n')[0]}); loading again`);
     await page.waitForTimeout(500);
     await page.goto(url);
   });
+  const form = page.getByLabel('Your name');
+  const shown = await form.waitFor({ timeout: 20000 }).then(() => true, () => false);
+  page.off('requestfailed', onFailed);
+  if (!shown && changed.length > 0) {
+    console.error(`${name}'s page lost a file to a network change (${changed.join('; ')}); loading again`);
+    await page.goto(url);
+  }
   await joinAs(page, name);
   await waitFor(`${name} to be welcomed`, () => peerId(page));
 }
