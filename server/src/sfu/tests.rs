@@ -274,6 +274,16 @@ fn publisher(world: &mut World, name: &str, port: u16) -> (PeerId, Mid, Mid) {
     (peer, audio, video)
 }
 
+/// How large a subscriber shows `peer`'s camera: `width` px wide, at 4:3.
+fn camera_tile(peer: &PeerId, width: u16) -> TileSize {
+    TileSize {
+        peer_id: peer.clone(),
+        kind: MediaKind::Camera,
+        width,
+        height: width * 3 / 4,
+    }
+}
+
 fn description_of(signals: &[SignalData]) -> SessionDescription {
     description(signals.last().expect("a description")).clone()
 }
@@ -570,12 +580,7 @@ fn a_thumbnail_gets_the_low_layer_and_a_large_tile_the_high_one() {
         let sub = world.browser(&bob, MediaLink::Subscribe);
         sub.media_data(camera).last().map(|f| f.data[6])
     };
-    let tile = |width| TileSize {
-        peer_id: alice.clone(),
-        kind: MediaKind::Camera,
-        width,
-        height: width * 3 / 4,
-    };
+    let tile = |width| camera_tile(&alice, width);
     let mut n = 0;
     for (width, layer) in [(160, 1u8), (1280, 3u8), (160, 1u8)] {
         let now = world.now;
@@ -619,12 +624,7 @@ fn a_layer_nobody_needs_pauses_after_a_while_and_resumes_at_once() {
             })
             .collect()
     };
-    let tile = |width| TileSize {
-        peer_id: alice.clone(),
-        kind: MediaKind::Camera,
-        width,
-        height: width * 3 / 4,
-    };
+    let tile = |width| camera_tile(&alice, width);
     let mut n = 0;
     let mut publish_for = |world: &mut World, ms: u64| {
         for _ in 0..ms / 33 {
@@ -681,12 +681,7 @@ fn a_keyframe_request_the_publisher_ignores_is_asked_again() {
             .filter(|e| matches!(e, Event::KeyframeRequest(_)))
             .count()
     };
-    let tile = |width| TileSize {
-        peer_id: alice.clone(),
-        kind: MediaKind::Camera,
-        width,
-        height: width * 3 / 4,
-    };
+    let tile = |width| camera_tile(&alice, width);
     let now = world.now;
     let out = world.engine.tiles(&bob, vec![tile(160)], now);
     world.take(out);
