@@ -31,6 +31,27 @@ for (const name of BROWSERS) {
   }
 }
 
+/**
+ * Parts of the product a run switches off on purpose, to show that the tests notice
+ * (TREFF_E2E_BREAK, comma-separated; none by default):
+ * - `ice-restart`: pages never restart ICE (`restartIce()` does nothing);
+ * - `turn-for-symmetric`: in the network tests, a home behind a symmetric NAT cannot reach the
+ *   TURN relay (its router drops what it sends to the relay's port).
+ */
+const KNOWN_BREAKS = ['ice-restart', 'turn-for-symmetric'];
+export const BREAK = new Set((process.env.TREFF_E2E_BREAK || '').split(',').map((b) => b.trim()).filter(Boolean));
+for (const name of BREAK) {
+  if (!KNOWN_BREAKS.includes(name)) {
+    throw new Error(`TREFF_E2E_BREAK names "${name}"; known: ${KNOWN_BREAKS.join(', ')}`);
+  }
+}
+if (BREAK.size) console.error(`TREFF_E2E_BREAK: ${[...BREAK].join(', ')} switched off on purpose; tests that need them should fail`);
+
+/** Stands in for the page's own code when ICE restarts are switched off (TREFF_E2E_BREAK). */
+function noIceRestart() {
+  RTCPeerConnection.prototype.restartIce = function restartIce() {};
+}
+
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -493,6 +514,7 @@ function canvasScreen() {
 export async function newPage(browser, label, viewport = { width: 1280, height: 720 }) {
   const context = await browser.newContext({ viewport });
   if (browserName(browser) === 'firefox') await context.addInitScript(canvasScreen);
+  if (BREAK.has('ice-restart')) await context.addInitScript(noIceRestart);
   const page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[${label}] ${msg.text()}`);

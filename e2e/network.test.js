@@ -4,7 +4,7 @@
 // read Chromium-only figures (encoder targets, quality limits) or need four browsers stay Chromium.
 import assert from 'node:assert/strict';
 import {
-  call, eachBrowser, events, freePort, fullMesh, joinAll, joinRoom, launchBrowser, newPage,
+  BREAK, call, eachBrowser, events, freePort, fullMesh, joinAll, joinRoom, launchBrowser, newPage,
   receivedByPeer,
   selectedPairs, sleep, startCoturn, startServer, tileOf, waitFor, waitForMediaFrom,
 } from './helpers.js';
@@ -40,6 +40,9 @@ async function callAcross(t, name, homes, { relay = 'embedded', args = [], brows
  */
 async function networksWithServer(t, name, homes, relay, args = [], browser = 'chromium') {
   const net = buildInternet(t, homes);
+  if (BREAK.has('turn-for-symmetric')) {
+    for (const home of homes.filter((h) => h.nat === 'symmetric')) blockOutbound(net.homes[home.name], net.publicIp, 3478);
+  }
   const port = await freePort();
   const server = await startServer({
     name,
