@@ -1,7 +1,8 @@
 // Calls across emulated networks (e2e/netem.js): each person's browser in its own home network
 // behind its own NAT router, the treff server on the public network. Firefox runs in a home
-// through netns-firefox.js (Playwright drives it over a WebSocket, not a pipe); the tests that
-// read Chromium-only figures (encoder targets, quality limits) or need four browsers stay Chromium.
+// through netns-firefox.js (Playwright drives it over a WebSocket, not a pipe). The tests that
+// need three or four browsers stay Chromium (two cores), and the lossy line checks the encoder's
+// aim only where the browser reports it (Chromium's `targetBitrate`).
 import assert from 'node:assert/strict';
 import {
   BREAK, call, eachBrowser, events, freePort, fullMesh, joinAll, joinRoom, launchBrowser, newPage,
@@ -271,9 +272,9 @@ function sentVideo(page) {
 /** The average bitrate in kbit/s between two `sentVideo` samples. */
 const kbps = (a, b) => Math.round(((b.bytes - a.bytes) * 8) / (b.at - a.at));
 
-eachBrowser('a slow, lossy link: the call stays up, the sender adapts, and no picture freezes for over a second', async (t) => {
+eachBrowser('a slow, lossy link: the call stays up, the sender adapts, and no picture freezes for over a second', async (t, browser) => {
   const homes = [{ name: 'ada', nat: 'cone' }, { name: 'bob', nat: 'cone' }];
-  const { net, server, browsers } = await networksWithServer(t, 'net-lossy', homes, 'embedded');
+  const { net, server, browsers } = await networksWithServer(t, 'net-lossy', homes, 'embedded', [], browser);
   // Ada on a poor line: 150 ms round trip, 2 % loss each way, 1 Mbit/s up and 4 Mbit/s down.
   const line = impair(t, net.homes.ada, {
     up: { kbit: 1000, delayMs: 75, lossPercent: 2 },
@@ -291,7 +292,7 @@ eachBrowser('a slow, lossy link: the call stays up, the sender adapts, and no pi
   const got = await pairs(c);
   const rate = { ada: kbps(start.ada, end.ada), bob: kbps(start.bob, end.bob) };
   console.log(`lossy line (${line}): Ada sends ${rate.ada} kbit/s at ${end.ada.width}x${end.ada.height} `
-    + `${end.ada.fps} fps (aims at ${Math.round(end.ada.target / 1000)} kbit/s, limit ${end.ada.limit}), Bob sends ${rate.bob} kbit/s at ${end.bob.width}x${end.bob.height}; `
+    + `${end.ada.fps} fps (aims at ${end.ada.target ? Math.round(end.ada.target / 1000) : '?'} kbit/s, limit ${end.ada.limit ?? '?'}), Bob sends ${rate.bob} kbit/s at ${end.bob.width}x${end.bob.height}; `
     + `longest freeze: Ada sees Bob ${frozen.ada.ms} ms, Bob sees Ada ${frozen.bob.ms} ms; pair ${JSON.stringify(got.ada)}`);
   for (const [who, page, other] of [['Ada', c.ada, 'Bob'], ['Bob', c.bob, 'Ada']]) {
     const gap = frozen[who.toLowerCase()];
@@ -303,11 +304,12 @@ eachBrowser('a slow, lossy link: the call stays up, the sender adapts, and no pi
   // Ada's encoder aims below her uplink and what she sends fits it with audio and repairs
   // beside it. On the clean path above the encoder aims at its cap (3.9 Mbit/s); the fake
   // camera's simple picture needs about 0.5 Mbit/s of it, so the aim is what shows adaptation.
-  assert.ok(end.ada.target < 1000000, `Ada's encoder aims at ${end.ada.target} bit/s on a 1000 kbit/s uplink`);
+  // Firefox reports no encoder aim (`targetBitrate`): there only what is sent is checked.
+  if (browser === 'chromium') assert.ok(end.ada.target < 1000000, `Ada's encoder aims at ${end.ada.target} bit/s on a 1000 kbit/s uplink`);
   assert.ok(rate.ada < 900, `Ada sends ${rate.ada} kbit/s of video on a 1000 kbit/s uplink`);
   assert.ok(frozen.ada.ms <= 1000 && frozen.bob.ms <= 1000,
     `no picture froze for over 1 s: Ada saw Bob stand still ${frozen.ada.ms} ms, Bob saw Ada ${frozen.bob.ms} ms`);
-}, { browsers: ['chromium'], timeout: 150000 });
+}, { browsers: ['chromium', 'firefox'], timeout: 150000 });
 
 /**
  * Everything a page sends of its camera on all its links: bytes, the encoders' aims (bit/s)
