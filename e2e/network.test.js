@@ -1,8 +1,9 @@
 // Calls across emulated networks (e2e/netem.js): each person's browser in its own home network
 // behind its own NAT router, the treff server on the public network. Firefox runs in a home
 // through netns-firefox.js (Playwright drives it over a WebSocket, not a pipe). The tests that
-// need three or four browsers stay Chromium (two cores), and the lossy line checks the encoder's
-// aim only where the browser reports it (Chromium's `targetBitrate`).
+// need three or four browsers stay Chromium (two cores). On the lossy line Chromium's camera shows
+// the moving test pattern (more than the line carries) and its encoder's aim is checked; Firefox
+// has neither a video file for its fake camera nor `targetBitrate`.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
